@@ -1,0 +1,229 @@
+/**
+ * The `host` command: parses the command line (node:util parseArgs), then runs the host.
+ * Exit status: 0 done, 1 damaged input or a failure during the run, 2 usage error.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { defaultWorkerCount, type WorkerCount } from "./pool/decode-pool.ts";
+import { builtinPluginDir, discoverPlugins, importPlugin } from "./plugins/plugin-loader.ts";
+import { describeOptions, groupOptionArgs } from "./plugins/plugin-options.ts";
+import { runHost, type RunConfig, type RunIo } from "./run.ts";
+import { UsageError } from "./usage-error.ts";
+import { kMinRingBytes } from "./ring/ring-layout.ts";
+
+/** The package version (`--version`, the socket server's hello). */
+export const version: string = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
+const defaultPlugins = ["packet-printer"];
+
+const help = `Usage: host [options] [filter expression]
+
+Reads packets from a capture file, decodes them in a pool of worker threads and
+delivers the decoded events, in capture order, to the plugins you choose.
+
+Capture:
+  -r, --read FILE          read a pcap or pcapng file ("-" reads stdin)
+  -c, --count N            stop after N packets (that pass the filter)
+  -f, --filter EXPR        capture filter in pcap-filter(7) syntax, e.g. 'tcp port 80';
+                           words after the options are taken as the filter too, as in tcpdump
+
+Plugins:
+  --plugins A,B            plugins to load (default: ${defaultPlugins.join(",")})
+  --plugins-dir DIR        also look for plugins in DIR (before the built-in folder; repeatable)
+  --list-plugins           list the plugins found, with their descriptions and options
+  -o, --option P.KEY=VAL   set option KEY of plugin P (repeatable), e.g. -o flow-counter.top=20
+  --watch                  reload a plugin when its file changes; load files added to a plugin folder
+  --max-plugin-errors N    disable a plugin after N handler errors (default 100)
+  --teardown-timeout SEC   time a plugin's teardown may take (default 5)
+
+Pipeline:
+  --workers N|auto         decode worker threads (default ${defaultWorkerCount()}: one per core minus one);
+                           auto grows and shrinks the pool with the load
+  --ring-size SIZE         bytes of shared memory for frames, e.g. 64M (default 32M, at least 1M)
+
+Output:
+  --format text|json      text for people (default), or one JSON object per line
+  --stats                  print statistics to stderr at the end (a JSON line with --format json)
+  -h, --help               show this help
+  --version                show the version
+
+Examples:
+  host -r capture.pcap --plugins http-printer
+  host -r capture.pcapng --plugins flow-counter -o flow-counter.top=20 --stats
+  host -r - --plugins event-log -o event-log.events=dns --format json < capture.pcap
+  host -r capture.pcap --plugins http-printer tcp port 8080
+`;
+
+/** Parses "64M", "512K", "1G" or a number of bytes. */
+export function parseSize(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kKmMgG]?)i?[bB]?$/.exec(text.trim());
+  if (m === null) throw new UsageError(`Invalid ${flag} "${text}": give a size such as 64M, 512K or 1G`);
+  const unit = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as "" | "k" | "m" | "g"];
+  return Math.floor(Number(m[1]) * unit);
+}
+
+function parseCount(text: string | undefined, flag: string, min: number, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) {
+    throw new UsageError(`Invalid ${flag} "${text}": give a whole number of at least ${min}`);
+  }
+  return n;
+}
+
+function parseWorkers(text: string | undefined): WorkerCount {
+  if (text === undefined) return defaultWorkerCount();
+  if (text === "auto") return "auto";
+  return parseCount(text, "--workers", 1, 1);
+}
+
+/** Turns argv into a RunConfig; also handles the commands that print and exit (help, version, lists). */
+export async function parseCommandLine(
+  argv: string[],
+  print: (text: string) => void,
+): Promise<RunConfig | null> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        read: { type: "string", short: "r" },
+        count: { type: "string", short: "c" },
+        filter: { type: "string", short: "f" },
+        plugins: { type: "string", multiple: true },
+        "plugins-dir": { type: "string", multiple: true },
+        "list-plugins": { type: "boolean" },
+        option: { type: "string", short: "o", multiple: true },
+        watch: { type: "boolean" },
+        "max-plugin-errors": { type: "string" },
+        "teardown-timeout": { type: "string" },
+        workers: { type: "string" },
+        "ring-size": { type: "string" },
+        format: { type: "string" },
+        stats: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.split("\n")[0]}: see host --help`);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    print(help);
+    return null;
+  }
+  if (v.version) {
+    print(`packet-host ${version}\n`);
+    return null;
+  }
+  const pluginDirs = [...(v["plugins-dir"] ?? []), builtinPluginDir];
+  if (v["list-plugins"]) {
+    print(await listPlugins(pluginDirs));
+    return null;
+  }
+  const format = v.format ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`Invalid --format "${format}": use text or json`);
+  }
+  if (v.filter !== undefined && parsed.positionals.length > 0) {
+    throw new UsageError(`Give the filter either with -f or after the options, not both`);
+  }
+  const filter = v.filter ?? (parsed.positionals.length > 0 ? parsed.positionals.join(" ") : null);
+  const ringBytes = v["ring-size"] === undefined ? 32 << 20 : parseSize(v["ring-size"], "--ring-size");
+  if (ringBytes < kMinRingBytes) {
+    throw new UsageError(`Invalid --ring-size "${v["ring-size"]}": the ring needs at least 1M`);
+  }
+  const plugins = (v.plugins ?? defaultPlugins)
+    .flatMap((p) => p.split(","))
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
+  if (v.read === undefined) {
+    throw new UsageError("Nothing to read: give a capture file with -r FILE (or -r - for stdin); see host --help");
+  }
+  return {
+    read: v.read,
+    filter,
+    count: parseCount(v.count, "-c", 1, 0),
+    plugins: [...new Set(plugins)],
+    pluginDirs,
+    workers: parseWorkers(v.workers),
+    ringBytes,
+    format,
+    stats: v.stats ?? false,
+    options: groupOptionArgs(v.option ?? []),
+    watch: v.watch ?? false,
+    maxPluginErrors: parseCount(v["max-plugin-errors"], "--max-plugin-errors", 1, 100),
+    teardownMs: parseCount(v["teardown-timeout"], "--teardown-timeout", 0, 5) * 1000,
+    version,
+  };
+}
+
+/** The --list-plugins text: each plugin with its description and options. */
+async function listPlugins(dirs: string[]): Promise<string> {
+  const lines: string[] = [];
+  for (const file of discoverPlugins(dirs).values()) {
+    try {
+      const def = await importPlugin(file);
+      lines.push(`${def.name.padEnd(16)} ${def.description ?? ""}`);
+      for (const opt of describeOptions(def.options)) lines.push(`${"".padEnd(18)}-o ${def.name}.${opt}`);
+    } catch (err) {
+      lines.push(`${file.name.padEnd(16)} (cannot load: ${(err as Error).message})`);
+    }
+  }
+  return lines.length > 0 ? `${lines.join("\n")}\n` : `No plugins found in ${dirs.join(", ")}\n`;
+}
+
+/** Runs the command; resolves with the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const io: RunIo = {
+    stdout: (chunk) => {
+      process.stdout.write(chunk);
+    },
+    stderr: (line) => process.stderr.write(`${line}\n`),
+    progress: process.stderr.isTTY === true,
+  };
+  const controller = new AbortController();
+  let interrupted = 0;
+  const onSignal = () => {
+    // The first signal stops the capture and ends the run cleanly; a second one exits at once.
+    if (++interrupted > 1) process.exit(130);
+    controller.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    // The reader went away (host ... | head): stop quietly, like tcpdump.
+    if (err.code === "EPIPE") controller.abort();
+  });
+  try {
+    const config = await parseCommandLine(argv, (text) => process.stdout.write(text));
+    if (config === null) return 0;
+    return await runHost(config, io, controller.signal);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`host: ${err.message}`);
+      return 2;
+    }
+    io.stderr(`host: ${(err as Error).message ?? String(err)}`);
+    return 1;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+/** Runs `main` and exits with its status once stdout has been written out. */
+export async function runAndExit(argv: string[]): Promise<void> {
+  const status = await main(argv);
+  process.stdout.write("", () => process.exit(status));
+}
+
+declare const Deno: { args: string[] } | undefined;
+// `deno run -A core/cli.ts ...` runs this module directly; on Node, core/bin.js calls runAndExit.
+if ((import.meta as { main?: boolean }).main && typeof Deno !== "undefined") {
+  await runAndExit(Deno.args);
+}

@@ -1,0 +1,65 @@
+/**
+ * Text forms of addresses read straight from packet bytes: IPv4 dotted quads, IPv6 in RFC 5952
+ * canonical form (what tshark and tcpdump print), MAC addresses with colons.
+ */
+
+const hex2: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const dec: string[] = Array.from({ length: 256 }, (_, i) => String(i));
+
+/** "192.0.2.1" from the 4 bytes at `off`. */
+export function ipv4Text(d: Uint8Array, off: number): string {
+  return `${dec[d[off]]}.${dec[d[off + 1]]}.${dec[d[off + 2]]}.${dec[d[off + 3]]}`;
+}
+
+/** "2001:db8::1" from the 16 bytes at `off`: the longest run of two or more zero groups becomes "::". */
+export function ipv6Text(d: Uint8Array, off: number): string {
+  // IPv4-mapped addresses (::ffff:a.b.c.d) keep the dotted tail, as RFC 5952 section 5 recommends.
+  let mapped = d[off + 10] === 0xff && d[off + 11] === 0xff;
+  for (let i = 0; i < 10 && mapped; i++) if (d[off + i] !== 0) mapped = false;
+  if (mapped) return `::ffff:${ipv4Text(d, off + 12)}`;
+  let bestStart = -1;
+  let bestLen = 0;
+  let runStart = -1;
+  for (let g = 0; g < 8; g++) {
+    const zero = d[off + 2 * g] === 0 && d[off + 2 * g + 1] === 0;
+    if (zero) {
+      if (runStart < 0) runStart = g;
+      const len = g - runStart + 1;
+      if (len > bestLen) {
+        bestLen = len;
+        bestStart = runStart;
+      }
+    } else {
+      runStart = -1;
+    }
+  }
+  if (bestLen < 2) bestStart = -1;
+  let s = "";
+  for (let g = 0; g < 8; g++) {
+    if (g === bestStart) {
+      s += g === 0 ? "::" : ":";
+      g += bestLen - 1;
+      continue;
+    }
+    s += ((d[off + 2 * g] << 8) | d[off + 2 * g + 1]).toString(16);
+    if (g < 7) s += ":";
+  }
+  return s;
+}
+
+/** "00:11:22:33:44:55" from the 6 bytes at `off`. */
+export function macText(d: Uint8Array, off: number): string {
+  return `${hex2[d[off]]}:${hex2[d[off + 1]]}:${hex2[d[off + 2]]}:${hex2[d[off + 3]]}:${hex2[d[off + 4]]}:${hex2[d[off + 5]]}`;
+}
+
+/** Colon-separated hex of `len` bytes (ARP hardware addresses that are not 6 bytes long). */
+export function hexText(d: Uint8Array, off: number, len: number): string {
+  let s = "";
+  for (let i = 0; i < len; i++) s += (i ? ":" : "") + hex2[d[off + i]];
+  return s;
+}
+
+/** The IP address at `off` as text: 4 bytes are IPv4, 16 are IPv6. */
+export function ipText(d: Uint8Array, off: number, family: 4 | 6): string {
+  return family === 4 ? ipv4Text(d, off) : ipv6Text(d, off);
+}

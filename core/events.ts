@@ -1,0 +1,344 @@
+/**
+ * The event map: every event the host emits, with the fields it carries. The bus, `ctx.on`, the
+ * JSON output and the README all follow this one declaration.
+ *
+ * Field names are the same in the API and in JSON output (`sport`, `packets_ab`, like Zeek's logs),
+ * so that what a plugin reads is what `event-log` writes.
+ *
+ * Lifetime. Layer events (`packet` to `malformed`) are views into the shared ring: each is valid only
+ * until its handler returns (after an `await`, it describes another packet). To keep one, call
+ * `ev.toJSON()`, which returns a plain copy, or copy the fields you need; `payload` and `data` are
+ * views too: keep them with `.slice()`. Application events (`flow.*`, `http.*`, `dns`, `tls.*`,
+ * `weird`) are ordinary objects that a plugin may keep as they are.
+ */
+import type { MalformedLayer, MalformedReason } from "../workers/decode-result.ts";
+
+export type { MalformedLayer, MalformedReason };
+
+/** Fields every event has. */
+export interface EventBase {
+  /** Capture time of the packet, in seconds since the epoch (microsecond precision). */
+  readonly ts: number;
+  /** Number of the packet in the capture (1-based, counting packets that passed the filter). */
+  readonly frame: number;
+}
+
+/** A layer event: a view valid only during the handler call. */
+export interface LayerEvent extends EventBase {
+  /** A plain, JSON-ready copy of the event that stays valid. */
+  toJSON(): Record<string, unknown>;
+}
+
+/** Every captured frame, whatever its link type. */
+export interface PacketEvent extends LayerEvent {
+  /** Timestamp seconds and nanoseconds, exactly as captured. */
+  readonly ts_sec: number;
+  readonly ts_nsec: number;
+  /** Bytes captured and bytes on the wire. */
+  readonly caplen: number;
+  readonly len: number;
+  /** LINKTYPE_* of the frame's interface. */
+  readonly linktype: number;
+  /** Interface index (pcapng IDB number; 0 for pcap and live capture). */
+  readonly iface: number;
+  /** The captured bytes (a view: `.slice()` to keep them). */
+  readonly data: Uint8Array;
+  /** True when the decoders found a damaged layer (a `malformed` event follows). */
+  readonly malformed: boolean;
+  /** True when the link type is one the decoders do not know. */
+  readonly unsupported: boolean;
+}
+
+/** An Ethernet header, with its VLAN tags. */
+export interface EthernetEvent extends LayerEvent {
+  readonly src: string;
+  readonly dst: string;
+  /** EtherType after any VLAN tags and MPLS labels (-1 for an 802.3 frame without SNAP). */
+  readonly ethertype: number;
+  /** VLAN id of the outer tag, or null when untagged. */
+  readonly vlan: number | null;
+  /** VLAN id of the second tag (QinQ), or null. */
+  readonly inner_vlan: number | null;
+  /** Number of VLAN tags. */
+  readonly vlan_tags: number;
+}
+
+/** An ARP or RARP packet (IPv4 over Ethernet gives readable addresses; others are hex). */
+export interface ArpEvent extends LayerEvent {
+  /** 1 request, 2 reply, 3 and 4 RARP. */
+  readonly operation: number;
+  readonly sender_mac: string;
+  readonly sender_ip: string;
+  readonly target_mac: string;
+  readonly target_ip: string;
+}
+
+/** An IPv4 header. */
+export interface Ipv4Event extends LayerEvent {
+  readonly src: string;
+  readonly dst: string;
+  readonly ttl: number;
+  readonly tos: number;
+  readonly id: number;
+  readonly protocol: number;
+  readonly total_length: number;
+  readonly header_length: number;
+  readonly dont_fragment: boolean;
+  readonly more_fragments: boolean;
+  /** Fragment offset in bytes. */
+  readonly fragment_offset: number;
+}
+
+/** An IPv6 header. */
+export interface Ipv6Event extends LayerEvent {
+  readonly src: string;
+  readonly dst: string;
+  readonly hop_limit: number;
+  readonly traffic_class: number;
+  readonly flow_label: number;
+  /** Next header of the fixed header. */
+  readonly next_header: number;
+  /** Upper-layer protocol after the extension headers. */
+  readonly protocol: number;
+  readonly payload_length: number;
+  /** Extension headers present, by name ("hop-by-hop", "routing", "fragment", "destination", "auth", "esp", "mobility"). */
+  readonly extensions: string[];
+  /** True for a fragment (offset or more-fragments set); `fragment_offset` in bytes. */
+  readonly fragment: boolean;
+  readonly fragment_offset: number;
+}
+
+/** A TCP segment. */
+export interface TcpEvent extends LayerEvent {
+  readonly src: string;
+  readonly sport: number;
+  readonly dst: string;
+  readonly dport: number;
+  /** Sequence and acknowledgement numbers (uint32). */
+  readonly seq: number;
+  readonly ack: number;
+  /** Flag bits: FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20, ECE 0x40, CWR 0x80, NS 0x100. */
+  readonly flags: number;
+  /** Flags as tcpdump prints them: "S", "S.", "P.", "F.", "R"... */
+  readonly flag_text: string;
+  readonly window: number;
+  /** Options; null when absent. */
+  readonly mss: number | null;
+  readonly window_scale: number | null;
+  readonly sack_permitted: boolean;
+  /** SACK blocks as [left, right] pairs. */
+  readonly sack: Array<[number, number]>;
+  readonly ts_val: number | null;
+  readonly ts_ecr: number | null;
+  /** Payload length the headers declare, and the captured payload bytes (a view). */
+  readonly payload_length: number;
+  readonly payload: Uint8Array;
+}
+
+/** A UDP datagram. */
+export interface UdpEvent extends LayerEvent {
+  readonly src: string;
+  readonly sport: number;
+  readonly dst: string;
+  readonly dport: number;
+  readonly payload_length: number;
+  readonly payload: Uint8Array;
+}
+
+/** An ICMP or ICMPv6 message. */
+export interface IcmpEvent extends LayerEvent {
+  readonly src: string;
+  readonly dst: string;
+  readonly type: number;
+  readonly code: number;
+  readonly payload: Uint8Array;
+}
+
+/** A frame the decoders could not fully take apart: which layer and why. Decoding went on up to it. */
+export interface MalformedEvent extends LayerEvent {
+  readonly layer: MalformedLayer;
+  readonly reason: MalformedReason;
+}
+
+/** Transport protocol of a flow. */
+export type FlowProto = "tcp" | "udp";
+
+/**
+ * A flow: the bidirectional 5-tuple (and VLAN). `a` is the initiator (the sender of the first SYN, else
+ * of the first packet). Counters are by direction; bytes are wire lengths, as tcpdump and tshark count.
+ * The same object is passed to `flow.start` and `flow.end` and is updated while the flow lives.
+ */
+export interface FlowRecord {
+  /** Unique per run, in order of creation. */
+  readonly id: number;
+  readonly proto: FlowProto;
+  readonly a: string;
+  readonly aport: number;
+  readonly b: string;
+  readonly bport: number;
+  /** Outer VLAN id, or null. */
+  readonly vlan: number | null;
+  packets_ab: number;
+  bytes_ab: number;
+  packets_ba: number;
+  bytes_ba: number;
+  /** Timestamps of the first and last packet. */
+  first: number;
+  last: number;
+  /**
+   * TCP: "syn_sent", "established", "closing", "closed" (FIN both ways), "reset", "timeout" (idle),
+   * "open" (still open at end of input). UDP: "active", then "timeout" or "open".
+   */
+  state: string;
+  /** Application protocol detected by content: "http", "tls", "dns", or null. */
+  service: string | null;
+}
+
+/** Endpoints of an application event: client to server for requests, server to client for responses. */
+export interface FlowEndpoints extends EventBase {
+  readonly src: string;
+  readonly sport: number;
+  readonly dst: string;
+  readonly dport: number;
+  /** The flow the event belongs to. */
+  readonly flow: FlowRecord;
+}
+
+/** An HTTP/1.x request head. Header names are lower-case. */
+export interface HttpRequestEvent extends FlowEndpoints {
+  readonly method: string;
+  readonly host: string;
+  readonly uri: string;
+  readonly version: string;
+  readonly headers: Record<string, string>;
+}
+
+/** An HTTP/1.x response head. */
+export interface HttpResponseEvent extends FlowEndpoints {
+  readonly status: number;
+  readonly reason: string;
+  readonly version: string;
+  readonly headers: Record<string, string>;
+}
+
+/** One DNS question. */
+export interface DnsQuestion {
+  name: string;
+  type: number;
+  class: number;
+}
+
+/** One DNS resource record; `data` is readable text for A, AAAA, CNAME, NS, PTR, MX, TXT, SOA, SRV. */
+export interface DnsAnswer {
+  name: string;
+  type: number;
+  class: number;
+  ttl: number;
+  data: string | null;
+}
+
+/** A DNS message, over UDP or TCP. `qname`/`qtype` repeat the first question ("" and 0 without one). */
+export interface DnsEvent extends EventBase {
+  readonly src: string;
+  readonly sport: number;
+  readonly dst: string;
+  readonly dport: number;
+  readonly proto: FlowProto;
+  readonly response: boolean;
+  readonly id: number;
+  readonly opcode: number;
+  readonly rcode: number;
+  readonly qname: string;
+  readonly qtype: number;
+  readonly questions: DnsQuestion[];
+  readonly answers: DnsAnswer[];
+  readonly authorities: DnsAnswer[];
+  readonly additionals: DnsAnswer[];
+  /** True when the message ended before its counts said: what was there is kept. */
+  readonly truncated: boolean;
+}
+
+/** A TLS ClientHello. */
+export interface TlsClientHelloEvent extends FlowEndpoints {
+  /** Server name (SNI), or null. */
+  readonly sni: string | null;
+  /** ALPN protocols offered, in order. */
+  readonly alpn: string[];
+  /** legacy_version of the hello and version of the record carrying it (0x0303 is TLS 1.2). */
+  readonly version: number;
+  readonly record_version: number;
+  /** supported_versions extension (TLS 1.3 lists 0x0304). */
+  readonly supported_versions: number[];
+  readonly cipher_suites: number[];
+}
+
+/**
+ * Something odd in the traffic that analysis went past (Zeek calls these "weird"): a gap in a TCP
+ * stream, an HTTP head that does not parse, an unmatched fragment. `name` is stable; `detail` is for people.
+ */
+export interface WeirdEvent extends EventBase {
+  readonly name: string;
+  readonly detail: string;
+  readonly flow: FlowRecord | null;
+}
+
+/**
+ * The built-in event map. Plugins add their own events (emitted as "plugin-name.event") by declaring
+ * them in this interface (declaration merging), which types `ctx.on` and `ctx.emit` for them too:
+ *
+ * ```ts
+ * declare module "../core/events.ts" {
+ *   interface HostEvents { "dns-top.report": { names: string[] } }
+ * }
+ * ```
+ */
+export interface HostEvents {
+  packet: PacketEvent;
+  ethernet: EthernetEvent;
+  arp: ArpEvent;
+  ipv4: Ipv4Event;
+  ipv6: Ipv6Event;
+  tcp: TcpEvent;
+  udp: UdpEvent;
+  icmp: IcmpEvent;
+  icmpv6: IcmpEvent;
+  malformed: MalformedEvent;
+  "flow.start": FlowRecord;
+  "flow.end": FlowRecord;
+  "http.request": HttpRequestEvent;
+  "http.response": HttpResponseEvent;
+  dns: DnsEvent;
+  "tls.client_hello": TlsClientHelloEvent;
+  weird: WeirdEvent;
+}
+
+/** Name of an event in the map. */
+export type EventName = keyof HostEvents & string;
+
+/** Events decoded per packet in the workers, in the order the dispatcher emits them for one packet. */
+export const layerEventNames = [
+  "packet",
+  "ethernet",
+  "arp",
+  "ipv4",
+  "ipv6",
+  "tcp",
+  "udp",
+  "icmp",
+  "icmpv6",
+  "malformed",
+] as const;
+
+/** Events the flow table and the application analyzers produce. */
+export const appEventNames = [
+  "flow.start",
+  "flow.end",
+  "http.request",
+  "http.response",
+  "dns",
+  "tls.client_hello",
+  "weird",
+] as const;
+
+/** Every built-in event name. */
+export const builtinEventNames: readonly EventName[] = [...layerEventNames, ...appEventNames];

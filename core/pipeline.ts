@@ -1,0 +1,124 @@
+import type { Dispatcher } from "./dispatch/dispatcher.ts";
+import type { DecodePool } from "./pool/decode-pool.ts";
+import type { FrameRing } from "./ring/frame-ring.ts";
+import type { FrameProducerHost } from "./sources/file-source.ts";
+
+/** A batch of slots handed to the pool, waiting for its turn to be dispatched. */
+interface Batch {
+  start: number;
+  count: number;
+  done: boolean;
+}
+
+/**
+ * Connects a frame producer, the decode pool and the dispatcher, and keeps capture order.
+ *
+ * Batches are submitted as the producer publishes slots and may finish in any order, since several
+ * workers decode at once; the pipeline dispatches only the oldest batch, and only once it is done,
+ * then releases its slots so the producer can reuse them. Order is therefore the order of the
+ * ring, whatever the number of workers.
+ */
+export class Pipeline implements FrameProducerHost {
+  private submitted: number;
+  private readonly batches: Batch[] = [];
+  private waiters: Array<() => void> = [];
+  private failure: Error | null = null;
+  private stopped = false;
+  /** Called for every link type a source announces (filter validation); may throw a usage error. */
+  onLinkType: (linktype: number) => void = () => {};
+
+  constructor(
+    readonly ring: FrameRing,
+    private readonly pool: DecodePool,
+    private readonly dispatcher: Dispatcher,
+    private readonly batchSize: number,
+  ) {
+    this.submitted = ring.head;
+  }
+
+  /** True once the run should stop early. */
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
+  /** Asks the producer to stop; what is in flight is still dispatched. */
+  stop(): void {
+    this.stopped = true;
+    this.wake();
+  }
+
+  /** Batches submitted and not yet dispatched. */
+  get inFlight(): number {
+    return this.batches.length;
+  }
+
+  linkType(linktype: number): void {
+    this.onLinkType(linktype);
+  }
+
+  published(head: number): void {
+    while (((head - this.submitted) | 0) >= this.batchSize) this.submit(this.batchSize);
+  }
+
+  flush(): void {
+    const n = (this.ring.head - this.submitted) | 0;
+    if (n > 0) this.submit(n);
+  }
+
+  released(): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Submits what is left and resolves once every published frame has been dispatched. */
+  async drain(): Promise<void> {
+    this.flush();
+    while (this.batches.length > 0) {
+      if (this.failure !== null) throw this.failure;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    if (this.failure !== null) throw this.failure;
+  }
+
+  private submit(count: number): void {
+    const batch: Batch = { start: this.submitted, count, done: false };
+    this.batches.push(batch);
+    this.submitted = (this.submitted + count) | 0;
+    this.pool.run(batch.start, count).then(
+      () => {
+        batch.done = true;
+        this.pump();
+      },
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  /** Dispatches every finished batch at the head of the queue, in order, and releases its slots. */
+  private pump(): void {
+    const batches = this.batches;
+    try {
+      while (batches.length > 0 && batches[0].done) {
+        const b = batches.shift()!;
+        this.dispatcher.dispatch(b.start, b.count);
+        this.ring.release((b.start + b.count) | 0);
+      }
+    } catch (err) {
+      return this.fail(err);
+    }
+    this.wake();
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure === null) this.failure = err instanceof Error ? err : new Error(String(err));
+    this.stopped = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    if (w.length === 0) return;
+    this.waiters = [];
+    for (const resolve of w) resolve();
+  }
+}

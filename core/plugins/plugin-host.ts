@@ -1,0 +1,343 @@
+import { closeSync, openSync, writeSync } from "node:fs";
+import type { EventBus } from "../event-bus.ts";
+import { builtinEventNames, layerEventNames, type EventName, type HostEvents } from "../events.ts";
+import { BufferedLineWriter } from "../output.ts";
+import type { HostRuntime } from "../runtime/host-runtime.ts";
+import type {
+  Logger,
+  OutputWriter,
+  PluginContext,
+  PluginDefinition,
+  RunStatsSnapshot,
+  TcpListener,
+  TimerId,
+} from "./plugin-api.ts";
+import { importPlugin, type PluginFile } from "./plugin-loader.ts";
+import { resolvePluginOptions } from "./plugin-options.ts";
+
+/** Settings shared by every plugin of a run. */
+export interface PluginHostOptions {
+  format: "text" | "json";
+  live: boolean;
+  version: string;
+  /** Errors after which a plugin is disabled. */
+  maxErrors: number;
+  /** How long a teardown may take before it is abandoned, in milliseconds. */
+  teardownMs: number;
+  /** stdout, shared by all plugins. */
+  out: OutputWriter;
+  /** Writes one line to stderr. */
+  stderr: (line: string) => void;
+  runtime: HostRuntime;
+  stats: () => RunStatsSnapshot;
+}
+
+/** Time and error accounting of one plugin, for `--stats`. */
+export interface PluginStats {
+  name: string;
+  /** Handler calls. */
+  calls: number;
+  /** Estimated milliseconds spent in handlers (per-packet events are timed one call in 16). */
+  ms: number;
+  errors: number;
+  disabled: boolean;
+}
+
+const layerEvents = new Set<string>(layerEventNames);
+/** Per-packet events are timed one call in kSampleEvery: timing every call would cost more than most handlers. */
+const kSampleEvery = 16;
+
+/** A loaded plugin and everything it holds, so that unloading can undo all of it. */
+class PluginInstance {
+  readonly subscriptions: Array<[string, (ev: unknown) => void]> = [];
+  readonly timers = new Map<TimerId, ReturnType<typeof setTimeout>>();
+  readonly teardowns: Array<() => void | Promise<void>> = [];
+  readonly outputs: Array<{ writer: BufferedLineWriter; fd: number }> = [];
+  readonly listeners: TcpListener[] = [];
+  calls = 0;
+  ms = 0;
+  errors = 0;
+  disabled = false;
+  constructor(
+    readonly file: PluginFile,
+    readonly def: PluginDefinition,
+    readonly generation: number,
+  ) {}
+  get name(): string {
+    return this.def.name;
+  }
+}
+
+/**
+ * Loads plugins, gives each its context, and keeps each one's faults to itself.
+ *
+ * Every handler runs inside a wrapper that catches what it throws (and what its promise rejects
+ * with), logs the first error with the plugin's name and the event, counts the rest, and disables the
+ * plugin after `maxErrors`. The wrapper also estimates the time spent in the plugin.
+ */
+export class PluginHost {
+  private readonly instances = new Map<string, PluginInstance>();
+  /** The latest instance of every plugin ever started, for statistics after teardown. */
+  private readonly latest = new Map<string, PluginInstance>();
+  private readonly holds: Promise<unknown>[] = [];
+  private readonly emitted = new Set<string>();
+  private nextTimer = 1;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly options: PluginHostOptions,
+  ) {}
+
+  /** Names of loaded plugins, in load order. */
+  get names(): string[] {
+    return [...this.instances.keys()];
+  }
+
+  /** True when plugin `name` is loaded. */
+  has(name: string): boolean {
+    return this.instances.has(name);
+  }
+
+  /** Every event a client or plugin can subscribe to now: built-in ones and those plugins emit or declare. */
+  eventNames(): string[] {
+    return [...new Set([...builtinEventNames, ...this.emitted])];
+  }
+
+  /** Imports, configures and starts the plugin in `file`. Throws (and loads nothing) when any step fails. */
+  async load(file: PluginFile, rawOptions: ReadonlyMap<string, string> | undefined, generation = 0): Promise<void> {
+    const def = await importPlugin(file, generation);
+    const values = resolvePluginOptions(def.name, def.options, rawOptions);
+    await this.start(new PluginInstance(file, def, generation), values);
+  }
+
+  /**
+   * Replaces a loaded plugin with a new import of its file: the new module is imported and checked
+   * first, so a file that fails to load leaves the running instance in place (and the error is thrown).
+   */
+  async reload(file: PluginFile, rawOptions: ReadonlyMap<string, string> | undefined, generation: number): Promise<void> {
+    const def = await importPlugin(file, generation);
+    const values = resolvePluginOptions(def.name, def.options, rawOptions);
+    await this.unload(file.name);
+    await this.start(new PluginInstance(file, def, generation), values);
+  }
+
+  /** Unloads plugin `name`: unsubscribes it, clears its timers, runs its teardown hooks. */
+  async unload(name: string): Promise<void> {
+    const p = this.instances.get(name);
+    if (p === undefined) return;
+    this.instances.delete(name);
+    await this.stop(p);
+  }
+
+  /** Runs every plugin's teardown (end of the run), each within the time limit. */
+  async teardownAll(): Promise<void> {
+    const all = [...this.instances.values()];
+    this.instances.clear();
+    for (const p of all) await this.stop(p);
+  }
+
+  /** Resolves when every `ctx.holdStart` promise has settled. */
+  async ready(): Promise<void> {
+    await Promise.allSettled(this.holds);
+  }
+
+  /** Per-plugin time and errors. */
+  stats(): PluginStats[] {
+    return [...this.latest.values()].map((p) => ({
+      name: p.name,
+      calls: p.calls,
+      ms: p.ms,
+      errors: p.errors,
+      disabled: p.disabled,
+    }));
+  }
+
+  private async start(p: PluginInstance, values: Record<string, unknown>): Promise<void> {
+    const ctx = this.context(p, values);
+    this.instances.set(p.name, p);
+    this.latest.set(p.name, p);
+    try {
+      await p.def.setup(ctx);
+    } catch (err) {
+      this.instances.delete(p.name);
+      this.latest.delete(p.name);
+      await this.stop(p);
+      throw new Error(`Plugin ${p.name} failed to start: ${errorText(err)}`);
+    }
+  }
+
+  private async stop(p: PluginInstance): Promise<void> {
+    for (const [event, fn] of p.subscriptions) this.bus.off(event as EventName, fn);
+    p.subscriptions.length = 0;
+    for (const t of p.timers.values()) clearTimeout(t);
+    p.timers.clear();
+    for (const fn of p.teardowns) {
+      const outcome = await withTimeout(Promise.resolve().then(fn), this.options.teardownMs);
+      if (outcome === "timeout") {
+        this.warn(p, `teardown did not finish within ${this.options.teardownMs} ms and was abandoned`);
+      } else if (outcome instanceof Error) {
+        this.warn(p, `teardown failed: ${outcome.message}`);
+      }
+    }
+    p.teardowns.length = 0;
+    for (const l of p.listeners) await l.close().catch(() => {});
+    for (const o of p.outputs) {
+      o.writer.flush();
+      closeSync(o.fd);
+    }
+    p.outputs.length = 0;
+  }
+
+  private fault(p: PluginInstance, where: string, err: unknown): void {
+    p.errors++;
+    if (p.errors === 1) this.warn(p, `${where} threw: ${errorText(err)}`);
+    if (p.errors >= this.options.maxErrors && !p.disabled) {
+      p.disabled = true;
+      for (const [event, fn] of p.subscriptions) this.bus.off(event as EventName, fn);
+      p.subscriptions.length = 0;
+      for (const t of p.timers.values()) clearTimeout(t);
+      p.timers.clear();
+      this.warn(p, `disabled after ${p.errors} errors; the other plugins go on`);
+    }
+  }
+
+  private warn(p: PluginInstance, message: string): void {
+    this.options.stderr(`[${p.name}] ${message}`);
+  }
+
+  /** Wraps a handler: isolation (throws and rejections), and time accounting. */
+  private wrap(p: PluginInstance, event: string, handler: (ev: unknown) => unknown): (ev: unknown) => void {
+    const sampleMask = layerEvents.has(event) ? kSampleEvery - 1 : 0;
+    const scale = sampleMask + 1;
+    const where = `handler for "${event}"`;
+    const onReject = (err: unknown) => this.fault(p, where, err);
+    return (ev: unknown) => {
+      if (p.disabled) return;
+      const timed = (++p.calls & sampleMask) === 0;
+      const t0 = timed ? performance.now() : 0;
+      try {
+        const r = handler(ev) as { then?: unknown } | undefined;
+        if (r != null && typeof r.then === "function") (r as Promise<unknown>).then(undefined, onReject);
+      } catch (err) {
+        this.fault(p, where, err);
+      }
+      if (timed) p.ms += (performance.now() - t0) * scale;
+    };
+  }
+
+  private context(p: PluginInstance, values: Record<string, unknown>): PluginContext {
+    const host = this;
+    const opts = this.options;
+    const log: Logger = {
+      info: (m) => opts.stderr(`[${p.name}] ${m}`),
+      warn: (m) => opts.stderr(`[${p.name}] warning: ${m}`),
+      error: (m) => opts.stderr(`[${p.name}] error: ${m}`),
+    };
+    const timer = (fn: () => void, ms: number, repeat: boolean): TimerId => {
+      const id = host.nextTimer++;
+      const run = () => {
+        if (!repeat) p.timers.delete(id);
+        if (p.disabled) return;
+        try {
+          fn();
+        } catch (err) {
+          host.fault(p, "timer", err);
+        }
+      };
+      p.timers.set(id, repeat ? setInterval(run, ms) : setTimeout(run, ms));
+      return id;
+    };
+    const handlers = new Map<(ev: never) => unknown, (ev: unknown) => void>();
+    return {
+      name: p.name,
+      options: values as PluginContext["options"],
+      format: opts.format,
+      live: opts.live,
+      host: { version: opts.version, events: () => host.eventNames() },
+      on(event, handler) {
+        if (p.disabled) return;
+        const wrapped = host.wrap(p, event, handler as (ev: unknown) => unknown);
+        handlers.set(handler, wrapped);
+        p.subscriptions.push([event, wrapped]);
+        host.bus.on(event, wrapped);
+      },
+      off(event, handler) {
+        const wrapped = handlers.get(handler);
+        if (wrapped === undefined) return;
+        handlers.delete(handler);
+        const i = p.subscriptions.findIndex(([e, fn]) => e === event && fn === wrapped);
+        if (i >= 0) p.subscriptions.splice(i, 1);
+        host.bus.off(event, wrapped);
+      },
+      emit(event, payload) {
+        if (!event.startsWith(`${p.name}.`)) {
+          throw new TypeError(`Plugin ${p.name} may only emit events named "${p.name}.<event>", not "${event}"`);
+        }
+        host.emitted.add(event);
+        host.bus.emit(event, payload as HostEvents[typeof event]);
+      },
+      out: opts.out,
+      async openOutput(path) {
+        let fd: number;
+        try {
+          fd = openSync(path, "w");
+        } catch (err) {
+          throw new Error(`Cannot open ${path} for writing: ${errorText(err)}`);
+        }
+        const writer = new BufferedLineWriter((chunk) => writeSync(fd, chunk));
+        p.outputs.push({ writer, fd });
+        return writer;
+      },
+      log,
+      setTimeout: (fn, ms) => timer(fn, ms, false),
+      setInterval: (fn, ms) => timer(fn, ms, true),
+      clearTimer(id) {
+        const t = p.timers.get(id);
+        if (t !== undefined) clearTimeout(t);
+        p.timers.delete(id);
+      },
+      onTeardown(fn) {
+        p.teardowns.push(fn);
+      },
+      async listen(options, onConnection) {
+        const l = await opts.runtime.listen(options, (conn) => {
+          try {
+            onConnection(conn);
+          } catch (err) {
+            host.fault(p, "connection handler", err);
+          }
+        });
+        p.listeners.push(l);
+        return l;
+      },
+      holdStart(ready) {
+        host.holds.push(ready);
+      },
+      stats: () => opts.stats(),
+    };
+  }
+}
+
+/** The message of an error, or its text. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Waits for `p` at most `ms` milliseconds: its error, "timeout", or undefined when it settled well. */
+async function withTimeout(p: Promise<unknown>, ms: number): Promise<Error | "timeout" | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), ms);
+  });
+  try {
+    return await Promise.race([
+      p.then(
+        () => undefined,
+        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,135 @@
+import { readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { UsageError } from "../usage-error.ts";
+import type { OptionSpec, PluginDefinition } from "./plugin-api.ts";
+
+/** A plugin module found on disk. */
+export interface PluginFile {
+  /** The name `--plugins` uses: the file name without its extension (or the folder name). */
+  name: string;
+  /** Absolute path of the module. */
+  path: string;
+}
+
+/** The folder of the built-in plugins. */
+export const builtinPluginDir = fileURLToPath(new URL("../../plugins/", import.meta.url));
+
+const kNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+const kExtensions = [".ts", ".mts", ".js", ".mjs"];
+
+/** Checks that `name` is a plugin name and not a path (`../x`, `/etc/x`, `a/b` are refused). */
+export function checkPluginName(name: string): void {
+  if (!kNamePattern.test(name)) {
+    throw new UsageError(
+      `Invalid plugin name "${name}": a plugin is named by its file name in a plugin folder (letters, digits, - and _), not by a path; use --plugins-dir DIR to add a folder`,
+    );
+  }
+}
+
+/** The plugin name of a directory entry, or null when the entry is not a plugin module. */
+function pluginNameOf(dir: string, entry: string): string | null {
+  if (entry.startsWith(".") || entry.startsWith("_")) return null;
+  if (entry.endsWith(".d.ts") || entry.includes(".test.")) return null;
+  for (const ext of kExtensions) {
+    if (entry.endsWith(ext)) {
+      const name = entry.slice(0, -ext.length);
+      return kNamePattern.test(name) ? name : null;
+    }
+  }
+  // A folder with an index module is a plugin too.
+  try {
+    if (statSync(join(dir, entry)).isDirectory() && kNamePattern.test(entry)) {
+      for (const ext of kExtensions) {
+        try {
+          if (statSync(join(dir, entry, `index${ext}`)).isFile()) return entry;
+        } catch {
+          // no index with this extension
+        }
+      }
+    }
+  } catch {
+    // vanished while listing
+  }
+  return null;
+}
+
+/** Path of the module of plugin `name` in `dir`, or null. */
+export function pluginPath(dir: string, name: string): string | null {
+  for (const ext of kExtensions) {
+    const p = join(dir, name + ext);
+    try {
+      if (statSync(p).isFile()) return p;
+    } catch {
+      // try the next extension
+    }
+  }
+  for (const ext of kExtensions) {
+    const p = join(dir, name, `index${ext}`);
+    try {
+      if (statSync(p).isFile()) return p;
+    } catch {
+      // try the next extension
+    }
+  }
+  return null;
+}
+
+/**
+ * Lists the plugins in `dirs`, by name. When two folders hold the same name, the earlier folder wins
+ * (folders given with --plugins-dir come before the built-in one, so a user can replace a built-in).
+ */
+export function discoverPlugins(dirs: readonly string[]): Map<string, PluginFile> {
+  const found = new Map<string, PluginFile>();
+  for (const dir of dirs) {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir).sort();
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const name = pluginNameOf(dir, entry);
+      if (name === null || found.has(name)) continue;
+      const path = pluginPath(dir, name);
+      if (path !== null) found.set(name, { name, path: resolve(path) });
+    }
+  }
+  return found;
+}
+
+/** Throws a UsageError naming the available plugins. */
+export function unknownPlugin(name: string, available: Map<string, PluginFile>): never {
+  const names = [...available.keys()].sort().join(", ") || "(none)";
+  throw new UsageError(`Unknown plugin "${name}": available plugins are ${names} (see --list-plugins)`);
+}
+
+const kOptionTypes = new Set(["string", "number", "boolean", "list"]);
+
+/**
+ * Imports a plugin module and checks its default export. `generation` makes a fresh module instance
+ * for hot reload (ES modules are cached by URL, so each reload imports a new URL).
+ */
+export async function importPlugin(file: PluginFile, generation = 0): Promise<PluginDefinition> {
+  const url = pathToFileURL(file.path).href + (generation > 0 ? `?v=${generation}` : "");
+  const mod = (await import(url)) as { default?: unknown };
+  const def = mod.default as Partial<PluginDefinition> | undefined;
+  const where = `Plugin file ${file.path}`;
+  if (def === null || typeof def !== "object") {
+    throw new Error(`${where} has no default export: export default definePlugin({ name, description, setup(ctx) { ... } })`);
+  }
+  if (typeof def.setup !== "function") throw new Error(`${where}: the default export has no setup(ctx) function`);
+  if (def.name !== file.name) {
+    throw new Error(`${where}: the plugin's name is "${String(def.name)}" but its file is named "${file.name}": make them the same`);
+  }
+  if (def.description !== undefined && typeof def.description !== "string") {
+    throw new Error(`${where}: description must be a string`);
+  }
+  for (const [key, spec] of Object.entries(def.options ?? {})) {
+    const s = spec as Partial<OptionSpec>;
+    if (!kOptionTypes.has(String(s.type))) {
+      throw new Error(`${where}: option "${key}" has type ${String(s.type)}: use string, number, boolean or list`);
+    }
+  }
+  return def as PluginDefinition;
+}

@@ -1,0 +1,76 @@
+import { Piscina } from "piscina";
+import { availableParallelism } from "node:os";
+import type { FrameRing } from "../ring/frame-ring.ts";
+import type { DecodeTask, DecodeTaskResult, DecodeWorkerData } from "../../workers/decode-task.ts";
+
+/** How many decode workers: a fixed number, or "auto" (Piscina grows and shrinks between min and max). */
+export type WorkerCount = number | "auto";
+
+/** The default worker count: one per core minus one for the main thread, at least one. */
+export function defaultWorkerCount(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+/** Whether this process runs on Deno (which runs the TypeScript worker module directly). */
+const isDeno = "Deno" in globalThis;
+
+/**
+ * The Piscina pool of decode workers. Every worker attaches to the ring's shared memory through
+ * `workerData` when it starts, so a task message is only two numbers.
+ */
+export class DecodePool {
+  private readonly pool: Piscina<DecodeTask, DecodeTaskResult>;
+  /** Tasks completed per worker thread id. */
+  readonly tasksByThread = new Map<number, number>();
+  /** Largest number of threads seen at once (for "auto"). */
+  peakThreads = 0;
+  readonly minThreads: number;
+  readonly maxThreads: number;
+
+  constructor(ring: FrameRing, workers: WorkerCount, filter: string | null) {
+    const max = workers === "auto" ? Math.max(1, availableParallelism()) : workers;
+    const min = workers === "auto" ? 1 : workers;
+    this.minThreads = min;
+    this.maxThreads = max;
+    const data: DecodeWorkerData = { ring: ring.buffers, filter };
+    const entry = isDeno ? "../../workers/decode-worker.ts" : "../../workers/decode-worker.js";
+    this.pool = new Piscina({
+      filename: new URL(entry, import.meta.url).href,
+      minThreads: min,
+      maxThreads: max,
+      // With "auto", Piscina starts threads while tasks queue up and retires a thread that has been
+      // idle this long: occupancy drives the size of the pool.
+      idleTimeout: workers === "auto" ? 1000 : 60_000,
+      workerData: data,
+    });
+  }
+
+  /** Decodes slot sequences [start, start + count). */
+  async run(start: number, count: number): Promise<DecodeTaskResult> {
+    const result = await this.pool.run({ start, count });
+    this.tasksByThread.set(result.threadId, (this.tasksByThread.get(result.threadId) ?? 0) + 1);
+    const n = this.pool.threads.length;
+    if (n > this.peakThreads) this.peakThreads = n;
+    return result;
+  }
+
+  /** Threads currently alive. */
+  get threads(): number {
+    return this.pool.threads.length;
+  }
+
+  /** Tasks waiting for a free worker. */
+  get queued(): number {
+    return this.pool.queueSize;
+  }
+
+  /** Fraction of time the workers were busy since the pool started (0..1). */
+  get utilization(): number {
+    return this.pool.utilization;
+  }
+
+  /** Stops the workers. */
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

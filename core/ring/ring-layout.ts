@@ -1,0 +1,56 @@
+/**
+ * Shared-memory layout of the frame ring: the field indices every thread agrees on.
+ *
+ * The ring is three SharedArrayBuffers plus one control block:
+ *
+ * ```
+ *  data (bytes, split in pages)                    slots (Int32, kSlotStride per slot)
+ *  ┌────────────┬────────────┬─────┬────────────┐  ┌──────────────────────────────────┐
+ *  │ page 0     │ page 1     │ ... │ page P-1   │  │ slot 0: offset caplen wirelen .. │
+ *  │ rec rec .. │ rec rec .. │     │            │  │ slot 1: ...                      │
+ *  └────────────┴────────────┴─────┴────────────┘  │ ...  (S slots, S a power of two) │
+ *        ▲ frame bytes stay where the producer     └──────────────────────────────────┘
+ *        │ put them; slots point into the pages    results (Int32, kResultStride per slot)
+ *        │                                         ┌──────────────────────────────────┐
+ *  producer ──► publishes slots [tail, head) ──►   │ written by a decode worker, read │
+ *  consumer (dispatcher) releases slots in order   │ by the dispatcher: layer offsets │
+ *                                                  │ ports, flags, malformed reason.. │
+ *                                                  └──────────────────────────────────┘
+ * ```
+ *
+ * Slot numbers are monotonically increasing int32 counters that wrap at 2^31 (`| 0` arithmetic); the
+ * slot's index in the arrays is `seq & (S - 1)`. Frames never straddle a page, so a decoder always sees
+ * one contiguous byte range, and a page is reusable once every slot that points into it is released.
+ */
+
+/** Frame descriptor fields (Int32Array `slots`, `kSlotStride` entries per slot). Written by the producer. */
+export const kSlotOffset = 0; // byte offset of the frame's first link-layer byte in `data`
+export const kSlotCapLen = 1; // captured length (bytes present in `data`)
+export const kSlotWireLen = 2; // original length on the wire
+export const kSlotLinkType = 3; // LINKTYPE_* of the frame's interface
+export const kSlotTsSec = 4; // timestamp, seconds (uint32 stored as int32: read with `>>> 0`)
+export const kSlotTsNsec = 5; // timestamp, nanoseconds within the second
+export const kSlotInterface = 6; // interface index (pcapng IDB number, 0 for pcap and live)
+export const kSlotFileOffset = 7; // byte offset of the record in its file (low 31 bits) for error messages
+export const kSlotStride = 8;
+
+/** Control block fields (Int32Array `control`): the cross-thread counters of a live producer. */
+export const kCtlSlotHead = 0; // next slot sequence the producer will write (published with Atomics.store)
+export const kCtlSlotTail = 1; // next slot sequence the consumer will release (published with Atomics.store)
+export const kCtlReceived = 2; // frames offered to the ring by a live producer
+export const kCtlDropped = 3; // frames a live producer dropped because the ring was full
+export const kCtlWakeup = 4; // futex word: the producer bumps it and notifies after publishing a batch
+export const kCtlState = 5; // producer state: kProducerRunning, kProducerEnded or kProducerFailed
+export const kCtlStride = 16;
+// After the kCtlStride fixed fields, one word per page: the slot sequence that ends the page (see FrameRing).
+export const kCtlPageEnds = kCtlStride;
+
+/** Life cycle of a live producer thread, stored at `kCtlState`. */
+export const kProducerRunning = 0;
+export const kProducerEnded = 1;
+export const kProducerFailed = 2;
+
+/** Smallest ring the host accepts: two pages that each hold the largest frame libpcap can return. */
+export const kMinRingBytes = 1 << 20;
+/** Largest captured length accepted from a file record (libpcap's MAXIMUM_SNAPLEN). */
+export const kMaxCapLen = 262144;

@@ -1,0 +1,74 @@
+import type { PluginStats } from "./plugins/plugin-host.ts";
+
+/** Everything `--stats` reports at the end of a run. */
+export interface RunStats {
+  packets: number;
+  bytes: number;
+  malformed: number;
+  unsupported: number;
+  filtered: number;
+  /** Frames the capture could not take (live: ring full, or dropped by the kernel). */
+  dropped: number;
+  /** Frames a live capture received (0 for files). */
+  received: number;
+  elapsed: number;
+  workers: { min: number; max: number; peak: number; tasks: Record<string, number> };
+  plugins: PluginStats[];
+  flows?: { active: number; total: number };
+}
+
+/** Packets per second over the run. */
+export function packetsPerSecond(s: RunStats): number {
+  return s.elapsed > 0 ? Math.round(s.packets / s.elapsed) : 0;
+}
+
+/** The stats as one JSON object (the last line on stderr with --format json). */
+export function statsJson(s: RunStats): Record<string, unknown> {
+  return {
+    type: "stats",
+    packets: s.packets,
+    bytes: s.bytes,
+    malformed: s.malformed,
+    unsupported: s.unsupported,
+    filtered: s.filtered,
+    dropped: s.dropped,
+    received: s.received,
+    elapsed: Number(s.elapsed.toFixed(3)),
+    pps: packetsPerSecond(s),
+    workers: s.workers,
+    plugins: s.plugins.map((p) => ({ ...p, ms: Number(p.ms.toFixed(1)) })),
+    ...(s.flows ? { flows: s.flows } : {}),
+  };
+}
+
+/** The stats as lines for people. */
+export function statsText(s: RunStats): string[] {
+  const tasks = Object.entries(s.workers.tasks)
+    .map(([thread, n]) => `thread ${thread}: ${n}`)
+    .join(", ");
+  const workers =
+    s.workers.min === s.workers.max
+      ? `${s.workers.max}`
+      : `auto ${s.workers.min}..${s.workers.max}, peak ${s.workers.peak}`;
+  const lines = [
+    `packets:          ${s.packets}`,
+    `bytes:            ${s.bytes}`,
+    `malformed:        ${s.malformed}`,
+    `unsupported link: ${s.unsupported}`,
+    `filtered out:     ${s.filtered}`,
+    `dropped:          ${s.dropped}`,
+  ];
+  if (s.received > 0) lines.push(`received:         ${s.received}`);
+  lines.push(
+    `elapsed:          ${s.elapsed.toFixed(3)} s`,
+    `packets/s:        ${packetsPerSecond(s)}`,
+    `workers:          ${workers} (tasks per worker: ${tasks || "none"})`,
+  );
+  if (s.flows) lines.push(`flows:            ${s.flows.total} (${s.flows.active} open at the end)`);
+  for (const p of s.plugins) {
+    lines.push(
+      `plugin ${p.name}: ${p.calls} calls, ${p.ms.toFixed(1)} ms in handlers, ${p.errors} errors${p.disabled ? ", disabled" : ""}`,
+    );
+  }
+  return lines;
+}

@@ -1,0 +1,50 @@
+/** What a capture-format parser found at the read position. Reused for every record: no allocation. */
+export class CaptureRecord {
+  /** kRecord* constant. */
+  kind = 0;
+  /** Bytes of the stream this record occupies (may exceed the bytes available for kRecordSkip). */
+  length = 0;
+  /** For packets: offset of the frame bytes in the buffer that was parsed. */
+  dataOff = 0;
+  capLen = 0;
+  wireLen = 0;
+  linkType = 0;
+  tsSec = 0;
+  tsNsec = 0;
+  iface = 0;
+}
+
+/** More bytes are needed; `length` says how many the record occupies in all (0 if not known yet). */
+export const kRecordNeedMore = 0;
+/** A packet: the frame fields are set. */
+export const kRecordPacket = 1;
+/** A record without a packet (file header, interface description, statistics): consumed and skipped. */
+export const kRecordSkip = 2;
+
+/**
+ * A capture file that cannot be read on: which file, where and what. Every packet before `offset`
+ * was delivered. `offset` is -1 when the file could not be opened at all.
+ */
+export class CaptureFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly problem: string,
+  ) {
+    super(offset < 0 ? `${file}: ${problem}` : `${file}: ${problem} at byte offset ${offset}`);
+    this.name = "CaptureFileError";
+  }
+}
+
+/** A capture format that can be parsed record by record out of a byte buffer. */
+export interface CaptureFormat {
+  /** Short name for messages ("pcap", "pcapng"). */
+  readonly name: string;
+  /**
+   * Parses the record at `pos` with `avail` bytes available into `out`. Throws a plain Error with
+   * a message describing the damage; the reader adds the file name and byte offset.
+   */
+  next(d: Uint8Array, view: DataView, pos: number, avail: number, out: CaptureRecord): void;
+  /** Link types of the interfaces seen so far (for filter validation and `-w`). */
+  readonly linkTypes: readonly number[];
+}

@@ -1,0 +1,248 @@
+import { kMaxCapLen } from "../ring/ring-layout.ts";
+import { type CaptureFormat, type CaptureRecord, kRecordNeedMore, kRecordPacket, kRecordSkip } from "./capture-record.ts";
+
+const kSectionHeader = 0x0a0d0d0a;
+const kByteOrderMagic = 0x1a2b3c4d;
+const kInterfaceDescription = 1;
+const kObsoletePacket = 2;
+const kSimplePacket = 3;
+const kEnhancedPacket = 6;
+const kOptIfTsresol = 9;
+const kOptIfTsoffset = 14;
+
+/** Largest non-packet block we parse; bigger ones (huge comments, custom blocks) are skipped unread. */
+const kMaxParsedBlock = 1 << 20;
+
+/** True when the four bytes at `pos` start a pcapng Section Header Block. */
+export function isPcapngMagic(view: DataView, pos: number): boolean {
+  return view.getUint32(pos, false) === kSectionHeader;
+}
+
+/** One Interface Description Block: the link type and how to read timestamps of its packets. */
+interface PcapngInterface {
+  linkType: number;
+  snaplen: number;
+  /** Timestamp units per second is 10^decimalExp, or 2^binaryExp when binaryExp >= 0. */
+  decimalExp: number;
+  binaryExp: number;
+  /** if_tsoffset: seconds added to every timestamp. */
+  offsetSec: number;
+}
+
+/**
+ * pcapng (draft-ietf-opsawg-pcapng): sections (SHB) in either byte order, interfaces (IDB) with their
+ * own link type and timestamp resolution, and packets in EPB, SPB and the obsolete OPB. Every other
+ * block type is skipped by its length, as the format intends.
+ */
+export class PcapngFormat implements CaptureFormat {
+  readonly name = "pcapng";
+  private littleEndian = true;
+  private inSection = false;
+  private interfaces: PcapngInterface[] = [];
+  /** Link types of every interface of every section seen so far. */
+  linkTypes: number[] = [];
+  // Results of the 64-bit timestamp division, kept as fields so that no object is allocated.
+  private sec = 0;
+  private nsec = 0;
+
+  next(d: Uint8Array, view: DataView, pos: number, avail: number, out: CaptureRecord): void {
+    if (avail < 12) {
+      out.kind = kRecordNeedMore;
+      out.length = 0;
+      return;
+    }
+    const typeBe = view.getUint32(pos, false);
+    if (typeBe === kSectionHeader) {
+      // The byte-order magic decides how to read everything in the section, this block's length too.
+      const bom = view.getUint32(pos + 8, true);
+      if (bom === kByteOrderMagic) this.littleEndian = true;
+      else if (bom === 0x4d3c2b1a) this.littleEndian = false;
+      else throw new Error("section header has no valid byte-order magic");
+    } else if (!this.inSection) {
+      throw new Error("file does not start with a pcapng section header");
+    }
+    const le = this.littleEndian;
+    const type = view.getUint32(pos, le);
+    const length = view.getUint32(pos + 4, le);
+    if (length < 12 || length % 4 !== 0) throw new Error(`block length ${length} is invalid`);
+    out.length = length;
+    const isPacket = type === kEnhancedPacket || type === kSimplePacket || type === kObsoletePacket;
+    if (!isPacket && type !== kSectionHeader && type !== kInterfaceDescription) {
+      out.kind = kRecordSkip; // may be longer than `avail`: the reader skips the rest unread
+      return;
+    }
+    if (length > avail) {
+      if (!isPacket && length > kMaxParsedBlock) throw new Error(`block length ${length} is too large`);
+      if (isPacket && length > kMaxCapLen + kMaxParsedBlock) throw new Error(`block length ${length} is too large`);
+      out.kind = kRecordNeedMore;
+      return;
+    }
+    if (view.getUint32(pos + length - 4, le) !== length) {
+      throw new Error(`block length ${length} does not match its trailing copy`);
+    }
+    switch (type) {
+      case kSectionHeader:
+        return this.sectionHeader(view, pos, length, out);
+      case kInterfaceDescription:
+        return this.interfaceDescription(view, pos, length, out);
+      case kEnhancedPacket:
+        return this.enhancedPacket(view, pos, length, out);
+      case kSimplePacket:
+        return this.simplePacket(view, pos, length, out);
+      default:
+        return this.obsoletePacket(view, pos, length, out);
+    }
+  }
+
+  private sectionHeader(view: DataView, pos: number, length: number, out: CaptureRecord): void {
+    if (length < 28) throw new Error(`section header length ${length} is too short`);
+    const major = view.getUint16(pos + 12, this.littleEndian);
+    if (major !== 1) throw new Error(`unsupported pcapng version ${major}`);
+    this.inSection = true;
+    this.interfaces = [];
+    out.kind = kRecordSkip;
+  }
+
+  private interfaceDescription(view: DataView, pos: number, length: number, out: CaptureRecord): void {
+    const le = this.littleEndian;
+    if (length < 20) throw new Error(`interface description length ${length} is too short`);
+    const iface: PcapngInterface = {
+      linkType: view.getUint16(pos + 8, le),
+      snaplen: view.getUint32(pos + 12, le),
+      decimalExp: 6,
+      binaryExp: -1,
+      offsetSec: 0,
+    };
+    let p = pos + 16;
+    const end = pos + length - 4;
+    while (end - p >= 4) {
+      const code = view.getUint16(p, le);
+      const len = view.getUint16(p + 2, le);
+      if (code === 0) break;
+      if (p + 4 + len > end) throw new Error("interface option runs past the end of its block");
+      if (code === kOptIfTsresol && len >= 1) {
+        const v = view.getUint8(p + 4);
+        if (v & 0x80) {
+          iface.binaryExp = v & 0x7f;
+        } else {
+          iface.decimalExp = v;
+        }
+        if ((iface.binaryExp > 63) || iface.decimalExp > 18) throw new Error(`if_tsresol ${v} is out of range`);
+      } else if (code === kOptIfTsoffset && len >= 8) {
+        iface.offsetSec = view.getUint32(p + 4 + (le ? 0 : 4), le) | 0;
+      }
+      p += 4 + ((len + 3) & ~3);
+    }
+    this.interfaces.push(iface);
+    this.linkTypes.push(iface.linkType);
+    out.kind = kRecordSkip;
+  }
+
+  private iface(id: number): PcapngInterface {
+    const i = this.interfaces[id];
+    if (i === undefined) throw new Error(`packet refers to interface ${id}, which was not described`);
+    return i;
+  }
+
+  private enhancedPacket(view: DataView, pos: number, length: number, out: CaptureRecord): void {
+    const le = this.littleEndian;
+    if (length < 32) throw new Error(`enhanced packet block length ${length} is too short`);
+    const id = view.getUint32(pos + 8, le);
+    const iface = this.iface(id);
+    const capLen = view.getUint32(pos + 20, le);
+    if (capLen > length - 32) throw new Error(`captured length ${capLen} exceeds its block`);
+    this.timestamp(iface, view.getUint32(pos + 12, le), view.getUint32(pos + 16, le));
+    this.packet(out, iface, id, pos + 28, capLen, view.getUint32(pos + 24, le));
+  }
+
+  private obsoletePacket(view: DataView, pos: number, length: number, out: CaptureRecord): void {
+    const le = this.littleEndian;
+    if (length < 32) throw new Error(`packet block length ${length} is too short`);
+    const id = view.getUint16(pos + 8, le);
+    const iface = this.iface(id);
+    const capLen = view.getUint32(pos + 20, le);
+    if (capLen > length - 32) throw new Error(`captured length ${capLen} exceeds its block`);
+    this.timestamp(iface, view.getUint32(pos + 12, le), view.getUint32(pos + 16, le));
+    this.packet(out, iface, id, pos + 28, capLen, view.getUint32(pos + 24, le));
+  }
+
+  private simplePacket(view: DataView, pos: number, length: number, out: CaptureRecord): void {
+    if (length < 16) throw new Error(`simple packet block length ${length} is too short`);
+    const iface = this.iface(0);
+    const wireLen = view.getUint32(pos + 8, this.littleEndian);
+    // An SPB has no captured length: it is the original length cut by the snap length and the block.
+    let capLen = Math.min(wireLen, length - 16);
+    if (iface.snaplen !== 0) capLen = Math.min(capLen, iface.snaplen);
+    // No timestamp either: the packet keeps the previous one (sec/nsec are left as they were).
+    this.packet(out, iface, 0, pos + 12, capLen, wireLen);
+  }
+
+  private packet(out: CaptureRecord, iface: PcapngInterface, id: number, dataOff: number, capLen: number, wireLen: number): void {
+    if (capLen > kMaxCapLen) throw new Error(`captured length ${capLen} is more than the maximum of ${kMaxCapLen}`);
+    out.kind = kRecordPacket;
+    out.dataOff = dataOff;
+    out.capLen = capLen;
+    out.wireLen = wireLen;
+    out.linkType = iface.linkType;
+    out.iface = id;
+    out.tsSec = this.sec;
+    out.tsNsec = this.nsec;
+  }
+
+  /**
+   * Converts a 64-bit tick count (hi:lo) in the interface's units into seconds and nanoseconds,
+   * exactly, without BigInt: the count is divided by 16-bit limbs so no intermediate exceeds 2^53.
+   */
+  private timestamp(iface: PcapngInterface, hi: number, lo: number): void {
+    if (iface.binaryExp >= 0) {
+      const e = iface.binaryExp;
+      const ticks = hi * 4294967296 + lo; // exact below 2^53, close enough beyond for a binary clock
+      const unit = 2 ** e;
+      const sec = Math.floor(ticks / unit);
+      this.sec = sec + iface.offsetSec;
+      this.nsec = Math.floor(((ticks - sec * unit) / unit) * 1e9);
+      return;
+    }
+    let e = iface.decimalExp;
+    if (e > 9) {
+      // Finer than nanoseconds: first reduce the count to nanoseconds.
+      divide64(hi, lo, 10 ** (e - 9));
+      hi = qHi;
+      lo = qLo;
+      e = 9;
+    }
+    const unit = 10 ** e;
+    divide64(hi, lo, unit);
+    this.sec = qHi * 4294967296 + qLo + iface.offsetSec;
+    this.nsec = rem * 10 ** (9 - e);
+  }
+}
+
+// Quotient (high, low 32 bits) and remainder of the last divide64 call.
+let qHi = 0;
+let qLo = 0;
+let rem = 0;
+
+/** Divides the unsigned 64-bit value hi:lo by `divisor` (< 2^36) into qHi:qLo and rem. */
+function divide64(hi: number, lo: number, divisor: number): void {
+  let r = 0;
+  let q3: number;
+  let q2: number;
+  let q1: number;
+  let q0: number;
+  r = r * 65536 + (hi >>> 16);
+  q3 = Math.floor(r / divisor);
+  r -= q3 * divisor;
+  r = r * 65536 + (hi & 0xffff);
+  q2 = Math.floor(r / divisor);
+  r -= q2 * divisor;
+  r = r * 65536 + (lo >>> 16);
+  q1 = Math.floor(r / divisor);
+  r -= q1 * divisor;
+  r = r * 65536 + (lo & 0xffff);
+  q0 = Math.floor(r / divisor);
+  r -= q0 * divisor;
+  qHi = q3 * 65536 + q2;
+  qLo = q1 * 65536 + q0;
+  rem = r;
+}

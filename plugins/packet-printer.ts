@@ -1,0 +1,84 @@
+import { definePlugin } from "../core/plugins/plugin-api.ts";
+
+/**
+ * One line per packet, in the spirit of `tcpdump -tt -n`: the default when no plugin is named.
+ * The layer events of one packet arrive in order (packet, ethernet, ip, transport), so the line is
+ * assembled as they come and written when the next packet starts (or at the end).
+ */
+export default definePlugin({
+  name: "packet-printer",
+  description: "One line per packet, like tcpdump -tt -n (the default plugin)",
+  setup(ctx) {
+    let pending: string | null = null;
+    let ip = "";
+    let src = "";
+    let dst = "";
+    let len = 0;
+    let json: Record<string, unknown> | null = null;
+    const flush = () => {
+      if (pending !== null) ctx.out.line(pending);
+      else if (json !== null) ctx.out.json(json);
+      pending = null;
+      json = null;
+    };
+
+    if (ctx.format === "json") {
+      ctx.on("packet", (p) => {
+        flush();
+        json = { type: "packet", ts: p.ts, frame: p.frame, len: p.len, caplen: p.caplen, linktype: p.linktype };
+      });
+      ctx.on("ipv4", (h) => void (json && Object.assign(json, { src: h.src, dst: h.dst, ip: 4 })));
+      ctx.on("ipv6", (h) => void (json && Object.assign(json, { src: h.src, dst: h.dst, ip: 6 })));
+      ctx.on("tcp", (s) => void (json && Object.assign(json, { proto: "tcp", src: s.src, dst: s.dst, sport: s.sport, dport: s.dport, flags: s.flag_text })));
+      ctx.on("udp", (d) => void (json && Object.assign(json, { proto: "udp", src: d.src, dst: d.dst, sport: d.sport, dport: d.dport })));
+      ctx.on("malformed", (m) => void (json && Object.assign(json, { malformed: `${m.layer}: ${m.reason}` })));
+      ctx.onTeardown(flush);
+      return;
+    }
+
+    ctx.on("packet", (p) => {
+      flush();
+      len = p.len;
+      ip = "";
+      pending = `${p.ts.toFixed(6)} ${p.unsupported ? `link type ${p.linktype}` : "?"}, length ${p.len}`;
+    });
+    ctx.on("arp", (a) => {
+      const op = a.operation === 1 ? `Request who-has ${a.target_ip} tell ${a.sender_ip}` : a.operation === 2 ? `Reply ${a.sender_ip} is-at ${a.sender_mac}` : `operation ${a.operation}`;
+      pending = `${ctx_ts(pending)} ARP, ${op}, length ${len}`;
+    });
+    ctx.on("ipv4", (h) => {
+      ip = "IP";
+      src = h.src;
+      dst = h.dst;
+      pending = `${ctx_ts(pending)} IP ${src} > ${dst}: ip-proto-${h.protocol}, length ${h.total_length}`;
+    });
+    ctx.on("ipv6", (h) => {
+      ip = "IP6";
+      src = h.src;
+      dst = h.dst;
+      pending = `${ctx_ts(pending)} IP6 ${src} > ${dst}: ip-proto-${h.protocol}, length ${h.payload_length}`;
+    });
+    ctx.on("tcp", (s) => {
+      const ack = s.flags & 0x10 ? `, ack ${s.ack}` : "";
+      pending = `${ctx_ts(pending)} ${ip} ${s.src}.${s.sport} > ${s.dst}.${s.dport}: Flags [${s.flag_text}], seq ${s.seq}${ack}, win ${s.window}, length ${s.payload_length}`;
+    });
+    ctx.on("udp", (d) => {
+      pending = `${ctx_ts(pending)} ${ip} ${d.src}.${d.sport} > ${d.dst}.${d.dport}: UDP, length ${d.payload_length}`;
+    });
+    ctx.on("icmp", (m) => {
+      pending = `${ctx_ts(pending)} IP ${m.src} > ${m.dst}: ICMP type ${m.type} code ${m.code}, length ${len}`;
+    });
+    ctx.on("icmpv6", (m) => {
+      pending = `${ctx_ts(pending)} IP6 ${m.src} > ${m.dst}: ICMP6 type ${m.type} code ${m.code}, length ${len}`;
+    });
+    ctx.on("malformed", (m) => {
+      pending = `${pending ?? ""} [malformed ${m.layer}: ${m.reason}]`;
+    });
+    ctx.onTeardown(flush);
+  },
+});
+
+/** The timestamp at the start of a pending line. */
+function ctx_ts(line: string | null): string {
+  return line === null ? "" : line.slice(0, line.indexOf(" "));
+}
