@@ -1,0 +1,404 @@
+/**
+ * DNS messages (RFC 1035): UDP payloads as they are, TCP streams through `DnsTcpFramer`, mDNS (RFC 6762)
+ * with the same code.
+ *
+ * Robustness first: the input is whatever was on the wire, so nothing here throws on bad bytes. A header
+ * shorter than 12 bytes is the only `{ error }`; anything that goes wrong later (counts larger than the
+ * data, a record running past the end, a bad name) stops the parse with `truncated: true` and keeps the
+ * sections decoded so far, because the header (id, flags) and the first question are what matter most.
+ *
+ * Names: compression pointers must point strictly before the run of labels that holds them (see
+ * `readName`), which makes loops impossible whatever the bytes; a hop limit and RFC 1035's 255-byte
+ * name / 63-byte label limits bound the work. Names are printed like dig prints them, without the final
+ * dot ("" for the root), with bytes outside printable ASCII as \DDD and the characters that have a
+ * meaning in presentation form (. ; \ ( ) @ $ ") escaped with a backslash, so a label holding a dot
+ * cannot pass for two labels.
+ */
+
+/** One entry of the question section. */
+export interface DnsQuestion {
+  name: string;
+  type: number;
+  /** The class, with mDNS's "unicast response" top bit masked off. */
+  class: number;
+}
+
+/** One resource record of the answer, authority or additional section. */
+export interface DnsAnswer {
+  name: string;
+  type: number;
+  /** The class, with mDNS's "cache flush" top bit masked off (except for OPT, where it is a payload size). */
+  class: number;
+  ttl: number;
+  /**
+   * The record data as text for the common types: A/AAAA address, CNAME/NS/PTR target name, MX "pref name",
+   * TXT its strings concatenated (as SPF and DKIM read them), SOA "mname rname serial refresh retry expire
+   * minimum", SRV "prio weight port target"; null for other types or when the data does not parse.
+   */
+  data: string | null;
+}
+
+/** A decoded DNS message. */
+export interface DnsMessage {
+  id: number;
+  /** The QR bit. */
+  response: boolean;
+  opcode: number;
+  /** The header's 4-bit RCODE (an OPT record may extend it). */
+  rcode: number;
+  /** The whole 16-bit flags word of the header (QR, opcode, AA, TC, RD, RA, Z, AD, CD, RCODE). */
+  flags: number;
+  questions: DnsQuestion[];
+  answers: DnsAnswer[];
+  authorities: DnsAnswer[];
+  additionals: DnsAnswer[];
+  /** True when the message ended early or broke off: the parts decoded so far are kept. Not the TC bit (that is in `flags`). */
+  truncated: boolean;
+}
+
+/** The OPT pseudo-record, whose class field carries a UDP payload size rather than a class. */
+const kTypeOpt = 41;
+/** Compression hops followed for one name; a legal name has at most 127 labels, so at most 127 hops. */
+const kMaxHops = 127;
+
+// Outcome of readName(): a position (>= 0) or one of these.
+const kNameTruncated = -1;
+const kNameMalformed = -2;
+
+/** Text of the last name read by readName(): a module-level slot so a name costs no result object. */
+let gName = "";
+
+/** Characters with a meaning in presentation form, escaped with a backslash. */
+function isSpecial(c: number): boolean {
+  return c === 0x2e || c === 0x3b || c === 0x5c || c === 0x28 || c === 0x29 || c === 0x40 || c === 0x24 || c === 0x22;
+}
+
+/** Appends one label, escaped as dig escapes it. */
+function labelText(b: Uint8Array, start: number, end: number): string {
+  let plain = true;
+  for (let i = start; i < end; i++) {
+    const c = b[i]!;
+    if (c <= 0x20 || c >= 0x7f || isSpecial(c)) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+  let s = "";
+  for (let i = start; i < end; i++) {
+    const c = b[i]!;
+    if (c <= 0x20 || c >= 0x7f) s += "\\" + String(c).padStart(3, "0");
+    else if (isSpecial(c)) s += "\\" + String.fromCharCode(c);
+    else s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/**
+ * Reads the name at `pos` of the message bytes[msgStart, msgEnd). Returns the position just after the
+ * name where it was written (after the first pointer, if any) and leaves its text in `gName`, or returns
+ * kNameTruncated / kNameMalformed.
+ *
+ * Loop protection: a pointer must point strictly before the start of the run of labels it ends. The first
+ * run starts at `pos`; each jump starts a new run at its target, so successive targets strictly decrease
+ * and any chain of pointers ends. Real compression always points to a name written earlier, so no valid
+ * message is refused by this rule.
+ */
+function readName(b: Uint8Array, pos: number, msgStart: number, msgEnd: number): number {
+  let text = "";
+  let wireLen = 1; // the root label
+  let hops = 0;
+  let runStart = pos;
+  let next = -1;
+  let p = pos;
+  for (;;) {
+    if (p >= msgEnd) return kNameTruncated;
+    const len = b[p]!;
+    if (len === 0) {
+      if (next < 0) next = p + 1;
+      break;
+    }
+    const kind = len & 0xc0;
+    if (kind === 0xc0) {
+      if (p + 1 >= msgEnd) return kNameTruncated;
+      const target = msgStart + (((len & 0x3f) << 8) | b[p + 1]!);
+      if (next < 0) next = p + 2;
+      if (target >= runStart || ++hops > kMaxHops) return kNameMalformed;
+      runStart = target;
+      p = target;
+      continue;
+    }
+    // 0x40 (extended label types, RFC 6891 deprecated them) and 0x80 are not labels we can read.
+    if (kind !== 0) return kNameMalformed;
+    wireLen += len + 1;
+    if (wireLen > 255) return kNameMalformed;
+    if (p + 1 + len > msgEnd) return kNameTruncated;
+    const label = labelText(b, p + 1, p + 1 + len);
+    text = text === "" ? label : text + "." + label;
+    p += 1 + len;
+  }
+  gName = text;
+  return next;
+}
+
+function u16(b: Uint8Array, p: number): number {
+  return (b[p]! << 8) | b[p + 1]!;
+}
+
+function u32(b: Uint8Array, p: number): number {
+  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+}
+
+/** An IPv6 address as RFC 5952 text: lower-case, no leading zeros, the longest run of 2+ zero groups as "::". */
+function ipv6Text(b: Uint8Array, p: number): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push(u16(b, p + 2 * i));
+  // An IPv4-mapped address is written with its IPv4 part dotted (RFC 5952 section 5).
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${b[p + 12]}.${b[p + 13]}.${b[p + 14]}.${b[p + 15]}`;
+  }
+  let bestAt = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestAt = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (from: number, to: number): string => g.slice(from, to).map((x) => x.toString(16)).join(":");
+  if (bestAt < 0) return hex(0, 8);
+  return `${hex(0, bestAt)}::${hex(bestAt + bestLen, 8)}`;
+}
+
+/** Escapes a character-string the way names are escaped, except that dots and the like are plain text. */
+function stringText(b: Uint8Array, start: number, end: number): string {
+  let s = "";
+  for (let i = start; i < end; i++) {
+    const c = b[i]!;
+    if (c < 0x20 || c >= 0x7f) s += "\\" + String(c).padStart(3, "0");
+    else if (c === 0x5c) s += "\\\\";
+    else s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/** The text of a record's data bytes[p, end), for the types listed on `DnsAnswer.data`; null otherwise. */
+function rdataText(type: number, b: Uint8Array, p: number, end: number, msgStart: number, msgEnd: number): string | null {
+  const len = end - p;
+  switch (type) {
+    case 1: // A
+      return len === 4 ? `${b[p]}.${b[p + 1]}.${b[p + 2]}.${b[p + 3]}` : null;
+    case 28: // AAAA
+      return len === 16 ? ipv6Text(b, p) : null;
+    case 2: // NS
+    case 5: // CNAME
+    case 12: {
+      // PTR
+      const n = readName(b, p, msgStart, msgEnd);
+      return n >= 0 && n <= end ? gName : null;
+    }
+    case 15: {
+      // MX
+      if (len < 3) return null;
+      const n = readName(b, p + 2, msgStart, msgEnd);
+      return n >= 0 && n <= end ? `${u16(b, p)} ${gName}` : null;
+    }
+    case 16: {
+      // TXT: one or more <length><bytes> strings.
+      let s = "";
+      let q = p;
+      while (q < end) {
+        const n = b[q]!;
+        if (q + 1 + n > end) return null;
+        s += stringText(b, q + 1, q + 1 + n);
+        q += 1 + n;
+      }
+      return s;
+    }
+    case 6: {
+      // SOA
+      const n1 = readName(b, p, msgStart, msgEnd);
+      if (n1 < 0 || n1 > end) return null;
+      const mname = gName;
+      const n2 = readName(b, n1, msgStart, msgEnd);
+      if (n2 < 0 || n2 + 20 > end) return null;
+      return `${mname} ${gName} ${u32(b, n2)} ${u32(b, n2 + 4)} ${u32(b, n2 + 8)} ${u32(b, n2 + 12)} ${u32(b, n2 + 16)}`;
+    }
+    case 33: {
+      // SRV
+      if (len < 7) return null;
+      const n = readName(b, p + 6, msgStart, msgEnd);
+      return n >= 0 && n <= end ? `${u16(b, p)} ${u16(b, p + 2)} ${u16(b, p + 4)} ${gName}` : null;
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * Decodes the DNS message in bytes[offset, offset + length). Never throws: a header shorter than 12 bytes
+ * gives `{ error }`; later trouble gives a message with `truncated: true` and the sections read so far.
+ *
+ * @example
+ * const q = Uint8Array.of(0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0x61, 0, 0, 1, 0, 1);
+ * const m = parseDnsMessage(q, 0, q.length);
+ * // m is { id: 0x1234, response: false, questions: [{ name: "a", type: 1, class: 1 }], truncated: false, ... }
+ */
+export function parseDnsMessage(bytes: Uint8Array, offset: number, length: number): DnsMessage | { error: string } {
+  const start = Math.max(0, offset | 0);
+  const end = Math.min(bytes.length, start + Math.max(0, length | 0));
+  if (end - start < 12) {
+    return { error: `Cannot parse DNS message: the header needs 12 bytes: current length is ${Math.max(0, end - start)}` };
+  }
+  const flags = u16(bytes, start + 2);
+  const msg: DnsMessage = {
+    id: u16(bytes, start),
+    response: (flags & 0x8000) !== 0,
+    opcode: (flags >> 11) & 0xf,
+    rcode: flags & 0xf,
+    flags,
+    questions: [],
+    answers: [],
+    authorities: [],
+    additionals: [],
+    truncated: false,
+  };
+  const counts = [u16(bytes, start + 4), u16(bytes, start + 6), u16(bytes, start + 8), u16(bytes, start + 10)];
+  let p = start + 12;
+
+  // Every entry takes at least 5 bytes, so a lying count cannot make these loops outrun the data.
+  for (let i = 0; i < counts[0]!; i++) {
+    const n = readName(bytes, p, start, end);
+    if (n < 0 || n + 4 > end) {
+      msg.truncated = true;
+      return msg;
+    }
+    msg.questions.push({ name: gName, type: u16(bytes, n), class: u16(bytes, n + 2) & 0x7fff });
+    p = n + 4;
+  }
+  const sections = [msg.answers, msg.authorities, msg.additionals];
+  for (let s = 0; s < 3; s++) {
+    const list = sections[s]!;
+    for (let i = 0; i < counts[s + 1]!; i++) {
+      const n = readName(bytes, p, start, end);
+      if (n < 0 || n + 10 > end) {
+        msg.truncated = true;
+        return msg;
+      }
+      const name = gName;
+      const type = u16(bytes, n);
+      const rawClass = u16(bytes, n + 2);
+      const ttl = u32(bytes, n + 4);
+      const rdEnd = n + 10 + u16(bytes, n + 8);
+      if (rdEnd > end) {
+        msg.truncated = true;
+        return msg;
+      }
+      list.push({
+        name,
+        type,
+        class: type === kTypeOpt ? rawClass : rawClass & 0x7fff,
+        ttl,
+        data: rdataText(type, bytes, n + 10, rdEnd, start, end),
+      });
+      p = rdEnd;
+    }
+  }
+  return msg;
+}
+
+/** Called with each complete DNS message of a TCP stream; `bytes` is only valid during the call. */
+export type DnsMessageHandler = (bytes: Uint8Array, offset: number, length: number, ts: number) => void;
+
+/**
+ * Cuts one direction of a DNS-over-TCP stream (RFC 1035 4.2.2: each message behind a 2-byte length)
+ * into messages. A message lying whole in one chunk is passed on as a view of that chunk; one split across
+ * chunks is copied into a buffer of at most 65535 bytes (plus the 2-byte prefix kept in an integer).
+ *
+ * @example
+ * const sizes: number[] = [];
+ * const f = new DnsTcpFramer((_b, _o, len) => sizes.push(len));
+ * f.data(Uint8Array.of(0, 3, 1, 2), 0);
+ * f.data(Uint8Array.of(3, 0, 1, 9), 1);
+ * // sizes is [3, 1]
+ */
+export class DnsTcpFramer {
+  readonly #onMessage: DnsMessageHandler;
+  /** Bytes of the length prefix seen (0, 1 or 2) and its value so far. */
+  #prefixHave = 0;
+  #need = 0;
+  #have = 0;
+  #buf: Uint8Array | null = null;
+  /** The current message lost bytes to a gap: count it out, deliver nothing. */
+  #skipping = false;
+  #lost = false;
+
+  constructor(onMessage: DnsMessageHandler) {
+    this.#onMessage = onMessage;
+  }
+
+  /** True once a gap hit a length prefix: message boundaries are unknown from then on, and data is ignored. */
+  get lost(): boolean {
+    return this.#lost;
+  }
+
+  /** The next bytes of the stream, in order; `chunk` is only read during the call. */
+  data(chunk: Uint8Array, ts: number): void {
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end && !this.#lost) {
+      if (this.#prefixHave < 2) {
+        this.#need = (this.#need << 8) | chunk[pos++]!;
+        if (++this.#prefixHave === 2) {
+          this.#have = 0;
+          // A zero length frames nothing; skip it rather than hand out an empty message.
+          if (this.#need === 0) this.#prefixHave = 0;
+        }
+        continue;
+      }
+      const take = Math.min(this.#need - this.#have, end - pos);
+      if (this.#skipping) {
+        // Counted only.
+      } else if (this.#have === 0 && take === this.#need) {
+        // The whole message is in this chunk: no copy.
+        this.#onMessage(chunk, pos, take, ts);
+      } else {
+        if (this.#buf === null || this.#buf.length < this.#need) this.#buf = new Uint8Array(this.#need);
+        this.#buf.set(chunk.subarray(pos, pos + take), this.#have);
+        if (this.#have + take === this.#need) this.#onMessage(this.#buf, 0, this.#need, ts);
+      }
+      this.#have += take;
+      pos += take;
+      if (this.#have === this.#need) this.#nextMessage();
+    }
+  }
+
+  /** `bytes` bytes of the stream are missing: the message they fall in is dropped, or framing is lost. */
+  gap(bytes: number): void {
+    if (this.#lost || bytes <= 0) return;
+    if (this.#prefixHave === 2 && bytes <= this.#need - this.#have) {
+      this.#skipping = true;
+      this.#have += bytes;
+      if (this.#have === this.#need) this.#nextMessage();
+      return;
+    }
+    this.#lost = true;
+    this.#buf = null;
+  }
+
+  #nextMessage(): void {
+    this.#prefixHave = 0;
+    this.#need = 0;
+    this.#have = 0;
+    this.#skipping = false;
+    // A buffer grown for a large message is not kept: idle flows stay small.
+    if (this.#buf !== null && this.#buf.length > 4096) this.#buf = null;
+  }
+}

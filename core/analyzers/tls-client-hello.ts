@@ -1,0 +1,264 @@
+/**
+ * The TLS ClientHello (RFC 8446 4.1.2, RFC 5246 7.4.1.2) at the start of the client's side of a connection:
+ * server name, ALPN, offered versions and cipher suites.
+ *
+ * The hello may be cut anywhere: across TLS records (big post-quantum key shares make 2-record hellos
+ * common) and across TCP segments. The parser keeps the handshake bytes it needs, at most 64 KiB; when the
+ * whole hello lies in one record of one chunk it is read in place, without a copy. Nothing here throws on
+ * bad bytes: a hello that breaks off or lies about a length gives what could be read, with `truncated`.
+ *
+ * SSLv2-format hellos (a first byte with the top bit set) are reported as "not-tls": nothing has sent them
+ * by default for over a decade, and they carry no extensions.
+ */
+
+/** What a ClientHello offers. */
+export interface TlsClientHello {
+  /** legacy_version of the hello (0x0303 for TLS 1.2 and 1.3). */
+  version: number;
+  /** Version in the header of the first record (often 0x0301, whatever the hello offers). */
+  recordVersion: number;
+  /** The first host_name of the server_name extension, or null. */
+  sni: string | null;
+  /** Protocols of the ALPN extension, in order. */
+  alpn: string[];
+  /** The supported_versions extension (TLS 1.3 offers itself here), GREASE values included. */
+  supportedVersions: number[];
+  /** Cipher suites in the client's order, GREASE values included. */
+  cipherSuites: number[];
+  /** True when the hello broke off or a length inside it was wrong: the fields hold what came before. */
+  truncated: boolean;
+}
+
+const kContentHandshake = 22;
+const kHandshakeClientHello = 1;
+const kHandshakeServerHello = 2;
+/** Largest record a peer may send: 2^14 plus the 2048 bytes of expansion TLS 1.2 allows. */
+const kMaxRecord = 16384 + 2048;
+/** Handshake bytes kept while a hello is assembled. */
+const kMaxHelloBytes = 64 * 1024;
+
+const kExtServerName = 0;
+const kExtAlpn = 16;
+const kExtSupportedVersions = 43;
+
+/**
+ * Cheap content sniffing of the first bytes of a direction: "client-hello" or "server-hello" when they
+ * start a TLS handshake record holding that message, "no", or "maybe" when too few bytes are there.
+ *
+ * @example
+ * sniffTls(Uint8Array.of(22, 3, 1, 0, 200, 1), 0, 6); // "client-hello"
+ * sniffTls(Uint8Array.of(22, 3), 0, 2);               // "maybe"
+ * sniffTls(new TextEncoder().encode("GET /"), 0, 5);  // "no"
+ */
+export function sniffTls(bytes: Uint8Array, offset: number, length: number): "client-hello" | "server-hello" | "no" | "maybe" {
+  const p = Math.max(0, offset);
+  const n = Math.min(bytes.length, p + Math.max(0, length)) - p;
+  if (n < 1) return "maybe";
+  if (bytes[p] !== kContentHandshake) return "no";
+  if (n < 2) return "maybe";
+  if (bytes[p + 1] !== 3) return "no";
+  if (n < 3) return "maybe";
+  if (bytes[p + 2]! > 4) return "no";
+  if (n < 5) return "maybe";
+  const len = (bytes[p + 3]! << 8) | bytes[p + 4]!;
+  if (len === 0 || len > kMaxRecord) return "no";
+  if (n < 6) return "maybe";
+  const type = bytes[p + 5];
+  return type === kHandshakeClientHello ? "client-hello" : type === kHandshakeServerHello ? "server-hello" : "no";
+}
+
+/**
+ * Collects the ClientHello from the client's side of a TCP connection, fed in order.
+ *
+ * `data()` returns null while more bytes are needed, the hello once it is complete (then null for any
+ * later call), or "not-tls" as soon as the bytes show that no ClientHello starts this stream (and again on
+ * every later call).
+ *
+ * @example
+ * const p = new TlsClientHelloParser();
+ * p.data(Uint8Array.of(22, 3, 1), 0);          // null: a record header has begun
+ * new TlsClientHelloParser().data(new TextEncoder().encode("SSH-2.0"), 0); // "not-tls"
+ */
+export class TlsClientHelloParser {
+  /** The record header being read. */
+  readonly #header = new Uint8Array(5);
+  #headerHave = 0;
+  #recordRemaining = 0;
+  #recordVersion = -1;
+  /** Handshake bytes kept so far (only when the hello spans records or chunks). */
+  #hs: Uint8Array | null = null;
+  #hsHave = 0;
+  #notTls = false;
+  #done = false;
+
+  /** The next bytes of the client's side; `chunk` is only read during the call. */
+  data(chunk: Uint8Array, ts: number): TlsClientHello | null | "not-tls" {
+    void ts;
+    if (this.#notTls) return "not-tls";
+    if (this.#done) return null;
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end) {
+      if (this.#headerHave < 5) {
+        const c = chunk[pos++]!;
+        const at = this.#headerHave;
+        this.#header[this.#headerHave++] = c;
+        // Judge each header byte as it comes, so a non-TLS stream is told apart at its first bytes.
+        const bad =
+          (at === 0 && c !== kContentHandshake) || (at === 1 && c !== 3) || (at === 2 && c > 4);
+        if (bad) {
+          // A later record of another type inside an unfinished hello ends it; at the start it means not TLS.
+          if (this.#hsHave > 0) return this.#finish(this.#hs!, 0, this.#hsHave);
+          return this.#fail();
+        }
+        if (this.#headerHave === 5) {
+          const len = (this.#header[3]! << 8) | this.#header[4]!;
+          if (len === 0 || len > kMaxRecord) {
+            if (this.#hsHave > 0) return this.#finish(this.#hs!, 0, this.#hsHave);
+            return this.#fail();
+          }
+          if (this.#recordVersion < 0) this.#recordVersion = (this.#header[1]! << 8) | this.#header[2]!;
+          this.#recordRemaining = len;
+        }
+        continue;
+      }
+      const take = Math.min(this.#recordRemaining, end - pos);
+      if (this.#hsHave === 0 && take >= 4) {
+        // The common case: the whole hello in this record, in this chunk. Read it in place.
+        if (chunk[pos] !== kHandshakeClientHello) return this.#fail();
+        const need = 4 + ((chunk[pos + 1]! << 16) | (chunk[pos + 2]! << 8) | chunk[pos + 3]!);
+        if (need <= take) return this.#finish(chunk, pos, pos + need);
+      }
+      this.#keep(chunk, pos, take);
+      pos += take;
+      this.#recordRemaining -= take;
+      if (this.#recordRemaining === 0) this.#headerHave = 0;
+      if (this.#hsHave >= 1 && this.#hs![0] !== kHandshakeClientHello) return this.#fail();
+      if (this.#hsHave >= 4) {
+        const hs = this.#hs!;
+        const need = 4 + ((hs[1]! << 16) | (hs[2]! << 8) | hs[3]!);
+        if (this.#hsHave >= need || this.#hsHave >= kMaxHelloBytes) {
+          return this.#finish(hs, 0, Math.min(need, this.#hsHave));
+        }
+      }
+    }
+    return null;
+  }
+
+  #keep(chunk: Uint8Array, pos: number, n: number): void {
+    const room = kMaxHelloBytes - this.#hsHave;
+    const m = Math.min(n, room);
+    if (m <= 0) return;
+    if (this.#hs === null || this.#hs.length < this.#hsHave + m) {
+      const size = Math.min(kMaxHelloBytes, Math.max(2048, (this.#hsHave + m) * 2));
+      const grown = new Uint8Array(size);
+      if (this.#hs !== null) grown.set(this.#hs.subarray(0, this.#hsHave));
+      this.#hs = grown;
+    }
+    this.#hs.set(chunk.subarray(pos, pos + m), this.#hsHave);
+    this.#hsHave += m;
+  }
+
+  #fail(): "not-tls" {
+    this.#notTls = true;
+    this.#hs = null;
+    return "not-tls";
+  }
+
+  #finish(b: Uint8Array, start: number, end: number): TlsClientHello {
+    this.#done = true;
+    const hello = parseClientHello(b, start, end, this.#recordVersion);
+    this.#hs = null;
+    return hello;
+  }
+}
+
+/**
+ * Reads a ClientHello handshake message (its 4-byte header included) from b[start, end); `end` may cut it
+ * short, which sets `truncated`.
+ */
+function parseClientHello(b: Uint8Array, start: number, end: number, recordVersion: number): TlsClientHello {
+  const out: TlsClientHello = {
+    version: 0,
+    recordVersion: recordVersion < 0 ? 0 : recordVersion,
+    sni: null,
+    alpn: [],
+    supportedVersions: [],
+    cipherSuites: [],
+    truncated: false,
+  };
+  const declaredEnd = start + 4 + (end - start >= 4 ? (b[start + 1]! << 16) | (b[start + 2]! << 8) | b[start + 3]! : 0);
+  if (end - start < 4 || declaredEnd > end) out.truncated = true;
+  const stop = Math.min(end, declaredEnd);
+  const u16 = (p: number): number => (b[p]! << 8) | b[p + 1]!;
+
+  let p = start + 4;
+  if (p + 2 > stop) return cut(out);
+  out.version = u16(p);
+  p += 2 + 32; // random
+  if (p + 1 > stop) return cut(out);
+  p += 1 + b[p]!; // session id
+  if (p + 2 > stop) return cut(out);
+  const suitesEnd = p + 2 + u16(p);
+  p += 2;
+  for (; p + 2 <= Math.min(suitesEnd, stop); p += 2) out.cipherSuites.push(u16(p));
+  if (suitesEnd > stop) return cut(out);
+  p = suitesEnd;
+  if (p + 1 > stop) return cut(out);
+  p += 1 + b[p]!; // compression methods
+  if (p > stop) return cut(out);
+  if (p === stop) return out; // no extensions: a valid (old) hello
+  if (p + 2 > stop) return cut(out);
+  const extEnd = p + 2 + u16(p);
+  p += 2;
+  if (extEnd > stop) out.truncated = true;
+  const limit = Math.min(extEnd, stop);
+  while (p + 4 <= limit) {
+    const type = u16(p);
+    const len = u16(p + 2);
+    const dataStart = p + 4;
+    const dataEnd = dataStart + len;
+    if (dataEnd > limit) return cut(out);
+    if (type === kExtServerName && out.sni === null) {
+      // server_name_list: entries of name_type(1) length(2) name.
+      let q = dataStart + 2;
+      const listEnd = Math.min(dataEnd, dataStart + 2 + (len >= 2 ? u16(dataStart) : 0));
+      while (q + 3 <= listEnd) {
+        const nameType = b[q]!;
+        const nameLen = u16(q + 1);
+        if (q + 3 + nameLen > listEnd) {
+          out.truncated = true;
+          break;
+        }
+        if (nameType === 0) {
+          out.sni = String.fromCharCode.apply(null, b.subarray(q + 3, q + 3 + nameLen) as unknown as number[]);
+          break;
+        }
+        q += 3 + nameLen;
+      }
+    } else if (type === kExtAlpn && len >= 2) {
+      let q = dataStart + 2;
+      const listEnd = Math.min(dataEnd, dataStart + 2 + u16(dataStart));
+      while (q + 1 <= listEnd) {
+        const n = b[q]!;
+        if (q + 1 + n > listEnd) {
+          out.truncated = true;
+          break;
+        }
+        out.alpn.push(String.fromCharCode.apply(null, b.subarray(q + 1, q + 1 + n) as unknown as number[]));
+        q += 1 + n;
+      }
+    } else if (type === kExtSupportedVersions && len >= 1) {
+      const listEnd = Math.min(dataEnd, dataStart + 1 + b[dataStart]!);
+      for (let q = dataStart + 1; q + 2 <= listEnd; q += 2) out.supportedVersions.push(u16(q));
+    }
+    p = dataEnd;
+  }
+  if (p !== limit) out.truncated = true;
+  return out;
+}
+
+function cut(out: TlsClientHello): TlsClientHello {
+  out.truncated = true;
+  return out;
+}

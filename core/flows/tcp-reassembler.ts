@@ -1,0 +1,298 @@
+/**
+ * One direction of a TCP connection put back into sequence order, for the application parsers.
+ *
+ * Runs on the main thread, packet by packet in capture order. Payloads arrive as views into the shared
+ * ring, which is reused as soon as `segment()` returns, so the rules are:
+ *
+ *   - a segment that continues the stream exactly (the common case) is handed to the sink as the very
+ *     view the caller passed in: no copy, no allocation, no bookkeeping beyond one integer;
+ *   - a segment that arrives ahead of a hole is copied (only the bytes nobody holds yet) and kept until the
+ *     hole fills; this is the only place that allocates, and it is bounded per direction
+ *     (`ReassemblyLimits`) and across all streams (`ReassemblyBudget`);
+ *   - when a bound would be passed, the hole is given up on: the sink hears `gap(bytes)` and delivery goes
+ *     on from the earliest byte still held, so memory never grows and the parsers can resynchronise.
+ *
+ * Overlap policy: the first copy of a byte that is seen wins (delivered bytes can never change, and held
+ * bytes are not replaced by a later, different retransmission). This is the default of most IDS
+ * (Snort's stream5 "first" policy, Suricata's default); a target-based policy would need the OS of each
+ * host, which a passive host cannot know.
+ *
+ * Sequence numbers are uint32 and wrap: every comparison goes through `seqDiff`, the signed 32-bit
+ * distance, which is right as long as the two numbers are less than 2^31 apart (TCP windows are at most
+ * 2^30).
+ */
+
+/** Receives the bytes of one stream direction in order. `chunk` is valid only during the call. */
+export interface StreamSink {
+  /** The next bytes of the stream, in sequence order, each delivered exactly once. */
+  data(chunk: Uint8Array, ts: number): void;
+  /** `bytes` bytes of the stream will never be delivered (not captured, or given up on to bound memory). */
+  gap(bytes: number, ts: number): void;
+}
+
+/** Per-direction bounds on what is held while waiting for a hole to fill. */
+export interface ReassemblyLimits {
+  /** Bytes held out of order in this direction. */
+  maxOutOfOrderBytes: number;
+  /** Separate held pieces in this direction (bounds the bookkeeping, whatever their size). */
+  maxOutOfOrderSegments: number;
+}
+
+/**
+ * The global memory bound shared by every stream: bytes held out of order, summed over all streams.
+ *
+ * @example
+ * const budget = new ReassemblyBudget(4);
+ * budget.tryReserve(3); // true
+ * budget.tryReserve(2); // false: only 1 byte left
+ * budget.release(3);
+ */
+export class ReassemblyBudget {
+  /** The bound, in bytes. */
+  readonly totalBytes: number;
+  #used = 0;
+
+  constructor(totalBytes: number) {
+    if (!Number.isSafeInteger(totalBytes) || totalBytes < 0) {
+      throw new RangeError(`Cannot create a reassembly budget: totalBytes must be a non-negative integer: current value is ${totalBytes}`);
+    }
+    this.totalBytes = totalBytes;
+  }
+
+  /** Bytes currently reserved by all streams. */
+  get usedBytes(): number {
+    return this.#used;
+  }
+
+  /** Reserves `bytes`; returns false, reserving nothing, when that would pass the bound. */
+  tryReserve(bytes: number): boolean {
+    if (this.#used + bytes > this.totalBytes) return false;
+    this.#used += bytes;
+    return true;
+  }
+
+  /** Gives back bytes reserved earlier. */
+  release(bytes: number): void {
+    this.#used -= bytes;
+    if (this.#used < 0) this.#used = 0;
+  }
+}
+
+/** Counters of one stream direction; read them at any time. */
+export interface ReassemblyStats {
+  /** Bytes received again (retransmissions and overlaps), dropped because a first copy already existed. */
+  retransmittedBytes: number;
+  /** Segments that arrived ahead of a hole. */
+  outOfOrderSegments: number;
+  /** `gap()` calls made to the sink. */
+  gaps: number;
+  /** Bytes reported missing through `gap()`. */
+  gapBytes: number;
+}
+
+/** Signed distance from b to a in sequence space (positive when a is after b). */
+function seqDiff(a: number, b: number): number {
+  return (a - b) | 0;
+}
+
+/**
+ * Reassembles one direction of a TCP stream and feeds it, in order, to a `StreamSink`.
+ *
+ * @example
+ * const got: string[] = [];
+ * const r = new TcpReassembler(
+ *   { data: (c) => got.push(new TextDecoder().decode(c)), gap: () => {} },
+ *   { maxOutOfOrderBytes: 65536, maxOutOfOrderSegments: 64 },
+ *   new ReassemblyBudget(1 << 20),
+ * );
+ * r.segment(100, true, false, new Uint8Array(0), 0);       // SYN: ISN 100, data starts at 101
+ * r.segment(104, false, false, new TextEncoder().encode("lo"), 1); // ahead of a hole: held
+ * r.segment(101, false, false, new TextEncoder().encode("hel"), 2);
+ * // got is ["hel", "lo"]
+ */
+export class TcpReassembler {
+  /** Counters for this direction. */
+  readonly stats: ReassemblyStats = { retransmittedBytes: 0, outOfOrderSegments: 0, gaps: 0, gapBytes: 0 };
+
+  readonly #sink: StreamSink;
+  readonly #maxHeldBytes: number;
+  readonly #maxHeldPieces: number;
+  readonly #budget: ReassemblyBudget;
+
+  #started = false;
+  /** Sequence number of the next byte the sink expects. */
+  #nextSeq = 0;
+  /** Sequence number the FIN occupies, once a FIN was seen; data at or after it is ignored. */
+  #finSeq = 0;
+  #finSeen = false;
+  #detached = false;
+
+  // Pieces held ahead of a hole: sorted by sequence number, disjoint, all after #nextSeq. Parallel arrays
+  // rather than objects so the common case (nothing held) touches nothing.
+  readonly #heldSeq: number[] = [];
+  readonly #heldData: Uint8Array[] = [];
+  #heldBytes = 0;
+
+  constructor(sink: StreamSink, limits: ReassemblyLimits, budget: ReassemblyBudget) {
+    this.#sink = sink;
+    this.#maxHeldBytes = Math.max(0, limits.maxOutOfOrderBytes);
+    this.#maxHeldPieces = Math.max(0, limits.maxOutOfOrderSegments);
+    this.#budget = budget;
+  }
+
+  /** Bytes this direction holds out of order right now. */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
+  /**
+   * Takes one segment of this direction. `seq` is the segment's sequence number (uint32, may wrap); the SYN
+   * and the FIN each occupy one sequence number. If the first segment seen has no SYN, the stream starts
+   * at its first byte (mid-stream pickup). `payload` is only read during the call.
+   */
+  segment(seq: number, syn: boolean, fin: boolean, payload: Uint8Array, ts: number): void {
+    if (this.#detached) return;
+    const dataSeq = syn ? (seq + 1) >>> 0 : seq >>> 0;
+    if (!this.#started) {
+      this.#started = true;
+      this.#nextSeq = dataSeq;
+    }
+    const len = payload.length;
+    if (fin && !this.#finSeen) {
+      this.#finSeen = true;
+      this.#finSeq = (dataSeq + len) >>> 0;
+    }
+    if (len !== 0) this.#accept(dataSeq, payload, ts);
+  }
+
+  /** Delivers everything still held, in order, reporting the holes between as gaps; for the end of the flow. */
+  flush(ts: number): void {
+    if (this.#detached) return;
+    while (this.#heldSeq.length !== 0 && !this.#detached) {
+      this.#skipTo(this.#heldSeq[0]!, ts);
+      this.#drain(ts);
+    }
+    // Bytes before a FIN that never arrived are known to be missing: say so.
+    if (this.#finSeen && !this.#detached && seqDiff(this.#finSeq, this.#nextSeq) > 0) {
+      this.#skipTo(this.#finSeq, ts);
+    }
+  }
+
+  /** Stops buffering and delivering for good and frees what is held; later segments cost one check. */
+  detach(): void {
+    if (this.#detached) return;
+    this.#detached = true;
+    this.#budget.release(this.#heldBytes);
+    this.#heldBytes = 0;
+    this.#heldSeq.length = 0;
+    this.#heldData.length = 0;
+  }
+
+  /** Sorts the bytes [s, s + payload.length) into delivered, delivered now, held, or dropped. */
+  #accept(s: number, payload: Uint8Array, ts: number): void {
+    let segLen = payload.length;
+    if (this.#finSeen) {
+      // Nothing after the FIN belongs to this stream.
+      const beforeFin = seqDiff(this.#finSeq, s);
+      if (beforeFin < segLen) segLen = beforeFin > 0 ? beforeFin : 0;
+    }
+    // pos: offset in payload of the first byte not yet sorted.
+    let pos = 0;
+    let countedOutOfOrder = false;
+    while (pos < segLen && !this.#detached) {
+      const posSeq = (s + pos) >>> 0;
+      const ahead = seqDiff(posSeq, this.#nextSeq);
+      if (ahead < 0) {
+        // Already delivered: the first copy won.
+        const dup = Math.min(-ahead, segLen - pos);
+        this.stats.retransmittedBytes += dup;
+        pos += dup;
+        continue;
+      }
+      const held = this.#heldSeq.length;
+      if (ahead === 0) {
+        let upTo = segLen;
+        if (held !== 0) {
+          const toHeld = seqDiff(this.#heldSeq[0]!, posSeq);
+          if (toHeld === 0) {
+            // A held piece starts right here: it was seen first, so it is delivered and our copy dropped.
+            this.#drain(ts);
+            continue;
+          }
+          if (toHeld < upTo - pos) upTo = pos + toHeld;
+        }
+        // The hot path: in-order data goes out as the caller's own view when nothing trims it.
+        const chunk = pos === 0 && upTo === payload.length ? payload : payload.subarray(pos, upTo);
+        this.#nextSeq = (s + upTo) >>> 0;
+        pos = upTo;
+        this.#sink.data(chunk, ts);
+        if (this.#heldSeq.length !== 0) this.#drain(ts);
+        continue;
+      }
+      // Ahead of a hole.
+      if (!countedOutOfOrder) {
+        countedOutOfOrder = true;
+        this.stats.outOfOrderSegments++;
+      }
+      // Find the first held piece that ends after posSeq.
+      let i = 0;
+      while (i < held && seqDiff((this.#heldSeq[i]! + this.#heldData[i]!.length) >>> 0, posSeq) <= 0) i++;
+      if (i < held && seqDiff(this.#heldSeq[i]!, posSeq) <= 0) {
+        // Inside a held piece: that copy was first.
+        const end = (this.#heldSeq[i]! + this.#heldData[i]!.length) >>> 0;
+        const dup = Math.min(seqDiff(end, posSeq), segLen - pos);
+        this.stats.retransmittedBytes += dup;
+        pos += dup;
+        continue;
+      }
+      let pieceEnd = segLen;
+      if (i < held) {
+        const toNext = seqDiff(this.#heldSeq[i]!, posSeq);
+        if (toNext < pieceEnd - pos) pieceEnd = pos + toNext;
+      }
+      const pieceLen = pieceEnd - pos;
+      if (
+        this.#heldBytes + pieceLen <= this.#maxHeldBytes &&
+        held < this.#maxHeldPieces &&
+        this.#budget.tryReserve(pieceLen)
+      ) {
+        // Copy: the caller's buffer is reused as soon as we return.
+        this.#heldSeq.splice(i, 0, posSeq);
+        this.#heldData.splice(i, 0, payload.slice(pos, pieceEnd));
+        this.#heldBytes += pieceLen;
+        pos = pieceEnd;
+        continue;
+      }
+      // No room: give up on the hole in front and go on from the earliest byte we have, which is either the
+      // first held piece or, when nothing earlier is held, this very piece (then delivered without a copy).
+      if (held !== 0 && seqDiff(this.#heldSeq[0]!, posSeq) < 0) {
+        this.#skipTo(this.#heldSeq[0]!, ts);
+        this.#drain(ts);
+      } else {
+        this.#skipTo(posSeq, ts);
+      }
+    }
+  }
+
+  /** Reports the bytes between #nextSeq and `seq` as a gap and moves past them. */
+  #skipTo(seq: number, ts: number): void {
+    const missing = seqDiff(seq, this.#nextSeq);
+    if (missing <= 0) return;
+    this.#nextSeq = seq >>> 0;
+    this.stats.gaps++;
+    this.stats.gapBytes += missing;
+    this.#sink.gap(missing, ts);
+  }
+
+  /** Delivers the held pieces that now continue the stream. */
+  #drain(ts: number): void {
+    while (this.#heldSeq.length !== 0 && !this.#detached && this.#heldSeq[0] === this.#nextSeq) {
+      this.#heldSeq.shift();
+      const piece = this.#heldData.shift()!;
+      this.#heldBytes -= piece.length;
+      this.#budget.release(piece.length);
+      this.#nextSeq = (this.#nextSeq + piece.length) >>> 0;
+      this.#sink.data(piece, ts);
+    }
+  }
+}
