@@ -75,7 +75,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   const bus = new EventBus();
   const dispatcher = new Dispatcher(ring, bus);
   const out = new BufferedLineWriter(io.stdout);
-  const started = performance.now();
+  let started = performance.now();
   let pool: DecodePool | null = null;
   const stats = (): RunStats => ({
     packets: dispatcher.stats.packets,
@@ -121,6 +121,8 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   signal?.addEventListener("abort", () => pipeline.stop());
   const watcher = config.watch ? new PluginWatcher(plugins, config, io.stderr) : null;
 
+  await pool.warmUp();
+  started = performance.now();
   const source = new FileSource(config.read, pipeline);
   const progress = io.progress ? startProgress(source, dispatcher, started, io) : null;
   let status = 0;

@@ -45,6 +45,14 @@ export class DecodePool {
     });
   }
 
+  /**
+   * Resolves once the minimum number of workers have started and loaded the decoder, so that the
+   * first batch of a capture does not wait for a thread to boot (and the run's rate is the rate).
+   */
+  async warmUp(): Promise<void> {
+    await Promise.all(Array.from({ length: this.minThreads }, () => this.pool.run({ start: 0, count: 0 })));
+  }
+
   /** Decodes slot sequences [start, start + count). */
   async run(start: number, count: number): Promise<DecodeTaskResult> {
     const result = await this.pool.run({ start, count });
