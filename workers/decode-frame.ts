@@ -69,6 +69,7 @@ import { decodeMpls, MplsLayer } from "./layers/mpls.ts";
 import { decodeTcp, TcpLayer } from "./layers/tcp.ts";
 import { decodeUdp, UdpLayer } from "./layers/udp.ts";
 import { decodeVlan, isVlanTpid, VlanLayer } from "./layers/vlan.ts";
+import { flowHash } from "./flow-hash.ts";
 
 const kMaxTags = 8; // VLAN tags plus nested Ethernet/MPLS headers before we call it hostile
 const kMaxIpNesting = 2; // outer IP plus one IP-in-IP tunnel
@@ -316,27 +317,15 @@ export class FrameDecoder {
     }
   }
 
-  /**
-   * A symmetric hash of (addresses, ports, protocol, VLAN): both directions of a flow hash alike,
-   * so the flow table needs one lookup and no ordering of the endpoints.
-   */
+  /** Stores the flow hash of the packet's 5-tuple and VLAN (see flow-hash.ts). */
   private hashFlow(family: 4 | 6, proto: number): void {
     const res = this.res;
     const r = this.r;
-    const d = this.d;
     const l3 = res[r + kResL3Off];
-    let ha: number;
-    let hb: number;
-    if (family === 4) {
-      ha = mix(word(d, l3 + 12), res[r + kResSrcPort]);
-      hb = mix(word(d, l3 + 16), res[r + kResDstPort]);
-    } else {
-      ha = mix(word(d, l3 + 8) ^ word(d, l3 + 12) ^ word(d, l3 + 16) ^ word(d, l3 + 20), res[r + kResSrcPort]);
-      hb = mix(word(d, l3 + 24) ^ word(d, l3 + 28) ^ word(d, l3 + 32) ^ word(d, l3 + 36), res[r + kResDstPort]);
-    }
-    let h = (ha + hb) ^ Math.imul(proto, 0x9e3779b1) ^ (res[r + kResVlan] & 0xfff);
-    h = fmix32(h);
-    res[r + kResFlowHash] = h === 0 ? 1 : h;
+    const src = family === 4 ? l3 + 12 : l3 + 8;
+    const dst = family === 4 ? l3 + 16 : l3 + 24;
+    const vlan = res[r + kResVlan] & 0xfff;
+    res[r + kResFlowHash] = flowHash(this.d, family, src, dst, res[r + kResSrcPort], res[r + kResDstPort], proto, vlan);
   }
 
   private fail(layer: number, status: number): void {
@@ -347,22 +336,4 @@ export class FrameDecoder {
   private soft(layer: number, status: number): void {
     if (this.res[this.r + kResMalformed] === 0) this.fail(layer, status);
   }
-}
-
-function word(d: Uint8Array, o: number): number {
-  return (d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3];
-}
-
-function mix(addr: number, port: number): number {
-  return fmix32(addr ^ Math.imul(port + 1, 0x85ebca6b));
-}
-
-/** MurmurHash3's finaliser: spreads every input bit over the whole word. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h | 0;
 }
