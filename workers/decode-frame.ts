@@ -29,6 +29,8 @@ import {
   kResEtherType,
   kResFlags,
   kResFlowHash,
+  kResFragDataLen,
+  kResFragDataOff,
   kResFragId,
   kResFragment,
   kResIcmp,
@@ -224,6 +226,8 @@ export class FrameDecoder {
       res[r + kResFlags] |= kFlagFragment;
       res[r + kResFragment] = ip.fragmentOffset | (ip.moreFragments ? 1 << 16 : 0) | (1 << 17);
       res[r + kResFragId] = ip.id;
+      res[r + kResFragDataOff] = q;
+      res[r + kResFragDataLen] = ip.payloadLength;
       if (ip.fragmentOffset !== 0) return; // the transport header is in the first fragment only
     }
     this.transport(proto, q, ip.payloadEnd, p + ip.totalLength, nesting, 4);
@@ -244,6 +248,8 @@ export class FrameDecoder {
       res[r + kResFlags] |= kFlagFragment;
       res[r + kResFragment] = ip.fragmentOffset | (ip.moreFragments ? 1 << 16 : 0) | (1 << 17);
       res[r + kResFragId] = ip.fragmentId;
+      res[r + kResFragDataOff] = ip.fragmentDataOff;
+      res[r + kResFragDataLen] = p + 40 + ip.payloadLength - ip.fragmentDataOff;
       if (ip.fragmentOffset !== 0) return;
     }
     this.transport(ip.protocol, q, ip.payloadEnd, q + ip.upperLength, nesting, 6);

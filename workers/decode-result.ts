@@ -40,6 +40,8 @@ export const kResTcpSack = 26; // offset of the first SACK block | block count <
 export const kResIcmp = 27; // ICMP/ICMPv6 type << 8 | code
 export const kResFlowHash = 28; // symmetric hash of the 5-tuple and VLAN, 0 without transport ports
 export const kResIpExt = 29; // bit set of IPv6 extension headers seen (kIp6Ext*)
+export const kResFragDataOff = 30; // fragments: offset of the fragment's data (after the IP or fragment header)
+export const kResFragDataLen = 31; // fragments: length of that data the IP header declares
 export const kResStride = 32;
 /** Entries per slot in the results array. */
 export const kResultStride = kResStride;

@@ -31,6 +31,8 @@ export class Ipv6Layer {
   fragmentOffset = 0;
   moreFragments = false;
   fragmentId = 0;
+  /** Offset of the fragmentable part (just after the fragment header), for reassembly. */
+  fragmentDataOff = 0;
   /** Where the payload ends: the declared end, clipped to the captured bytes. */
   payloadEnd = 0;
   /** Upper-layer payload length the headers declare (after the extension headers). */
@@ -102,6 +104,7 @@ export function decodeIpv6(d: Uint8Array, off: number, end: number, out: Ipv6Lay
       out.fragmentOffset = fo & 0xfff8;
       out.moreFragments = (fo & 1) !== 0;
       out.fragmentId = ((d[p + 4] << 24) | (d[p + 5] << 16) | (d[p + 6] << 8) | d[p + 7]) >>> 0;
+      out.fragmentDataOff = p + 8;
       // An "atomic fragment" (offset 0, no more fragments) is a whole datagram: keep decoding.
       if (!out.moreFragments && out.fragmentOffset === 0) out.isFragment = false;
     } else if (next === 51) {
