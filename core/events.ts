@@ -12,6 +12,7 @@
  * `weird`) are ordinary objects that a plugin may keep as they are.
  */
 import type { MalformedLayer, MalformedReason } from "../workers/decode-result.ts";
+import type { DnsAnswer, DnsQuestion } from "./analyzers/dns-parser.ts";
 
 export type { MalformedLayer, MalformedReason };
 
@@ -192,6 +193,8 @@ export interface FlowRecord {
   state: string;
   /** Application protocol detected by content: "http", "tls", "dns", or null. */
   service: string | null;
+  /** The record as a plain JSON-ready object. */
+  toJSON(): Record<string, unknown>;
 }
 
 /** Endpoints of an application event: client to server for requests, server to client for responses. */
@@ -202,6 +205,8 @@ export interface FlowEndpoints extends EventBase {
   readonly dport: number;
   /** The flow the event belongs to. */
   readonly flow: FlowRecord;
+  /** The event as a plain JSON-ready object (the flow appears as `flow_id`). */
+  toJSON(): Record<string, unknown>;
 }
 
 /** An HTTP/1.x request head. Header names are lower-case. */
@@ -221,21 +226,7 @@ export interface HttpResponseEvent extends FlowEndpoints {
   readonly headers: Record<string, string>;
 }
 
-/** One DNS question. */
-export interface DnsQuestion {
-  name: string;
-  type: number;
-  class: number;
-}
-
-/** One DNS resource record; `data` is readable text for A, AAAA, CNAME, NS, PTR, MX, TXT, SOA, SRV. */
-export interface DnsAnswer {
-  name: string;
-  type: number;
-  class: number;
-  ttl: number;
-  data: string | null;
-}
+export type { DnsAnswer, DnsQuestion } from "./analyzers/dns-parser.ts";
 
 /** A DNS message, over UDP or TCP. `qname`/`qtype` repeat the first question ("" and 0 without one). */
 export interface DnsEvent extends EventBase {
@@ -256,6 +247,8 @@ export interface DnsEvent extends EventBase {
   readonly additionals: DnsAnswer[];
   /** True when the message ended before its counts said: what was there is kept. */
   readonly truncated: boolean;
+  /** The event as a plain JSON-ready object. */
+  toJSON(): Record<string, unknown>;
 }
 
 /** A TLS ClientHello. */
@@ -280,6 +273,8 @@ export interface WeirdEvent extends EventBase {
   readonly name: string;
   readonly detail: string;
   readonly flow: FlowRecord | null;
+  /** The event as a plain JSON-ready object. */
+  toJSON(): Record<string, unknown>;
 }
 
 /**

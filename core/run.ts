@@ -107,7 +107,12 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     stats: () => stats(),
   });
   const analyzer = new FlowAnalyzer(bus);
-  dispatcher.analyzer = analyzer;
+  // The flow table runs only while some plugin listens to a flow or application event.
+  const attachAnalyzer = () => {
+    dispatcher.analyzer = analyzer.active ? analyzer : null;
+  };
+  bus.onChange(attachAnalyzer);
+  attachAnalyzer();
 
   for (const file of chosen) await plugins.load(file, config.options.get(file.name));
   await plugins.ready();

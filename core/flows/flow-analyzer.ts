@@ -1,13 +1,461 @@
+import { DnsRecord, HttpRequest, HttpResponse, TlsHello, Weird, type MessageOrigin } from "../analyzers/app-events.ts";
+import { parseDnsMessage, type DnsMessage } from "../analyzers/dns-parser.ts";
+import type { HttpRequestHead, HttpResponseHead } from "../analyzers/http-parser.ts";
+import type { TlsClientHello } from "../analyzers/tls-client-hello.ts";
 import type { PacketAnalyzer } from "../dispatch/dispatcher.ts";
 import type { PacketCursor } from "../dispatch/layer-views.ts";
+import { ipText } from "../dispatch/address-text.ts";
 import type { EventBus } from "../event-bus.ts";
+import type { FlowProto } from "../events.ts";
+import { kSlotCapLen, kSlotOffset, kSlotWireLen } from "../ring/ring-layout.ts";
+import {
+  kFlagFragment,
+  kLayerTcp,
+  kLayerUdp,
+  kResDstPort,
+  kResFlags,
+  kResFlowHash,
+  kResFragDataLen,
+  kResFragDataOff,
+  kResFragId,
+  kResFragment,
+  kResIpProto,
+  kResL3Off,
+  kResLayers,
+  kResPayloadLen,
+  kResPayloadOff,
+  kResSrcPort,
+  kResTcpFlags,
+  kResTcpSeq,
+  kResVlan,
+  kResTags,
+} from "../../workers/decode-result.ts";
+import { flowHash } from "../../workers/flow-hash.ts";
+import { Flow } from "./flow-record.ts";
+import { FlowTable, kListClosing, kListTcp, kListUdp } from "./flow-table.ts";
+import { IpDefragmenter } from "./ip-defrag.ts";
+import { ReassemblyBudget } from "./tcp-reassembler.ts";
+import { type AppWants, type SessionEvents, TcpSession } from "./tcp-session.ts";
 
-/** Placeholder: the flow table and application analyzers (filled in by the application-layer work). */
-export class FlowAnalyzer implements PacketAnalyzer {
-  constructor(private readonly bus: EventBus) {}
-  packet(_c: PacketCursor): void {}
-  finish(): void {}
-  stats(): { active: number; total: number } | undefined {
-    return this.bus.has("flow.end") ? { active: 0, total: 0 } : undefined;
+/** Timeouts and bounds of flow tracking. Times are capture-time seconds. */
+export interface FlowSettings {
+  /** Idle time after which an open TCP flow ends (Zeek: 5 minutes). */
+  tcpTimeout: number;
+  /** Idle time after which a UDP flow ends (Zeek: 1 minute). */
+  udpTimeout: number;
+  /**
+   * How long a TCP flow lingers after FIN both ways or RST before `flow.end`, so that the last ACK
+   * and late retransmissions are counted in it rather than starting a new flow.
+   */
+  closeLinger: number;
+  /** Flows tracked at once; the least recently active is ended ("evicted") beyond. */
+  maxFlows: number;
+  /** Bytes held out of order per TCP direction, and in all. */
+  maxOutOfOrderBytes: number;
+  reassemblyBudget: number;
+}
+
+/** Defaults: Zeek's idle timeouts, one second of linger, a million flows, 64 MiB of reassembly. */
+export const defaultFlowSettings: FlowSettings = {
+  tcpTimeout: 300,
+  udpTimeout: 60,
+  closeLinger: 1,
+  maxFlows: 1_000_000,
+  maxOutOfOrderBytes: 256 * 1024,
+  reassemblyBudget: 64 * 1024 * 1024,
+};
+
+const kDnsPorts = new Set([53, 5353, 5355]);
+
+/**
+ * The stateful analysis on the main thread: IP defragmentation, the flow table, TCP streams and the
+ * application parsers, fed packet by packet in capture order.
+ *
+ * It runs only when some plugin listens to a flow or application event, and then only the parts that
+ * have listeners (no TCP streams unless HTTP, TLS or DNS is wanted). Because it runs in one thread in
+ * capture order, its output does not depend on the number of decode workers.
+ */
+export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
+  private readonly table = new FlowTable();
+  private readonly defrag: IpDefragmenter;
+  private readonly budget: ReassemblyBudget;
+  private readonly wants: AppWants = { http: false, tls: false, dns: false, weird: false };
+  private wantStart = false;
+  private wantEnd = false;
+  private needSessions = false;
+  private nextId = 1;
+  private total = 0;
+  private nextExpiry = 0;
+  private now = 0;
+  private frame = 0;
+
+  // The packet being analyzed, as plain fields (no object per packet). Addresses and payload may sit
+  // in different buffers: a reassembled datagram's payload is a fresh copy.
+  private addr: Uint8Array = new Uint8Array(0);
+  private srcOff = 0;
+  private dstOff = 0;
+  private family: 4 | 6 = 4;
+  private proto = 0;
+  private sport = 0;
+  private dport = 0;
+  private vlan = 0;
+  private hash = 0;
+  private wire = 0;
+  private tcpSeq = 0;
+  private tcpFlags = 0;
+  private pay: Uint8Array = new Uint8Array(0);
+  private payOff = 0;
+  private payLen = 0;
+  private s0 = 0;
+  private s1 = 0;
+  private s2 = 0;
+  private s3 = 0;
+  private d0 = 0;
+  private d1 = 0;
+  private d2 = 0;
+  private d3 = 0;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly settings: FlowSettings = defaultFlowSettings,
+  ) {
+    this.defrag = new IpDefragmenter({ maxDatagrams: 4096, maxBytes: 16 << 20, timeoutSec: 30 });
+    this.defrag.onProblem = (problem) => this.weirdEvent(null, problem, "fragmented datagram given up", this.now);
+    this.budget = new ReassemblyBudget(settings.reassemblyBudget);
+    bus.onChange(() => this.refresh());
+    this.refresh();
   }
+
+  /** True when some listener needs flows; the dispatcher skips the analyzer otherwise. */
+  get active(): boolean {
+    return this.wantStart || this.wantEnd || this.needSessions || this.wants.dns || this.wants.weird;
+  }
+
+  /** Re-reads which events have listeners. */
+  refresh(): void {
+    const b = this.bus;
+    this.wantStart = b.has("flow.start");
+    this.wantEnd = b.has("flow.end");
+    this.wants.http = b.has("http.request") || b.has("http.response");
+    this.wants.tls = b.has("tls.client_hello");
+    this.wants.dns = b.has("dns");
+    this.wants.weird = b.has("weird");
+    this.needSessions = this.wants.http || this.wants.tls || this.wants.dns;
+  }
+
+  /** Flows open now and flows seen in all. */
+  stats(): { active: number; total: number } | undefined {
+    return this.total > 0 ? { active: this.table.size, total: this.total } : undefined;
+  }
+
+  packet(c: PacketCursor): void {
+    const res = c.ring.results;
+    const r = c.r;
+    const flags = res[r + kResFlags];
+    const layers = res[r + kResLayers];
+    if ((layers & (kLayerTcp | kLayerUdp)) === 0 && (flags & kFlagFragment) === 0) return;
+    const ts = c.ts;
+    this.now = ts;
+    this.frame = c.frame;
+    if (ts >= this.nextExpiry) this.expire(ts);
+    const d = c.ring.data;
+    const l3 = res[r + kResL3Off];
+    const family = d[l3] >> 4 === 6 ? 6 : 4;
+    this.family = family;
+    this.addr = d;
+    this.srcOff = family === 4 ? l3 + 12 : l3 + 8;
+    this.dstOff = family === 4 ? l3 + 16 : l3 + 24;
+    this.vlan = (res[r + kResTags] & 0xff) > 0 ? res[r + kResVlan] & 0xfff : -1;
+    this.wire = c.ring.slots[c.s + kSlotWireLen] >>> 0;
+    if (flags & kFlagFragment) return this.fragment(c);
+    this.proto = layers & kLayerTcp ? 6 : 17;
+    this.sport = res[r + kResSrcPort];
+    this.dport = res[r + kResDstPort];
+    this.hash = res[r + kResFlowHash];
+    this.tcpSeq = res[r + kResTcpSeq] >>> 0;
+    this.tcpFlags = res[r + kResTcpFlags];
+    const payOff = res[r + kResPayloadOff];
+    const frameEnd = c.ring.slots[c.s + kSlotOffset] + c.ring.slots[c.s + kSlotCapLen];
+    this.pay = d;
+    this.payOff = payOff;
+    this.payLen = Math.max(0, Math.min(res[r + kResPayloadLen], frameEnd - payOff));
+    this.transport();
+  }
+
+  /** A fragment: held until its datagram is whole, which then counts once (as tshark counts it). */
+  private fragment(c: PacketCursor): void {
+    const res = c.ring.results;
+    const r = c.r;
+    const proto = res[r + kResIpProto];
+    if (proto !== 6 && proto !== 17) return;
+    const frag = res[r + kResFragment];
+    const d = c.ring.data;
+    const off = res[r + kResFragDataOff];
+    const frameEnd = c.ring.slots[c.s + kSlotOffset] + c.ring.slots[c.s + kSlotCapLen];
+    const len = Math.max(0, Math.min(res[r + kResFragDataLen], frameEnd - off));
+    const key = `${this.family}|${ipText(d, this.srcOff, this.family)}|${ipText(d, this.dstOff, this.family)}|${proto}|${res[r + kResFragId]}|${this.vlan}`;
+    const whole = this.defrag.add(key, frag & 0xffff, (frag & (1 << 16)) !== 0, d.subarray(off, off + len), this.now);
+    if (whole === null) return;
+    if (proto === 6) {
+      if (whole.length < 20) return;
+      const hl = (whole[12] >> 4) * 4;
+      if (hl < 20 || whole.length < hl) return;
+      this.tcpSeq = ((whole[4] << 24) | (whole[5] << 16) | (whole[6] << 8) | whole[7]) >>> 0;
+      this.tcpFlags = ((whole[12] & 1) << 8) | whole[13];
+      this.payOff = hl;
+    } else {
+      if (whole.length < 8) return;
+      this.payOff = 8;
+    }
+    this.proto = proto;
+    this.sport = (whole[0] << 8) | whole[1];
+    this.dport = (whole[2] << 8) | whole[3];
+    this.pay = whole;
+    this.payLen = whole.length - this.payOff;
+    this.hash = flowHash(d, this.family, this.srcOff, this.dstOff, this.sport, this.dport, proto, this.vlan < 0 ? 0 : this.vlan);
+    this.transport();
+  }
+
+  /** The packet's flow: counters, TCP state, streams, and DNS over UDP. */
+  private transport(): void {
+    const d = this.addr;
+    const s = this.srcOff;
+    const t = this.dstOff;
+    this.s0 = word(d, s);
+    this.d0 = word(d, t);
+    if (this.family === 6) {
+      this.s1 = word(d, s + 4);
+      this.s2 = word(d, s + 8);
+      this.s3 = word(d, s + 12);
+      this.d1 = word(d, t + 4);
+      this.d2 = word(d, t + 8);
+      this.d3 = word(d, t + 12);
+    }
+    let dir: 0 | 1 = 0;
+    let f = this.table.chain(this.hash);
+    while (f !== undefined) {
+      if (f.ipProto === this.proto && f.family === this.family && (f.vlan ?? -1) === this.vlan) {
+        if (this.isA(f, true)) {
+          dir = 0;
+          break;
+        }
+        if (this.isA(f, false)) {
+          dir = 1;
+          break;
+        }
+      }
+      f = f.nextInBucket ?? undefined;
+    }
+    const isTcp = this.proto === 6;
+    const flags = this.tcpFlags;
+    if (f !== undefined && isTcp && (flags & 0x12) === 0x02 && (f.state === "closed" || f.state === "reset")) {
+      // A new SYN on a finished connection: the old flow ends here and a new one starts.
+      this.end(f);
+      f = undefined;
+    }
+    if (f === undefined) {
+      // The initiator sent the first SYN; a SYN+ACK seen first was sent by the responder.
+      const swap = isTcp && (flags & 0x12) === 0x12;
+      f = this.create(swap);
+      dir = swap ? 1 : 0;
+    }
+    const ts = this.now;
+    if (dir === 0) {
+      f.packets_ab++;
+      f.bytes_ab += this.wire;
+    } else {
+      f.packets_ba++;
+      f.bytes_ba += this.wire;
+    }
+    f.last = ts;
+    if (isTcp) {
+      this.tcpState(f, dir, flags);
+      if (f.session !== null) {
+        f.session.segment(
+          dir,
+          this.tcpSeq,
+          (flags & 0x02) !== 0,
+          (flags & 0x01) !== 0,
+          this.pay.subarray(this.payOff, this.payOff + this.payLen),
+          ts,
+        );
+      }
+    } else {
+      this.table.touch(f, kListUdp);
+      if (this.wants.dns && (kDnsPorts.has(this.sport) || kDnsPorts.has(this.dport)) && this.payLen > 0) {
+        const m = parseDnsMessage(this.pay, this.payOff, this.payLen);
+        if ("error" in m) {
+          if (this.wants.weird) this.weirdEvent(f, "dns_unparsed", m.error, ts);
+        } else {
+          f.service = "dns";
+          this.bus.emit("dns", new DnsRecord(this.packetOrigin(), "udp", m));
+        }
+      }
+    }
+  }
+
+  /** True when the packet's source is side a (`srcIsA`) or its destination is (`!srcIsA`). */
+  private isA(f: Flow, srcIsA: boolean): boolean {
+    const aPort = srcIsA ? this.sport : this.dport;
+    const bPort = srcIsA ? this.dport : this.sport;
+    if (f.aport !== aPort || f.bport !== bPort) return false;
+    if (srcIsA) {
+      if (f.aw0 !== this.s0 || f.bw0 !== this.d0) return false;
+      return this.family === 4 || (f.aw1 === this.s1 && f.aw2 === this.s2 && f.aw3 === this.s3 && f.bw1 === this.d1 && f.bw2 === this.d2 && f.bw3 === this.d3);
+    }
+    if (f.aw0 !== this.d0 || f.bw0 !== this.s0) return false;
+    return this.family === 4 || (f.aw1 === this.d1 && f.aw2 === this.d2 && f.aw3 === this.d3 && f.bw1 === this.s1 && f.bw2 === this.s2 && f.bw3 === this.s3);
+  }
+
+  private create(swap: boolean): Flow {
+    if (this.table.size >= this.settings.maxFlows) this.evictOne();
+    const d = this.addr;
+    const fam = this.family;
+    const srcText = ipText(d, this.srcOff, fam);
+    const dstText = ipText(d, this.dstOff, fam);
+    const proto: FlowProto = this.proto === 6 ? "tcp" : "udp";
+    const f = swap
+      ? new Flow(this.nextId++, proto, fam, this.proto, this.hash, dstText, this.dport, srcText, this.sport, this.vlan < 0 ? null : this.vlan)
+      : new Flow(this.nextId++, proto, fam, this.proto, this.hash, srcText, this.sport, dstText, this.dport, this.vlan < 0 ? null : this.vlan);
+    if (swap) {
+      f.aw0 = this.d0;
+      f.aw1 = this.d1;
+      f.aw2 = this.d2;
+      f.aw3 = this.d3;
+      f.bw0 = this.s0;
+      f.bw1 = this.s1;
+      f.bw2 = this.s2;
+      f.bw3 = this.s3;
+    } else {
+      f.aw0 = this.s0;
+      f.aw1 = this.s1;
+      f.aw2 = this.s2;
+      f.aw3 = this.s3;
+      f.bw0 = this.d0;
+      f.bw1 = this.d1;
+      f.bw2 = this.d2;
+      f.bw3 = this.d3;
+    }
+    f.first = this.now;
+    if (proto === "tcp") {
+      // A flow picked up mid-stream (no SYN seen) is already established.
+      if ((this.tcpFlags & 0x02) === 0) f.state = "established";
+      if (this.needSessions) {
+        f.session = new TcpSession(
+          f,
+          this.wants,
+          this,
+          { maxOutOfOrderBytes: this.settings.maxOutOfOrderBytes, maxOutOfOrderSegments: 256 },
+          this.budget,
+        );
+      }
+    }
+    this.table.insert(f, proto === "tcp" ? kListTcp : kListUdp);
+    this.total++;
+    if (this.wantStart) this.bus.emit("flow.start", f);
+    return f;
+  }
+
+  private tcpState(f: Flow, dir: 0 | 1, flags: number): void {
+    if (flags & 0x04) {
+      f.state = "reset";
+    } else if (flags & 0x01) {
+      if (dir === 0) f.finA = true;
+      else f.finB = true;
+      f.state = f.finA && f.finB ? "closed" : "closing";
+    } else if (f.state === "syn_sent" && (flags & 0x12) !== 0x02) {
+      f.state = "established";
+    }
+    this.table.touch(f, f.state === "closed" || f.state === "reset" ? kListClosing : kListTcp);
+  }
+
+  /** Ends flows whose idle time or linger has run out (capture time `now`). */
+  private expire(now: number): void {
+    this.nextExpiry = now + 1;
+    this.expireList(kListClosing, now - this.settings.closeLinger, null);
+    this.expireList(kListTcp, now - this.settings.tcpTimeout, "timeout");
+    this.expireList(kListUdp, now - this.settings.udpTimeout, "timeout");
+  }
+
+  private expireList(list: number, before: number, state: string | null): void {
+    for (let f = this.table.oldest(list); f !== null && f.last < before; f = this.table.oldest(list)) {
+      if (state !== null) f.state = state;
+      this.end(f);
+    }
+  }
+
+  private evictOne(): void {
+    const f = this.table.oldest(kListClosing) ?? this.table.oldest(kListUdp) ?? this.table.oldest(kListTcp);
+    if (f === null) return;
+    if (f.list !== kListClosing) f.state = "evicted";
+    this.end(f);
+  }
+
+  private end(f: Flow): void {
+    this.table.remove(f);
+    if (f.session !== null) {
+      f.session.finish(this.now);
+      f.session = null;
+    }
+    if (this.wantEnd) this.bus.emit("flow.end", f);
+  }
+
+  /** End of input: every open flow ends (state "open" unless it had closed). */
+  finish(): void {
+    for (const list of [kListClosing, kListTcp, kListUdp]) {
+      for (let f = this.table.oldest(list); f !== null; f = this.table.oldest(list)) {
+        if (f.state !== "closed" && f.state !== "reset") f.state = "open";
+        this.end(f);
+      }
+    }
+  }
+
+  // SessionEvents: findings of the TCP streams, turned into events with the flow's endpoints.
+
+  private origin(flow: Flow, dir: 0 | 1, ts: number): MessageOrigin {
+    return dir === 0
+      ? { ts, frame: this.frame, flow, src: flow.a, sport: flow.aport, dst: flow.b, dport: flow.bport }
+      : { ts, frame: this.frame, flow, src: flow.b, sport: flow.bport, dst: flow.a, dport: flow.aport };
+  }
+
+  private packetOrigin(): Omit<MessageOrigin, "flow"> {
+    return {
+      ts: this.now,
+      frame: this.frame,
+      src: ipText(this.addr, this.srcOff, this.family),
+      sport: this.sport,
+      dst: ipText(this.addr, this.dstOff, this.family),
+      dport: this.dport,
+    };
+  }
+
+  httpRequest(flow: Flow, dir: 0 | 1, head: HttpRequestHead, ts: number): void {
+    if (this.bus.has("http.request")) this.bus.emit("http.request", new HttpRequest(this.origin(flow, dir, ts), head));
+  }
+
+  httpResponse(flow: Flow, dir: 0 | 1, head: HttpResponseHead, ts: number): void {
+    if (this.bus.has("http.response")) this.bus.emit("http.response", new HttpResponse(this.origin(flow, dir, ts), head));
+  }
+
+  tlsHello(flow: Flow, dir: 0 | 1, hello: TlsClientHello, ts: number): void {
+    this.bus.emit("tls.client_hello", new TlsHello(this.origin(flow, dir, ts), hello));
+  }
+
+  dns(flow: Flow, dir: 0 | 1, message: DnsMessage, ts: number): void {
+    if (!this.wants.dns) return;
+    const o = this.origin(flow, dir, ts);
+    this.bus.emit("dns", new DnsRecord(o, "tcp", message));
+  }
+
+  weird(flow: Flow, name: string, detail: string, ts: number): void {
+    this.weirdEvent(flow, name, detail, ts);
+  }
+
+  private weirdEvent(flow: Flow | null, name: string, detail: string, ts: number): void {
+    if (this.wants.weird) this.bus.emit("weird", new Weird(ts, this.frame, name, detail, flow));
+  }
+}
+
+function word(d: Uint8Array, o: number): number {
+  return (d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3];
 }

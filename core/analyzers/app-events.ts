@@ -1,0 +1,218 @@
+/**
+ * The application events as objects: built once per message (rare next to packets), kept by plugins
+ * as they like. `toJSON` is the one JSON form, shared by event-log, the socket server and printers.
+ */
+import type {
+  DnsAnswer,
+  DnsEvent,
+  DnsQuestion,
+  FlowProto,
+  FlowRecord,
+  HttpRequestEvent,
+  HttpResponseEvent,
+  TlsClientHelloEvent,
+  WeirdEvent,
+} from "../events.ts";
+import type { DnsMessage } from "./dns-parser.ts";
+import type { HttpRequestHead, HttpResponseHead } from "./http-parser.ts";
+import type { TlsClientHello } from "./tls-client-hello.ts";
+
+/** Where an application message was seen: time, packet, flow and the direction's endpoints. */
+export interface MessageOrigin {
+  ts: number;
+  frame: number;
+  flow: FlowRecord;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+}
+
+abstract class FlowMessage {
+  readonly ts: number;
+  readonly frame: number;
+  readonly flow: FlowRecord;
+  readonly src: string;
+  readonly sport: number;
+  readonly dst: string;
+  readonly dport: number;
+  constructor(o: MessageOrigin) {
+    this.ts = o.ts;
+    this.frame = o.frame;
+    this.flow = o.flow;
+    this.src = o.src;
+    this.sport = o.sport;
+    this.dst = o.dst;
+    this.dport = o.dport;
+  }
+  protected origin(): Record<string, unknown> {
+    return {
+      ts: this.ts,
+      frame: this.frame,
+      flow_id: this.flow.id,
+      src: this.src,
+      sport: this.sport,
+      dst: this.dst,
+      dport: this.dport,
+    };
+  }
+}
+
+/** `http.request` */
+export class HttpRequest extends FlowMessage implements HttpRequestEvent {
+  readonly method: string;
+  readonly host: string;
+  readonly uri: string;
+  readonly version: string;
+  readonly headers: Record<string, string>;
+  constructor(o: MessageOrigin, head: HttpRequestHead) {
+    super(o);
+    this.method = head.method;
+    this.host = head.host;
+    this.uri = head.uri;
+    this.version = head.version;
+    this.headers = head.headers;
+  }
+  toJSON(): Record<string, unknown> {
+    return {
+      ...this.origin(),
+      method: this.method,
+      host: this.host,
+      uri: this.uri,
+      version: this.version,
+      headers: this.headers,
+    };
+  }
+}
+
+/** `http.response` */
+export class HttpResponse extends FlowMessage implements HttpResponseEvent {
+  readonly status: number;
+  readonly reason: string;
+  readonly version: string;
+  readonly headers: Record<string, string>;
+  constructor(o: MessageOrigin, head: HttpResponseHead) {
+    super(o);
+    this.status = head.status;
+    this.reason = head.reason;
+    this.version = head.version;
+    this.headers = head.headers;
+  }
+  toJSON(): Record<string, unknown> {
+    return {
+      ...this.origin(),
+      status: this.status,
+      reason: this.reason,
+      version: this.version,
+      headers: this.headers,
+    };
+  }
+}
+
+/** `tls.client_hello` */
+export class TlsHello extends FlowMessage implements TlsClientHelloEvent {
+  readonly sni: string | null;
+  readonly alpn: string[];
+  readonly version: number;
+  readonly record_version: number;
+  readonly supported_versions: number[];
+  readonly cipher_suites: number[];
+  constructor(o: MessageOrigin, hello: TlsClientHello) {
+    super(o);
+    this.sni = hello.sni;
+    this.alpn = hello.alpn;
+    this.version = hello.version;
+    this.record_version = hello.recordVersion;
+    this.supported_versions = hello.supportedVersions;
+    this.cipher_suites = hello.cipherSuites;
+  }
+  toJSON(): Record<string, unknown> {
+    return {
+      ...this.origin(),
+      sni: this.sni,
+      alpn: this.alpn,
+      version: this.version,
+      record_version: this.record_version,
+      supported_versions: this.supported_versions,
+      cipher_suites: this.cipher_suites,
+    };
+  }
+}
+
+/** `dns` */
+export class DnsRecord implements DnsEvent {
+  readonly src: string;
+  readonly sport: number;
+  readonly dst: string;
+  readonly dport: number;
+  readonly ts: number;
+  readonly frame: number;
+  readonly proto: FlowProto;
+  readonly response: boolean;
+  readonly id: number;
+  readonly opcode: number;
+  readonly rcode: number;
+  readonly qname: string;
+  readonly qtype: number;
+  readonly questions: DnsQuestion[];
+  readonly answers: DnsAnswer[];
+  readonly authorities: DnsAnswer[];
+  readonly additionals: DnsAnswer[];
+  readonly truncated: boolean;
+  constructor(o: Omit<MessageOrigin, "flow">, proto: FlowProto, m: DnsMessage) {
+    this.ts = o.ts;
+    this.frame = o.frame;
+    this.src = o.src;
+    this.sport = o.sport;
+    this.dst = o.dst;
+    this.dport = o.dport;
+    this.proto = proto;
+    this.response = m.response;
+    this.id = m.id;
+    this.opcode = m.opcode;
+    this.rcode = m.rcode;
+    this.qname = m.questions[0]?.name ?? "";
+    this.qtype = m.questions[0]?.type ?? 0;
+    this.questions = m.questions;
+    this.answers = m.answers;
+    this.authorities = m.authorities;
+    this.additionals = m.additionals;
+    this.truncated = m.truncated;
+  }
+  toJSON(): Record<string, unknown> {
+    return {
+      ts: this.ts,
+      frame: this.frame,
+      src: this.src,
+      sport: this.sport,
+      dst: this.dst,
+      dport: this.dport,
+      proto: this.proto,
+      response: this.response,
+      id: this.id,
+      opcode: this.opcode,
+      rcode: this.rcode,
+      qname: this.qname,
+      qtype: this.qtype,
+      truncated: this.truncated,
+      questions: this.questions,
+      answers: this.answers,
+      authorities: this.authorities,
+      additionals: this.additionals,
+    };
+  }
+}
+
+/** `weird` */
+export class Weird implements WeirdEvent {
+  constructor(
+    readonly ts: number,
+    readonly frame: number,
+    readonly name: string,
+    readonly detail: string,
+    readonly flow: FlowRecord | null,
+  ) {}
+  toJSON(): Record<string, unknown> {
+    return { ts: this.ts, frame: this.frame, name: this.name, detail: this.detail, flow_id: this.flow?.id ?? null };
+  }
+}

@@ -1,0 +1,249 @@
+import { DnsTcpFramer, parseDnsMessage, type DnsMessage } from "../analyzers/dns-parser.ts";
+import { HttpConnectionParser, sniffHttp, type HttpRequestHead, type HttpResponseHead } from "../analyzers/http-parser.ts";
+import { sniffTls, TlsClientHelloParser, type TlsClientHello } from "../analyzers/tls-client-hello.ts";
+import type { Flow } from "./flow-record.ts";
+import { type ReassemblyBudget, type ReassemblyLimits, type StreamSink, TcpReassembler } from "./tcp-reassembler.ts";
+
+/** Which application analyzers have listeners. */
+export interface AppWants {
+  http: boolean;
+  tls: boolean;
+  dns: boolean;
+  weird: boolean;
+}
+
+/** Where a session's findings go (the flow analyzer turns them into events). `dir` 0 is a→b. */
+export interface SessionEvents {
+  httpRequest(flow: Flow, dir: 0 | 1, head: HttpRequestHead, ts: number): void;
+  httpResponse(flow: Flow, dir: 0 | 1, head: HttpResponseHead, ts: number): void;
+  tlsHello(flow: Flow, dir: 0 | 1, hello: TlsClientHello, ts: number): void;
+  dns(flow: Flow, dir: 0 | 1, message: DnsMessage, ts: number): void;
+  weird(flow: Flow, name: string, detail: string, ts: number): void;
+}
+
+const kUndecided = 0;
+const kHttp = 1;
+const kTls = 2;
+const kDns = 3;
+/** Nothing (more) to learn from this connection: the streams are detached and cost nothing. */
+const kDone = 4;
+
+/** Bytes of a stream's start kept while content sniffing says "maybe". */
+const kMaxSniffBytes = 64;
+
+/** Feeds one direction's reassembled bytes back into its session. */
+class DirectionSink implements StreamSink {
+  constructor(
+    private readonly session: TcpSession,
+    private readonly dir: 0 | 1,
+  ) {}
+  data(chunk: Uint8Array, ts: number): void {
+    this.session.data(this.dir, chunk, ts);
+  }
+  gap(bytes: number, ts: number): void {
+    this.session.gap(this.dir, bytes, ts);
+  }
+}
+
+/**
+ * The two TCP streams of a flow and the application analyzer they feed.
+ *
+ * The analyzer is chosen by content, on any port (Zeek's dynamic protocol detection): the first bytes
+ * of a direction are sniffed for an HTTP request or status line or a TLS ClientHello; TCP port 53 is
+ * DNS. When neither direction looks like anything a listener wants, both streams are detached, so a
+ * bulk transfer costs one call per segment and no copies.
+ */
+export class TcpSession {
+  private readonly streams: [TcpReassembler, TcpReassembler];
+  private kind = kUndecided;
+  private http: HttpConnectionParser | null = null;
+  private tls: TlsClientHelloParser | null = null;
+  private tlsDir: 0 | 1 = 0;
+  private dnsFramers: [DnsTcpFramer, DnsTcpFramer] | null = null;
+  private readonly sniffed: [Uint8Array | null, Uint8Array | null] = [null, null];
+  private readonly refused: [boolean, boolean] = [false, false];
+  private lastTs = 0;
+
+  constructor(
+    private readonly flow: Flow,
+    private readonly wants: AppWants,
+    private readonly events: SessionEvents,
+    limits: ReassemblyLimits,
+    budget: ReassemblyBudget,
+  ) {
+    this.streams = [
+      new TcpReassembler(new DirectionSink(this, 0), limits, budget),
+      new TcpReassembler(new DirectionSink(this, 1), limits, budget),
+    ];
+  }
+
+  /** One TCP segment of direction `dir` (0: a→b). `payload` is valid only during the call. */
+  segment(dir: 0 | 1, seq: number, syn: boolean, fin: boolean, payload: Uint8Array, ts: number): void {
+    this.lastTs = ts;
+    this.streams[dir].segment(seq, syn, fin, payload, ts);
+  }
+
+  /** End of the flow: deliver what is held, then let the parser see the end. */
+  finish(ts: number): void {
+    this.streams[0].flush(ts);
+    this.streams[1].flush(ts);
+    this.ending = true;
+    this.http?.end(ts);
+    this.detach();
+  }
+
+  /** In-order bytes of direction `dir`. */
+  data(dir: 0 | 1, chunk: Uint8Array, ts: number): void {
+    switch (this.kind) {
+      case kHttp:
+        this.feeding = dir;
+        this.http!.data(dir, chunk, ts);
+        return;
+      case kTls:
+        if (dir === this.tlsDir) this.feedTls(chunk, ts);
+        return;
+      case kDns:
+        this.dnsFramers![dir].data(chunk, ts);
+        return;
+      case kUndecided:
+        this.sniff(dir, chunk, ts);
+        return;
+    }
+  }
+
+  /** Bytes of direction `dir` that will never arrive. */
+  gap(dir: 0 | 1, bytes: number, ts: number): void {
+    if (this.wants.weird) this.events.weird(this.flow, "content_gap", `${bytes} bytes missing ${dir === 0 ? "a->b" : "b->a"}`, ts);
+    switch (this.kind) {
+      case kHttp:
+        this.http!.gap(dir, bytes, ts);
+        return;
+      case kDns:
+        this.dnsFramers![dir].gap(bytes);
+        return;
+      case kUndecided:
+        // A stream whose start was lost cannot be sniffed reliably any more.
+        this.refuse(dir);
+        return;
+    }
+  }
+
+  private sniff(dir: 0 | 1, chunk: Uint8Array, ts: number): void {
+    const held = this.sniffed[dir];
+    const bytes = held === null ? chunk : concat(held, chunk);
+    const verdict = this.classify(bytes);
+    if (verdict === kUndecided) {
+      if (bytes.length < kMaxSniffBytes) {
+        this.sniffed[dir] = bytes === chunk ? chunk.slice() : bytes;
+        return;
+      }
+      this.refuse(dir);
+      return;
+    }
+    if (verdict === kDone) {
+      this.refuse(dir);
+      return;
+    }
+    this.sniffed[dir] = null;
+    this.start(verdict, dir);
+    this.data(dir, bytes, ts);
+    const other = (1 - dir) as 0 | 1;
+    const otherHeld = this.sniffed[other];
+    if (otherHeld !== null && this.kind !== kDone) {
+      this.sniffed[other] = null;
+      this.data(other, otherHeld, ts);
+    }
+  }
+
+  /** Which analyzer the first bytes of a direction call for; kUndecided when too few bytes to tell. */
+  private classify(bytes: Uint8Array): number {
+    const w = this.wants;
+    if (w.dns && (this.flow.aport === 53 || this.flow.bport === 53)) return kDns;
+    let maybe = false;
+    if (w.http) {
+      const h = sniffHttp(bytes, 0, bytes.length);
+      if (h === "request" || h === "response") return kHttp;
+      if (h === "maybe") maybe = true;
+    }
+    if (w.tls) {
+      const t = sniffTls(bytes, 0, bytes.length);
+      if (t === "client-hello" || t === "server-hello") return kTls;
+      if (t === "maybe") maybe = true;
+    }
+    return maybe ? kUndecided : kDone;
+  }
+
+  private start(kind: number, dir: 0 | 1): void {
+    this.kind = kind;
+    const flow = this.flow;
+    const events = this.events;
+    if (kind === kHttp) {
+      flow.service = "http";
+      this.http = new HttpConnectionParser({
+        request: (head, ts) => {
+          this.clientDir = this.feeding;
+          events.httpRequest(flow, this.feeding, head, ts);
+        },
+        response: (head, ts) => events.httpResponse(flow, this.ending ? ((1 - this.clientDir) as 0 | 1) : this.feeding, head, ts),
+        weird: (name, detail, ts) => {
+          if (this.wants.weird) events.weird(flow, name, detail, ts);
+        },
+      });
+    } else if (kind === kTls) {
+      flow.service = "tls";
+      this.tls = new TlsClientHelloParser();
+      this.tlsDir = dir;
+    } else {
+      flow.service = "dns";
+      const framer = (d: 0 | 1) =>
+        new DnsTcpFramer((bytes, offset, length, ts) => {
+          const m = parseDnsMessage(bytes, offset, length);
+          if ("error" in m) {
+            if (this.wants.weird) events.weird(flow, "dns_unparsed", m.error, ts);
+          } else {
+            events.dns(flow, d, m, ts);
+          }
+        });
+      this.dnsFramers = [framer(0), framer(1)];
+    }
+  }
+
+  /**
+   * The parser reports messages without saying from which side, but it reports them while it is
+   * being fed: the direction being fed is the sender. At the end of the connection (a response read
+   * until close), the sender is the side opposite the last request.
+   */
+  private feeding: 0 | 1 = 0;
+  private clientDir: 0 | 1 = 0;
+  private ending = false;
+
+  private feedTls(chunk: Uint8Array, ts: number): void {
+    const r = this.tls!.data(chunk, ts);
+    if (r === null) return;
+    if (r !== "not-tls") this.events.tlsHello(this.flow, this.tlsDir, r, ts);
+    // One ClientHello is all this analyzer wants from a connection.
+    this.kind = kDone;
+    this.detach();
+  }
+
+  private refuse(dir: 0 | 1): void {
+    this.sniffed[dir] = null;
+    this.refused[dir] = true;
+    if (this.refused[0] && this.refused[1]) {
+      this.kind = kDone;
+      this.detach();
+    }
+  }
+
+  private detach(): void {
+    this.streams[0].detach();
+    this.streams[1].detach();
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}

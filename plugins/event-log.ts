@@ -1,0 +1,52 @@
+import { definePlugin, type OutputWriter } from "../core/plugins/plugin-api.ts";
+
+/** The JSON form of an event: its own `toJSON()` when it has one (views, flows, messages), else itself. */
+function record(name: string, ev: unknown): Record<string, unknown> {
+  const body = ev !== null && typeof ev === "object" && typeof (ev as { toJSON?: unknown }).toJSON === "function"
+    ? (ev as { toJSON(): Record<string, unknown> }).toJSON()
+    : (ev as Record<string, unknown>);
+  return { type: name, ...body };
+}
+
+/** "key=value" pairs of the scalar fields, for --format text. */
+function textLine(rec: Record<string, unknown>): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(rec)) {
+    if (k === "type" || v === null || typeof v === "object") continue;
+    parts.push(`${k}=${typeof v === "string" && /\s/.test(v) ? JSON.stringify(v) : String(v)}`);
+  }
+  return `${rec.type} ${parts.join(" ")}`;
+}
+
+/**
+ * Writes chosen events, one per line: NDJSON with --format json (the same record the socket server
+ * streams), "name key=value ..." with --format text; to stdout or to a file.
+ */
+export default definePlugin({
+  name: "event-log",
+  description: "Logs chosen events (NDJSON with --format json) to stdout or a file",
+  options: {
+    events: {
+      type: "list",
+      default: ["flow.end", "http.request", "http.response", "dns", "tls.client_hello"],
+      description: "events to log, comma-separated (any event name, also those plugins emit)",
+    },
+    file: { type: "string", default: "", description: "write to this file instead of stdout" },
+  },
+  async setup(ctx) {
+    const out: OutputWriter = ctx.options.file === "" ? ctx.out : await ctx.openOutput(ctx.options.file);
+    const json = ctx.format === "json";
+    const known = new Set(ctx.host.events());
+    for (const name of ctx.options.events) {
+      // Events of other plugins ("plugin.event") may appear once those plugins start.
+      if (!known.has(name) && !/^[a-z0-9_-]+\.[a-z0-9_.-]+$/i.test(name)) {
+        throw new Error(`Unknown event "${name}": events are ${[...known].join(", ")}`);
+      }
+      ctx.on(name as "dns", (ev) => {
+        const rec = record(name, ev);
+        if (json) out.json(rec);
+        else out.line(textLine(rec));
+      });
+    }
+  },
+});

@@ -1,0 +1,68 @@
+import { definePlugin, type HttpRequestEvent, type HttpResponseEvent, type TcpEvent } from "../core/plugins/plugin-api.ts";
+
+/** Escapes a payload for a terminal: printable ASCII as is, \r \n \t, everything else as \xNN. */
+function escapePayload(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) {
+    if (b >= 0x20 && b < 0x7f && b !== 0x5c) s += String.fromCharCode(b);
+    else if (b === 0x0d) s += "\\r";
+    else if (b === 0x0a) s += "\\n";
+    else if (b === 0x09) s += "\\t";
+    else if (b === 0x5c) s += "\\\\";
+    else s += `\\x${b.toString(16).padStart(2, "0")}`;
+  }
+  return s;
+}
+
+/** "a:port", with IPv6 addresses in brackets so the port stays readable. */
+function endpoint(addr: string, port: number): string {
+  return addr.includes(":") ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+/**
+ * Prints HTTP requests and responses as they complete, on any port (HTTP is found by content).
+ * With payload=true it also prints the TCP payload of HTTP connections, escaped, like the classic
+ * sniffer examples that print the payload of port 80 segments.
+ */
+export default definePlugin({
+  name: "http-printer",
+  description: "Prints HTTP/1.x requests and responses (and optionally raw TCP payloads) as they are seen",
+  options: {
+    payload: { type: "boolean", default: false, description: "also print the TCP payload of HTTP connections, escaped" },
+  },
+  setup(ctx) {
+    const json = ctx.format === "json";
+    ctx.on("http.request", (req: HttpRequestEvent) => {
+      if (json) ctx.out.json({ type: "http.request", ...req.toJSON() });
+      else {
+        ctx.out.line(
+          `${req.ts.toFixed(6)} ${endpoint(req.src, req.sport)} -> ${endpoint(req.dst, req.dport)} ${req.method} ${req.host} ${req.uri} ${req.version}`,
+        );
+      }
+    });
+    ctx.on("http.response", (res: HttpResponseEvent) => {
+      if (json) ctx.out.json({ type: "http.response", ...res.toJSON() });
+      else ctx.out.line(`${res.ts.toFixed(6)} ${endpoint(res.src, res.sport)} -> ${endpoint(res.dst, res.dport)} ${res.status} ${res.reason}`);
+    });
+    if (!ctx.options.payload) return;
+
+    // Connections known to carry HTTP (by their endpoints), plus the usual HTTP ports: the payload of
+    // a segment is printed before its message is complete, so the port catches the first request.
+    const httpConnections = new Set<string>();
+    const key = (a: string, ap: number, b: string, bp: number) => (a < b || (a === b && ap < bp) ? `${a}|${ap}|${b}|${bp}` : `${b}|${bp}|${a}|${ap}`);
+    const remember = (ev: HttpRequestEvent | HttpResponseEvent) => httpConnections.add(key(ev.src, ev.sport, ev.dst, ev.dport));
+    ctx.on("http.request", remember);
+    ctx.on("http.response", remember);
+    ctx.on("tcp", (seg: TcpEvent) => {
+      if (seg.payload_length === 0) return;
+      const web = seg.sport === 80 || seg.dport === 80 || seg.sport === 8080 || seg.dport === 8080;
+      if (!web && !httpConnections.has(key(seg.src, seg.sport, seg.dst, seg.dport))) return;
+      const text = escapePayload(seg.payload);
+      if (json) {
+        ctx.out.json({ type: "tcp.payload", ts: seg.ts, frame: seg.frame, src: seg.src, sport: seg.sport, dst: seg.dst, dport: seg.dport, payload: text });
+      } else {
+        ctx.out.line(`${seg.ts.toFixed(6)} ${endpoint(seg.src, seg.sport)} -> ${endpoint(seg.dst, seg.dport)} payload ${text}`);
+      }
+    });
+  },
+});
