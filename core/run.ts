@@ -124,7 +124,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   dispatcher.limit = config.count;
   dispatcher.onLimit = () => pipeline.stop();
   signal?.addEventListener("abort", () => pipeline.stop());
-  const watcher = config.watch ? new PluginWatcher(plugins, config, io.stderr) : null;
+  const watcher = config.watch ? new PluginWatcher(plugins, config.pluginDirs, config.options, io.stderr) : null;
 
   await pool.warmUp();
   started = performance.now();

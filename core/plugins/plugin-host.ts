@@ -62,6 +62,7 @@ class PluginInstance {
     readonly file: PluginFile,
     readonly def: PluginDefinition,
     readonly generation: number,
+    readonly values: Record<string, unknown>,
   ) {}
   get name(): string {
     return this.def.name;
@@ -107,7 +108,7 @@ export class PluginHost {
   async load(file: PluginFile, rawOptions: ReadonlyMap<string, string> | undefined, generation = 0): Promise<void> {
     const def = await importPlugin(file, generation);
     const values = resolvePluginOptions(def.name, def.options, rawOptions);
-    await this.start(new PluginInstance(file, def, generation), values);
+    await this.start(new PluginInstance(file, def, generation, values));
   }
 
   /**
@@ -117,8 +118,15 @@ export class PluginHost {
   async reload(file: PluginFile, rawOptions: ReadonlyMap<string, string> | undefined, generation: number): Promise<void> {
     const def = await importPlugin(file, generation);
     const values = resolvePluginOptions(def.name, def.options, rawOptions);
+    const old = this.instances.get(file.name);
     await this.unload(file.name);
-    await this.start(new PluginInstance(file, def, generation), values);
+    try {
+      await this.start(new PluginInstance(file, def, generation, values));
+    } catch (err) {
+      // The new version failed in setup: bring the previous definition back (with fresh state).
+      if (old !== undefined) await this.start(new PluginInstance(old.file, old.def, old.generation, old.values));
+      throw err;
+    }
   }
 
   /** Unloads plugin `name`: unsubscribes it, clears its timers, runs its teardown hooks. */
@@ -152,8 +160,8 @@ export class PluginHost {
     }));
   }
 
-  private async start(p: PluginInstance, values: Record<string, unknown>): Promise<void> {
-    const ctx = this.context(p, values);
+  private async start(p: PluginInstance): Promise<void> {
+    const ctx = this.context(p, p.values);
     this.instances.set(p.name, p);
     this.latest.set(p.name, p);
     try {

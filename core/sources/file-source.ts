@@ -171,7 +171,9 @@ export class FileSource {
       ring.publish(head);
       this.progress.packets = head - startHead;
       host.published(head);
+      // A pipe delivers what its writer wrote so far: decode it now rather than wait for a full batch.
       if (regular) await yieldToEventLoop();
+      else host.flush();
 
       if (eof) {
         const left = fill - parse;
