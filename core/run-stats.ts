@@ -12,6 +12,8 @@ export interface RunStats {
   /** Frames a live capture received (0 for files). */
   received: number;
   elapsed: number;
+  /** Peak resident set size of the process so far, in bytes. */
+  maxRss: number;
   workers: { min: number; max: number; peak: number; tasks: Record<string, number> };
   plugins: PluginStats[];
   flows?: { active: number; total: number };
@@ -35,6 +37,7 @@ export function statsJson(s: RunStats): Record<string, unknown> {
     received: s.received,
     elapsed: Number(s.elapsed.toFixed(3)),
     pps: packetsPerSecond(s),
+    max_rss: s.maxRss,
     workers: s.workers,
     plugins: s.plugins.map((p) => ({ ...p, ms: Number(p.ms.toFixed(1)) })),
     ...(s.flows ? { flows: s.flows } : {}),
@@ -62,6 +65,7 @@ export function statsText(s: RunStats): string[] {
   lines.push(
     `elapsed:          ${s.elapsed.toFixed(3)} s`,
     `packets/s:        ${packetsPerSecond(s)}`,
+    `peak RSS:         ${(s.maxRss / 1048576).toFixed(1)} MiB`,
     `workers:          ${workers} (tasks per worker: ${tasks || "none"})`,
   );
   if (s.flows) lines.push(`flows:            ${s.flows.total} (${s.flows.active} open at the end)`);

@@ -76,6 +76,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   const dispatcher = new Dispatcher(ring, bus);
   const out = new BufferedLineWriter(io.stdout);
   let started = performance.now();
+  let ended = 0; // when the last packet was dispatched: elapsed covers the capture, not the teardown
   let pool: DecodePool | null = null;
   const stats = (): RunStats => ({
     packets: dispatcher.stats.packets,
@@ -85,7 +86,8 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     filtered: dispatcher.stats.filtered,
     dropped: 0,
     received: 0,
-    elapsed: (performance.now() - started) / 1000,
+    elapsed: ((ended || performance.now()) - started) / 1000,
+    maxRss: process.resourceUsage().maxRSS * 1024,
     workers: {
       min: pool?.minThreads ?? 0,
       max: pool?.maxThreads ?? 0,
@@ -145,6 +147,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   progress?.stop();
   watcher?.close();
   analyzer.finish();
+  ended = performance.now();
   await plugins.teardownAll();
   out.flush();
   await pool.close();

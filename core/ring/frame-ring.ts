@@ -26,9 +26,10 @@ export function ringGeometry(ringBytes: number): { pageSize: number; pageCount: 
       `Cannot create the ring: --ring-size must be at least ${kMinRingBytes} bytes (1M): current value is ${ringBytes}`,
     );
   }
-  // Pages of about 2 MiB: big enough for one file read to be worth its system call, small enough
-  // that a page is released soon after the dispatcher has delivered it.
-  const pageCount = Math.min(64, Math.max(2, Math.floor(ringBytes / (2 << 20))));
+  // Pages of about 4 MiB: big enough for one file read to be worth its system call and for the
+  // room each page keeps for a record cut by the previous page (see file-source.ts) to cost little,
+  // small enough that a page is released soon after the dispatcher has delivered it.
+  const pageCount = Math.min(64, Math.max(2, Math.floor(ringBytes / (4 << 20))));
   const pageSize = Math.floor(ringBytes / pageCount / 8) * 8;
   // One slot per 256 bytes of data: minimum-size frames in a full ring run out of slots first, which
   // only makes the producer wait (file) or drop (live) a little earlier.

@@ -1,6 +1,7 @@
-import { close, fstat, open, read, readSync } from "node:fs";
+import { close, fstat, open, read } from "node:fs";
 import type { FrameRing } from "../ring/frame-ring.ts";
 import {
+  kMaxCapLen,
   kSlotCapLen,
   kSlotFileOffset,
   kSlotInterface,
@@ -45,159 +46,190 @@ export interface ReadProgress {
 }
 
 /**
+ * Room kept at the start of every page for the unparsed tail of the previous page (a record cut by
+ * the page end): the largest pcap record, so that read-ahead never has to move file data.
+ */
+const kCarryRoom = kMaxCapLen + 64;
+/** Reads in flight ahead of the page being parsed. */
+const kReadAhead = 2;
+
+/**
  * Reads a pcap or pcapng file (or stdin, as "-") straight into the ring's pages: file bytes are read
  * into shared memory once and slots point at the frames where they landed, so no frame is copied.
  *
- * A page is filled by as many reads as it takes; the unparsed tail of a page (a record cut by the page
- * end) is copied to the start of the next page before parsing goes on there. The reader waits for
- * the consumer whenever the next page or a slot is still in use: reading a file never drops a frame,
- * and memory stays at the ring's size whatever the file's.
+ * ```
+ *  page k                                         page k+1
+ *  ┌─────────────┬───────────────────────────┐    ┌─────────────┬──────────────────────
+ *  │ carry room  │ file bytes [kD, (k+1)D)   │    │ carry │ tail│ file bytes [(k+1)D, ...
+ *  └─────────────┴───────────────────────────┘    └───────▲─────┴──────────────────────
+ *                       the record cut by the page end ───┘ is copied just before the next page's bytes
+ * ```
+ *
+ * A regular file is read ahead: each page's read covers a fixed span of the file, so reads for the
+ * next pages are issued (on libuv's threads) while this thread parses the current one and dispatches,
+ * and the memory copy of the read stays off the dispatching thread. Pipes and stdin are read in
+ * sequence, as their bytes come. Either way the reader waits for the consumer when the next page or a
+ * slot is still in use: reading a file never drops a frame, and memory stays at the ring's size.
  */
 export class FileSource {
   /** Where the file's bytes stand: how much was read, its size, how many packets. */
   readonly progress: ReadProgress = { bytesRead: 0, size: 0, packets: 0 };
   private format: CaptureFormat | null = null;
   private readonly rec = new CaptureRecord();
+  private readonly ring: FrameRing;
+  // Parse state, carried from page to page.
+  private head: number;
+  private readonly startHead: number;
+  private freeSlots = 0;
+  /** Bytes still to be skipped unread (the rest of a block too big to hold). */
+  private skip = 0;
+  /** File offset of the next byte to parse. */
+  private fileOffset = 0;
+  private announced = 0;
 
   constructor(
     private readonly path: string,
     private readonly host: FrameProducerHost,
     private readonly label: string = path === "-" ? "stdin" : path,
-  ) {}
+  ) {
+    this.ring = host.ring;
+    this.head = this.startHead = host.ring.head;
+  }
 
   /** Reads the whole file; rejects with CaptureFileError when it is damaged (after publishing what came before). */
   async run(): Promise<void> {
     const fd = this.path === "-" ? 0 : await openFile(this.path);
     try {
       if (fd !== 0) this.progress.size = await fileSize(fd);
-      await this.readAll(fd, this.progress.size > 0);
+      const ring = this.ring;
+      if (this.progress.size > 0 && ring.pageSize >= 2 * kCarryRoom) {
+        await this.readAhead(fd);
+      } else {
+        await this.readInSequence(fd, 0, 0);
+      }
     } finally {
       if (fd !== 0) close(fd, () => {});
     }
   }
 
   /**
-   * The read loop. A regular file is read synchronously: a page cache hit is a memory copy, and doing
-   * it on this thread leaves the other cores to the decode workers instead of a libuv thread (on two
-   * cores, the asynchronous read ran three times slower). Between pages the loop yields to the event
-   * loop, so finished batches are dispatched while the file is read. Pipes and stdin are read
-   * asynchronously, since a synchronous read would stall dispatch until the writer writes.
+   * Read-ahead over a regular file. Page k (in reading order) holds file bytes [kD, (k+1)D) after
+   * its carry room, D = page size - carry room, so every read's position is known in advance.
    */
-  private async readAll(fd: number, regular: boolean): Promise<void> {
+  private async readAhead(fd: number): Promise<void> {
+    const ring = this.ring;
     const host = this.host;
-    const ring = host.ring;
     const d = ring.data;
-    const view = ring.view;
-    const slots = ring.slots;
-    const mask = ring.slotMask;
-    const rec = this.rec;
-    const isStdin = fd === 0;
-    let page = 0;
-    let pageStart = 0;
-    let fill = 0; // bytes of the current page holding file data
-    let parse = 0; // page-relative offset of the next record to parse
-    let skip = 0; // bytes still to be skipped unread (the rest of an oversized block)
-    let fileOffset = 0; // file offset of `parse`
-    let head = ring.head;
-    const startHead = head;
-    let eof = false;
-    // Free slots as of the last look at the consumer's tail: re-read only when they run out, since an
-    // Atomics.load per record is a measurable share of the parse loop.
-    let freeSlots = 0;
-
-    for (;;) {
+    const span = ring.pageSize - kCarryRoom;
+    const pending: Array<Promise<number>> = [];
+    let issued = 0; // pages whose read was issued
+    let page = 0; // ring page of the page being parsed
+    let carry = 0;
+    let current = 0; // reading-order number of the page being parsed
+    const pageOf = (k: number) => k % ring.pageCount;
+    const issue = () => {
+      // The page after the ones in flight must be free of frames the consumer still reads, and must
+      // not be the page being parsed: with two pages, page k + 2 is page k, whose unparsed tail is
+      // still to be copied to page k + 1 (a read landing first overwrote it).
+      while (
+        pending.length < kReadAhead &&
+        issued < current + ring.pageCount &&
+        issued * span < this.progress.size &&
+        ring.pageIsFree(pageOf(issued))
+      ) {
+        const start = pageOf(issued) * ring.pageSize + kCarryRoom;
+        pending.push(readInto(fd, d, start, span, issued * span));
+        issued++;
+      }
+    };
+    for (let k = 0; ; k++) {
       if (host.stopping) break;
-      // Read more bytes into the current page.
-      if (!eof && fill < ring.pageSize) {
-        const n = regular
-          ? readSync(fd, d, pageStart + fill, ring.pageSize - fill, this.progress.bytesRead)
-          : await readInto(fd, d, pageStart + fill, ring.pageSize - fill, isStdin ? -1 : this.progress.bytesRead);
+      issue();
+      while (pending.length === 0) {
+        // The next page is still in use: let the consumer release it.
+        host.flush();
+        await host.released();
+        if (host.stopping) return this.settle(pending);
+        issue();
+      }
+      const n = await pending.shift()!;
+      this.progress.bytesRead += n;
+      const base = page * ring.pageSize + kCarryRoom;
+      const end = base + n;
+      const stop = await this.parse(base - carry, end);
+      if (stop < 0) return this.settle(pending);
+      this.afterPage();
+      const atEnd = (k + 1) * span >= this.progress.size || n < span;
+      carry = end - stop;
+      if (atEnd) return this.finish(carry);
+      ring.closePage(page, this.head);
+      const next = pageOf(k + 1);
+      if (carry > kCarryRoom) {
+        // A block bigger than the carry room straddles the page end (a pcapng block with huge
+        // options): go on reading in sequence from the start of that block.
+        await this.settle(pending);
+        return this.readInSequence(fd, next, this.fileOffset);
+      }
+      // The next page takes the carry only once it is ours, that is once its read was issued (which
+      // waits for the consumer to release it). The carry room is not part of that read, so the copy
+      // may happen while the read is still in flight.
+      issue();
+      while (issued <= k + 1) {
+        host.flush();
+        await host.released();
+        if (host.stopping) return this.settle(pending);
+        issue();
+      }
+      if (carry > 0) d.copyWithin(next * ring.pageSize + kCarryRoom - carry, stop, end);
+      page = next;
+      current = k + 1;
+    }
+    await this.settle(pending);
+  }
+
+  /**
+   * Sequential reading (pipes, stdin, and the rare fallback of read-ahead) from file offset
+   * `position` into ring page `page`: a page is filled by as many reads as it takes, and the unparsed
+   * tail of a full page moves to the start of the next one.
+   */
+  private async readInSequence(fd: number, page: number, position: number): Promise<void> {
+    const ring = this.ring;
+    const host = this.host;
+    const d = ring.data;
+    const seekable = this.progress.size > 0;
+    let pageStart = page * ring.pageSize;
+    let fill = 0;
+    let parse = 0;
+    while (!ring.pageIsFree(page)) {
+      host.flush();
+      await host.released();
+      if (host.stopping) return;
+    }
+    for (;;) {
+      if (host.stopping) return;
+      let eof = false;
+      if (fill < ring.pageSize) {
+        const n = await readInto(fd, d, pageStart + fill, ring.pageSize - fill, seekable ? position : -1);
         if (n === 0) eof = true;
         fill += n;
+        position += n;
         this.progress.bytesRead += n;
       }
-      if (skip > 0) {
-        const k = Math.min(skip, fill - parse);
-        skip -= k;
-        parse += k;
-        fileOffset += k;
-      }
-      // Parse every complete record in the page.
-      while (skip === 0) {
-        const avail = fill - parse;
-        if (this.format === null) {
-          if (avail < 4) break;
-          this.format = this.detect(view, pageStart + parse, fileOffset);
-        }
-        try {
-          this.format.next(d, view, pageStart + parse, avail, rec);
-        } catch (e) {
-          throw new CaptureFileError(this.label, fileOffset, (e as Error).message);
-        }
-        if (rec.kind === kRecordNeedMore) break;
-        if (rec.kind === kRecordPacket) {
-          while (freeSlots === 0) {
-            freeSlots = ring.slotCount - ((head - ring.tail) | 0);
-            if (freeSlots > 0) break;
-            ring.publish(head);
-            host.flush();
-            await host.released();
-            if (host.stopping) return;
-          }
-          freeSlots--;
-          const s = (head & mask) * kSlotStride;
-          slots[s + kSlotOffset] = rec.dataOff;
-          slots[s + kSlotCapLen] = rec.capLen;
-          slots[s + kSlotWireLen] = rec.wireLen;
-          slots[s + kSlotLinkType] = rec.linkType;
-          slots[s + kSlotTsSec] = rec.tsSec;
-          slots[s + kSlotTsNsec] = rec.tsNsec;
-          slots[s + kSlotInterface] = rec.iface;
-          slots[s + kSlotFileOffset] = fileOffset & 0x7fffffff;
-          head = (head + 1) | 0;
-        } else {
-          this.announceLinkTypes();
-        }
-        if (rec.length > avail) {
-          // A block too big to hold (a skipped block type): the rest is discarded as it is read.
-          skip = rec.length - avail;
-          parse = fill;
-          fileOffset += avail;
-          break;
-        }
-        parse += rec.length;
-        fileOffset += rec.length;
-      }
-      ring.publish(head);
-      this.progress.packets = head - startHead;
-      host.published(head);
+      const stop = await this.parse(pageStart + parse, pageStart + fill);
+      if (stop < 0) return;
+      parse = stop - pageStart;
+      this.afterPage();
       // A pipe delivers what its writer wrote so far: decode it now rather than wait for a full batch.
-      if (regular) await yieldToEventLoop();
-      else host.flush();
+      host.flush();
+      if (eof) return this.finish(fill - parse);
+      if (fill < ring.pageSize) continue; // a short read: keep filling this page
 
-      if (eof) {
-        const left = fill - parse;
-        if (skip > 0 || left > 0) {
-          const need = skip > 0 ? skip : rec.length > 0 ? rec.length - left : 0;
-          const what = this.format === null ? "file is too short to be a capture" : `truncated ${this.format.name} record`;
-          throw new CaptureFileError(
-            this.label,
-            fileOffset,
-            need > 0 ? `${what}: ${need} more bytes expected` : what,
-          );
-        }
-        if (this.format === null) throw new CaptureFileError(this.label, 0, "file is empty");
-        break;
-      }
-      if (fill < ring.pageSize) continue; // a short read (pipe): keep filling this page
-
-      // The page is full: carry its unparsed tail to the next page once that page is free.
       const carry = fill - parse;
       if (carry >= ring.pageSize) {
-        throw new CaptureFileError(this.label, fileOffset, `record of ${rec.length} bytes does not fit the ring: raise --ring-size`);
+        throw new CaptureFileError(this.label, this.fileOffset, `a record of more than ${carry} bytes does not fit the ring: raise --ring-size`);
       }
       const next = (page + 1) % ring.pageCount;
-      ring.closePage(page, head);
+      ring.closePage(page, this.head);
       while (!ring.pageIsFree(next)) {
         host.flush();
         await host.released();
@@ -210,31 +242,124 @@ export class FileSource {
       fill = carry;
       parse = 0;
     }
-    ring.publish(head);
-    host.published(head);
   }
 
-  private detect(view: DataView, pos: number, fileOffset: number): CaptureFormat {
+  /**
+   * Parses every complete record in [pos, end) of the ring's data into slots and publishes them.
+   * Returns where the first incomplete record starts, or -1 when the run is stopping.
+   */
+  private async parse(pos: number, end: number): Promise<number> {
+    const ring = this.ring;
+    const host = this.host;
+    const d = ring.data;
+    const view = ring.view;
+    const slots = ring.slots;
+    const mask = ring.slotMask;
+    const rec = this.rec;
+    if (this.skip > 0) {
+      const k = Math.min(this.skip, end - pos);
+      this.skip -= k;
+      pos += k;
+      this.fileOffset += k;
+      if (this.skip > 0) return pos;
+    }
+    let head = this.head;
+    for (;;) {
+      const avail = end - pos;
+      if (this.format === null) {
+        if (avail < 4) break;
+        this.format = this.detect(view, pos);
+      }
+      try {
+        this.format.next(d, view, pos, avail, rec);
+      } catch (e) {
+        this.head = head;
+        ring.publish(head);
+        host.published(head);
+        throw new CaptureFileError(this.label, this.fileOffset, (e as Error).message);
+      }
+      if (rec.kind === kRecordNeedMore) break;
+      if (rec.kind === kRecordPacket) {
+        // Free slots as of the last look at the consumer's tail: re-read only when they run out,
+        // since an Atomics.load per record is a measurable share of this loop.
+        while (this.freeSlots === 0) {
+          this.freeSlots = ring.slotCount - ((head - ring.tail) | 0);
+          if (this.freeSlots > 0) break;
+          ring.publish(head);
+          host.published(head);
+          host.flush();
+          await host.released();
+          if (host.stopping) {
+            this.head = head;
+            return -1;
+          }
+        }
+        this.freeSlots--;
+        const s = (head & mask) * kSlotStride;
+        slots[s + kSlotOffset] = rec.dataOff;
+        slots[s + kSlotCapLen] = rec.capLen;
+        slots[s + kSlotWireLen] = rec.wireLen;
+        slots[s + kSlotLinkType] = rec.linkType;
+        slots[s + kSlotTsSec] = rec.tsSec;
+        slots[s + kSlotTsNsec] = rec.tsNsec;
+        slots[s + kSlotInterface] = rec.iface;
+        slots[s + kSlotFileOffset] = this.fileOffset & 0x7fffffff;
+        head = (head + 1) | 0;
+      } else {
+        this.announceLinkTypes();
+      }
+      if (rec.length > avail) {
+        // A block too big to hold (a block type we skip): the rest is discarded as it is read.
+        this.skip = rec.length - avail;
+        this.fileOffset += avail;
+        pos = end;
+        break;
+      }
+      pos += rec.length;
+      this.fileOffset += rec.length;
+    }
+    this.head = head;
+    ring.publish(head);
+    this.progress.packets = (head - this.startHead) | 0;
+    host.published(head);
+    return pos;
+  }
+
+  /** Between pages: let finished batches be dispatched (worker messages are macrotasks). */
+  private afterPage(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** End of the file with `left` bytes unparsed: fine when 0, a truncated record otherwise. */
+  private finish(left: number): void {
+    if (this.skip > 0 || left > 0) {
+      const rec = this.rec;
+      const need = this.skip > 0 ? this.skip : rec.length > left ? rec.length - left : 0;
+      const what = this.format === null ? "file is too short to be a capture" : `truncated ${this.format.name} record`;
+      throw new CaptureFileError(this.label, this.fileOffset, need > 0 ? `${what}: ${need} more bytes expected` : what);
+    }
+    if (this.format === null) throw new CaptureFileError(this.label, 0, "file is empty");
+  }
+
+  /** Waits for reads still in flight (their pages are not used any more). */
+  private async settle(pending: Array<Promise<number>>): Promise<void> {
+    await Promise.allSettled(pending);
+  }
+
+  private detect(view: DataView, pos: number): CaptureFormat {
     if (isPcapngMagic(view, pos)) return new PcapngFormat();
     if (isPcapMagic(view, pos)) return new PcapFormat();
     throw new CaptureFileError(
       this.label,
-      fileOffset,
+      this.fileOffset,
       "not a pcap or pcapng file (unknown magic number): convert it with editcap -F pcap, or check the path",
     );
   }
-
-  private announced = 0;
 
   private announceLinkTypes(): void {
     const types = this.format!.linkTypes;
     while (this.announced < types.length) this.host.linkType(types[this.announced++]);
   }
-}
-
-/** Lets pending I/O and worker messages run (a macrotask turn, not just microtasks). */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function openFile(path: string): Promise<number> {
