@@ -37,9 +37,13 @@ export default definePlugin({
     const out: OutputWriter = ctx.options.file === "" ? ctx.out : await ctx.openOutput(ctx.options.file);
     const json = ctx.format === "json";
     const known = new Set(ctx.host.events());
+    // Namespaces of known dotted events ("flow", "http", "tls"): a name in one of them must be known,
+    // so that a typo such as "http.requests" is refused rather than logging nothing.
+    const namespaces = new Set([...known].filter((n) => n.includes(".")).map((n) => n.slice(0, n.indexOf("."))));
     for (const name of ctx.options.events) {
       // Events of other plugins ("plugin.event") may appear once those plugins start.
-      if (!known.has(name) && !/^[a-z0-9_-]+\.[a-z0-9_.-]+$/i.test(name)) {
+      const pluginEvent = /^[a-z0-9_-]+\.[a-z0-9_.-]+$/i.test(name) && !namespaces.has(name.slice(0, name.indexOf(".")));
+      if (!known.has(name) && !pluginEvent) {
         throw new Error(`Unknown event "${name}": events are ${[...known].join(", ")}`);
       }
       ctx.on(name as "dns", (ev) => {

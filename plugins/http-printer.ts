@@ -35,14 +35,18 @@ export default definePlugin({
     ctx.on("http.request", (req: HttpRequestEvent) => {
       if (json) ctx.out.json({ type: "http.request", ...req.toJSON() });
       else {
+        // "-" for a missing Host (HTTP/1.0), as Zeek logs an unset field, so the columns stay in place.
         ctx.out.line(
-          `${req.ts.toFixed(6)} ${endpoint(req.src, req.sport)} -> ${endpoint(req.dst, req.dport)} ${req.method} ${req.host} ${req.uri} ${req.version}`,
+          `${req.ts.toFixed(6)} ${endpoint(req.src, req.sport)} -> ${endpoint(req.dst, req.dport)} ${req.method} ${req.host || "-"} ${req.uri} ${req.version}`,
         );
       }
     });
     ctx.on("http.response", (res: HttpResponseEvent) => {
       if (json) ctx.out.json({ type: "http.response", ...res.toJSON() });
-      else ctx.out.line(`${res.ts.toFixed(6)} ${endpoint(res.src, res.sport)} -> ${endpoint(res.dst, res.dport)} ${res.status} ${res.reason}`);
+      else {
+        const status = res.reason === "" ? String(res.status) : `${res.status} ${res.reason}`;
+        ctx.out.line(`${res.ts.toFixed(6)} ${endpoint(res.src, res.sport)} -> ${endpoint(res.dst, res.dport)} ${status}`);
+      }
     });
     if (!ctx.options.payload) return;
 

@@ -10,6 +10,7 @@ import type { FlowProto } from "../events.ts";
 import { kSlotCapLen, kSlotOffset, kSlotWireLen } from "../ring/ring-layout.ts";
 import {
   kFlagFragment,
+  kIp6ExtRouting,
   kLayerTcp,
   kLayerUdp,
   kResDstPort,
@@ -19,6 +20,7 @@ import {
   kResFragDataOff,
   kResFragId,
   kResFragment,
+  kResIpExt,
   kResIpProto,
   kResL3Off,
   kResLayers,
@@ -167,15 +169,26 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     this.dstOff = family === 4 ? l3 + 16 : l3 + 24;
     this.vlan = (res[r + kResTags] & 0xff) > 0 ? res[r + kResVlan] & 0xfff : -1;
     this.wire = c.ring.slots[c.s + kSlotWireLen] >>> 0;
+    const frameEnd = c.ring.slots[c.s + kSlotOffset] + c.ring.slots[c.s + kSlotCapLen];
+    let routed = false;
+    if (family === 6 && (res[r + kResIpExt] & kIp6ExtRouting) !== 0) {
+      const finalDst = ipv6FinalDestination(d, l3, frameEnd);
+      if (finalDst >= 0) {
+        this.dstOff = finalDst;
+        routed = true;
+      }
+    }
     if (flags & kFlagFragment) return this.fragment(c);
     this.proto = layers & kLayerTcp ? 6 : 17;
     this.sport = res[r + kResSrcPort];
     this.dport = res[r + kResDstPort];
-    this.hash = res[r + kResFlowHash];
+    // The workers hashed the header's destination; a routed packet's flow is that of its final one.
+    this.hash = routed
+      ? flowHash(d, 6, this.srcOff, this.dstOff, this.sport, this.dport, this.proto, this.vlan < 0 ? 0 : this.vlan)
+      : res[r + kResFlowHash];
     this.tcpSeq = res[r + kResTcpSeq] >>> 0;
     this.tcpFlags = res[r + kResTcpFlags];
     const payOff = res[r + kResPayloadOff];
-    const frameEnd = c.ring.slots[c.s + kSlotOffset] + c.ring.slots[c.s + kSlotCapLen];
     this.pay = d;
     this.payOff = payOff;
     this.payLen = Math.max(0, Math.min(res[r + kResPayloadLen], frameEnd - payOff));
@@ -454,6 +467,33 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   private weirdEvent(flow: Flow | null, name: string, detail: string, ts: number): void {
     if (this.wants.weird) this.bus.emit("weird", new Weird(ts, this.frame, name, detail, flow));
   }
+}
+
+/**
+ * Offset of the final destination of an IPv6 packet whose routing header still has segments left, or
+ * -1. The header's destination is then only the next hop: tshark (and Zeek, for types 0 and 2) key the
+ * connection on the final one, which the transport checksum covers too (RFC 8200 8.1), so the packet
+ * and the replies from that address make one flow. Types 0 and 2 (Mobile IPv6) list it last; a
+ * segment routing header (type 4, RFC 8754) lists it first.
+ */
+function ipv6FinalDestination(d: Uint8Array, l3: number, end: number): number {
+  let next = d[l3 + 6];
+  let p = l3 + 40;
+  // Only hop-by-hop and destination options may come before the routing header.
+  for (let n = 0; n < 8 && p + 8 <= end; n++) {
+    const len = (d[p + 1] + 1) * 8;
+    if (next === 43) {
+      const type = d[p + 2];
+      const addresses = (len - 8) >> 4;
+      if (d[p + 3] === 0 || addresses === 0 || p + len > end) return -1;
+      if (type === 0 || type === 2) return p + 8 + (addresses - 1) * 16;
+      return type === 4 ? p + 8 : -1;
+    }
+    if (next !== 0 && next !== 60) return -1;
+    next = d[p];
+    p += len;
+  }
+  return -1;
 }
 
 function word(d: Uint8Array, o: number): number {
