@@ -44,7 +44,7 @@ export default definePlugin({
       // Events of other plugins ("plugin.event") may appear once those plugins start.
       const pluginEvent = /^[a-z0-9_-]+\.[a-z0-9_.-]+$/i.test(name) && !namespaces.has(name.slice(0, name.indexOf(".")));
       if (!known.has(name) && !pluginEvent) {
-        throw new Error(`Unknown event "${name}": events are ${[...known].join(", ")}`);
+        ctx.fail(`unknown event "${name}" in -o event-log.events: events are ${[...known].join(", ")}`);
       }
       ctx.on(name as "dns", (ev) => {
         const rec = record(name, ev);

@@ -62,7 +62,6 @@ export class TcpSession {
   private dnsFramers: [DnsTcpFramer, DnsTcpFramer] | null = null;
   private readonly sniffed: [Uint8Array | null, Uint8Array | null] = [null, null];
   private readonly refused: [boolean, boolean] = [false, false];
-  private lastTs = 0;
 
   constructor(
     private readonly flow: Flow,
@@ -79,7 +78,6 @@ export class TcpSession {
 
   /** One TCP segment of direction `dir` (0: a→b). `payload` is valid only during the call. */
   segment(dir: 0 | 1, seq: number, syn: boolean, fin: boolean, payload: Uint8Array, ts: number): void {
-    this.lastTs = ts;
     this.streams[dir].segment(seq, syn, fin, payload, ts);
   }
 

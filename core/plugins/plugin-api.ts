@@ -132,6 +132,11 @@ export interface PluginContext<O extends OptionSpecs = OptionSpecs> {
   holdStart(ready: Promise<unknown>): void;
   /** Statistics of the run so far. */
   stats(): RunStatsSnapshot;
+  /**
+   * Refuses the plugin's configuration (an option value that makes no sense): thrown from `setup`,
+   * the run stops before capture with this message and exit status 2, like any usage error.
+   */
+  fail(message: string): never;
 }
 
 /** A plugin module's default export. */

@@ -14,6 +14,10 @@ import type {
 } from "./plugin-api.ts";
 import { importPlugin, type PluginFile } from "./plugin-loader.ts";
 import { resolvePluginOptions } from "./plugin-options.ts";
+import { UsageError } from "../usage-error.ts";
+
+/** What `ctx.fail` throws: a configuration the plugin refuses. */
+class PluginConfigError extends Error {}
 
 /** Settings shared by every plugin of a run. */
 export interface PluginHostOptions {
@@ -170,6 +174,7 @@ export class PluginHost {
       this.instances.delete(p.name);
       this.latest.delete(p.name);
       await this.stop(p);
+      if (err instanceof PluginConfigError || err instanceof UsageError) throw new UsageError(`Plugin ${p.name}: ${err.message}`);
       throw new Error(`Plugin ${p.name} failed to start: ${errorText(err)}`);
     }
   }
@@ -322,6 +327,9 @@ export class PluginHost {
         host.holds.push(ready);
       },
       stats: () => opts.stats(),
+      fail(message: string): never {
+        throw new PluginConfigError(message);
+      },
     };
   }
 }

@@ -159,11 +159,12 @@ t.test("event-log writes key=value lines with --format text", async (t) => {
   ]);
 });
 
-t.test("an unknown event name in event-log.events is refused with a message naming it and the known events", async (t) => {
+t.test("an unknown event name in event-log.events is a usage error naming it and the known events", async (t) => {
   const dir = tempFolder(t);
   const file = writeCapture(dir, "dns.pcap", [udpFrame(stub, resolver, dnsQuery(1, "example.com", "A"), 0)]);
   await t.rejects(runApp(file, { plugins: ["event-log"], options: ["event-log.events=dns,dnss"] }), {
-    message: /^Plugin event-log failed to start: Unknown event "dnss": events are .*\bhttp\.request\b.*\bdns\b/,
+    name: "UsageError",
+    message: /^Plugin event-log: unknown event "dnss" in -o event-log\.events: events are .*\bhttp\.request\b.*\bdns\b/,
   });
 });
 
@@ -171,9 +172,9 @@ t.test("a misspelt built-in event with a dot is refused too", async (t) => {
   const dir = tempFolder(t);
   const file = writeCapture(dir, "dns.pcap", [udpFrame(stub, resolver, dnsQuery(1, "example.com", "A"), 0)]);
   await t.rejects(runApp(file, { plugins: ["event-log"], options: ["event-log.events=http.requests"] }), {
-    message: /^Plugin event-log failed to start: Unknown event "http\.requests": events are /,
+    message: /^Plugin event-log: unknown event "http\.requests" in -o event-log\.events: events are /,
   });
-  await t.rejects(runApp(file, { plugins: ["event-log"], options: ["event-log.events=flow.ended"] }), { message: /Unknown event "flow\.ended"/ });
+  await t.rejects(runApp(file, { plugins: ["event-log"], options: ["event-log.events=flow.ended"] }), { message: /unknown event "flow\.ended"/ });
 });
 
 t.test("event-log logs the events of another plugin, which that plugin emits after event-log started", async (t) => {
