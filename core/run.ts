@@ -106,7 +106,18 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     out,
     stderr: io.stderr,
     runtime: await currentRuntime(),
-    stats: () => stats(),
+    stats: () => {
+      const s = stats();
+      return {
+        packets: s.packets,
+        bytes: s.bytes,
+        malformed: s.malformed,
+        unsupported: s.unsupported,
+        dropped: s.dropped,
+        filtered: s.filtered,
+        elapsed: Number(s.elapsed.toFixed(3)),
+      };
+    },
   });
   const analyzer = new FlowAnalyzer(bus);
   // The flow table runs only while some plugin listens to a flow or application event.
@@ -117,7 +128,12 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   attachAnalyzer();
 
   for (const file of chosen) await plugins.load(file, config.options.get(file.name));
-  await plugins.ready();
+  // A plugin may hold the start (socket-server's wait=N); a signal meanwhile ends the run.
+  if (signal !== undefined) {
+    await Promise.race([plugins.ready(), new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
+  } else {
+    await plugins.ready();
+  }
 
   pool = new DecodePool(ring, config.workers, config.filter);
   const batch = Math.max(64, Math.min(kMaxBatch, ring.slotCount / 8));

@@ -107,8 +107,12 @@ export interface PluginContext<O extends OptionSpecs = OptionSpecs> {
   readonly format: "text" | "json";
   /** True for live capture, false when reading a file. */
   readonly live: boolean;
-  /** Host version and the names of every event that can be subscribed to right now. */
-  readonly host: { readonly version: string; events(): string[] };
+  /**
+   * Host version; the events known now (built-in ones and those plugins emitted or declared); and
+   * whether a name can be subscribed to: a known event, or "<plugin>.<event>" of a plugin (which may
+   * start emitting later) outside the built-in namespaces, so that "http.requests" is refused.
+   */
+  readonly host: { readonly version: string; events(): string[]; accepts(name: string): boolean };
   /** Subscribes to an event. The host catches what the handler throws (or an async handler rejects). */
   on<K extends EventName>(event: K, handler: (ev: HostEvents[K]) => unknown): void;
   /** Unsubscribes a handler given to `on`. */
@@ -155,6 +159,19 @@ export interface PluginDefinition<O extends OptionSpecs = OptionSpecs> {
  */
 export function definePlugin<const O extends OptionSpecs = {}>(definition: PluginDefinition<O>): PluginDefinition<O> {
   return definition;
+}
+
+/**
+ * The JSON record of an event: `{"type": name, ...fields}`, from the event's own `toJSON()` when it
+ * has one (layer views, flows, application events) or the payload itself (plugin events). The one
+ * JSON form every output uses, so that event-log and the socket server write the same lines.
+ */
+export function eventRecord(name: string, ev: unknown): Record<string, unknown> {
+  const body =
+    ev !== null && typeof ev === "object" && typeof (ev as { toJSON?: unknown }).toJSON === "function"
+      ? (ev as { toJSON(): Record<string, unknown> }).toJSON()
+      : (ev as Record<string, unknown>);
+  return { type: name, ...body };
 }
 
 /** TCP flag bits for `TcpEvent.flags`. */

@@ -48,6 +48,8 @@ export interface PluginStats {
 }
 
 const layerEvents = new Set<string>(layerEventNames);
+/** "flow", "http", "tls": the prefixes of built-in dotted events, which no plugin may use. */
+const builtinNamespaces = new Set(builtinEventNames.filter((n) => n.includes(".")).map((n) => n.slice(0, n.indexOf("."))));
 /** Per-packet events are timed one call in kSampleEvery: timing every call would cost more than most handlers. */
 const kSampleEvery = 16;
 
@@ -106,6 +108,13 @@ export class PluginHost {
   /** Every event a client or plugin can subscribe to now: built-in ones and those plugins emit or declare. */
   eventNames(): string[] {
     return [...new Set([...builtinEventNames, ...this.emitted])];
+  }
+
+  /** True when `name` is a known event, or a plugin event ("<plugin>.<event>") outside the built-in namespaces. */
+  acceptsEvent(name: string): boolean {
+    if ((builtinEventNames as readonly string[]).includes(name) || this.emitted.has(name)) return true;
+    const dot = name.indexOf(".");
+    return dot > 0 && !builtinNamespaces.has(name.slice(0, dot)) && /^[A-Za-z0-9][A-Za-z0-9_-]*\.[A-Za-z0-9_.-]+$/.test(name);
   }
 
   /** Imports, configures and starts the plugin in `file`. Throws (and loads nothing) when any step fails. */
@@ -266,7 +275,7 @@ export class PluginHost {
       options: values as PluginContext["options"],
       format: opts.format,
       live: opts.live,
-      host: { version: opts.version, events: () => host.eventNames() },
+      host: { version: opts.version, events: () => host.eventNames(), accepts: (name) => host.acceptsEvent(name) },
       on(event, handler) {
         if (p.disabled) return;
         const wrapped = host.wrap(p, event, handler as (ev: unknown) => unknown);

@@ -1,0 +1,323 @@
+import { definePlugin, eventRecord, type TcpConnection } from "../core/plugins/plugin-api.ts";
+
+const encoder = new TextEncoder();
+
+/** Compares two strings in time that depends only on their lengths, not on where they differ. */
+function sameSecret(given: string, expected: string): boolean {
+  const a = encoder.encode(given);
+  const b = encoder.encode(expected);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i];
+  return diff === 0;
+}
+
+/** A connected client: its subscriptions, its bounded output queue and its manners. */
+class Client {
+  readonly events = new Set<string>();
+  /** Encoded lines waiting for the socket (bounded by the `queue` option). */
+  readonly queue: Uint8Array[] = [];
+  /** Events dropped since the client was last told. */
+  missed = 0;
+  missedTotal = 0;
+  strikes = 0;
+  authenticated: boolean;
+  closed = false;
+  private writing = false;
+  private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+
+  constructor(
+    readonly conn: TcpConnection,
+    readonly limit: number,
+    needsToken: boolean,
+  ) {
+    this.authenticated = !needsToken;
+    this.writer = conn.writable.getWriter();
+    // A peer that vanishes makes pending writes fail; that only closes this client.
+    this.writer.closed.catch(() => this.close());
+  }
+
+  /** Queues one line; beyond the bound the line is dropped and counted, never buffered. */
+  send(line: Uint8Array): void {
+    if (this.closed) return;
+    if (this.queue.length >= this.limit) {
+      this.missed++;
+      this.missedTotal++;
+      return;
+    }
+    this.queue.push(line);
+    if (!this.writing) void this.drain();
+  }
+
+  /** Queues a control message (hello, ok, error): these are never dropped, and they are few. */
+  control(message: Record<string, unknown>): void {
+    if (this.closed) return;
+    this.queue.push(encoder.encode(`${JSON.stringify(message)}\n`));
+    if (!this.writing) void this.drain();
+  }
+
+  /** Writes the queue out, one write at a time: a slow reader backs up here, not in the socket. */
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        const batch = this.queue.splice(0, this.queue.length);
+        if (this.missed > 0 && this.queue.length === 0) {
+          batch.push(encoder.encode(`${JSON.stringify({ type: "dropped", count: this.missed })}\n`));
+          this.missed = 0;
+        }
+        await this.writer.ready;
+        await this.writer.write(concat(batch));
+      }
+    } catch {
+      this.close();
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Sends what is queued, then closes (the end of the run): at most `ms` milliseconds. */
+  async finish(last: Record<string, unknown>, ms: number): Promise<void> {
+    if (this.closed) return;
+    this.queue.push(encoder.encode(`${JSON.stringify(last)}\n`));
+    const done = (async () => {
+      while (this.writing || this.queue.length > 0) {
+        if (!this.writing) await this.drain();
+        else await new Promise((r) => setTimeout(r, 5));
+      }
+      await this.writer.close();
+    })().catch(() => {});
+    await Promise.race([done, new Promise((r) => setTimeout(r, ms))]);
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.length = 0;
+    this.conn.close();
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/**
+ * Streams events to TCP clients as NDJSON, in capture order: the same lines event-log writes.
+ *
+ * A client gets a hello line, then chooses events with `{"subscribe":[...]}` / `SUB a b` (and
+ * `{"unsubscribe":[...]}` / `UNSUB a b`). Each client has a bounded queue: a reader that falls behind
+ * loses events (counted, and told how many when it catches up) and never slows the capture. Lines
+ * longer than `max-line`, garbage and unknown commands get an error line; a client that keeps at it
+ * is disconnected. Network access goes through `ctx.listen`, so the plugin runs on Node and Deno alike.
+ */
+export default definePlugin({
+  name: "socket-server",
+  description: "Streams chosen events to TCP clients as NDJSON (subscribe per client, bounded queues)",
+  options: {
+    host: { type: "string", default: "127.0.0.1", description: "address to listen on (a non-loopback address must be given explicitly)" },
+    port: { type: "number", default: 7070, description: "TCP port (0: any free port, printed at start)" },
+    token: { type: "string", default: "", description: "clients must send this token first (AUTH <token> or {\"token\":...})" },
+    "max-clients": { type: "number", default: 64, description: "clients at once; more are refused with a message" },
+    queue: { type: "number", default: 10000, description: "lines queued per client before its events are dropped" },
+    "max-line": { type: "number", default: 4096, description: "longest command line a client may send, in bytes" },
+    strikes: { type: "number", default: 3, description: "bad commands or overlong lines before a client is disconnected" },
+    wait: { type: "number", default: 0, description: "hold the start of capture until N clients have subscribed" },
+  },
+  async setup(ctx) {
+    const o = ctx.options;
+    if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) ctx.fail(`port ${o.port} is not a TCP port`);
+    if (o["max-clients"] < 1 || o.queue < 1 || o["max-line"] < 16) ctx.fail("max-clients and queue must be at least 1, max-line at least 16");
+    const clients = new Set<Client>();
+    /** Clients per subscribed event, and the bus handler of each event that has any. */
+    const subscribers = new Map<string, Set<Client>>();
+    const handlers = new Map<string, (ev: unknown) => void>();
+    let sent = 0;
+
+    const subscribe = (client: Client, names: string[]): string | null => {
+      const bad = names.filter((n) => !ctx.host.accepts(n));
+      if (bad.length > 0) return `unknown event ${bad.map((n) => JSON.stringify(n)).join(", ")}: events are ${ctx.host.events().join(", ")}`;
+      for (const name of names) {
+        client.events.add(name);
+        let set = subscribers.get(name);
+        if (set === undefined) {
+          subscribers.set(name, (set = new Set()));
+          // Subscribe to the bus only while some client wants the event: events nobody listens to
+          // are not even built.
+          const handler = (ev: unknown) => {
+            const line = encoder.encode(`${JSON.stringify(eventRecord(name, ev))}\n`);
+            for (const c of set!) c.send(line);
+            sent++;
+          };
+          handlers.set(name, handler);
+          ctx.on(name as "dns", handler);
+        }
+        set.add(client);
+      }
+      return null;
+    };
+
+    const unsubscribe = (client: Client, names: Iterable<string>) => {
+      for (const name of [...names]) {
+        client.events.delete(name);
+        const set = subscribers.get(name);
+        if (set === undefined) continue;
+        set.delete(client);
+        if (set.size === 0) {
+          subscribers.delete(name);
+          ctx.off(name as "dns", handlers.get(name)!);
+          handlers.delete(name);
+        }
+      }
+    };
+
+    // `wait`: capture starts once this many clients have subscribed to something.
+    let release: () => void = () => {};
+    if (o.wait > 0) {
+      ctx.holdStart(new Promise<void>((resolve) => (release = resolve)));
+      ctx.log.info(`waiting for ${o.wait} subscribed client(s) before capture starts`);
+    }
+    const checkWait = () => {
+      if (o.wait > 0 && [...clients].filter((c) => c.events.size > 0).length >= o.wait) release();
+    };
+
+    /** One command line from a client. */
+    const command = (client: Client, line: string): void => {
+      const text = line.trim();
+      if (text === "") return;
+      const strike = (error: string) => {
+        client.control({ type: "error", error });
+        if (++client.strikes >= o.strikes) {
+          client.control({ type: "error", error: "too many bad commands: disconnecting" });
+          void client.finish({ type: "bye" }, 1000);
+        }
+      };
+      let verb: string;
+      let args: string[];
+      let token: string | undefined;
+      if (text.startsWith("{")) {
+        let msg: unknown;
+        try {
+          msg = JSON.parse(text);
+        } catch {
+          return strike("not a command: send {\"subscribe\":[\"event\",...]} or SUB event ...");
+        }
+        const m = msg as { subscribe?: unknown; unsubscribe?: unknown; token?: unknown };
+        const list = m.subscribe ?? m.unsubscribe;
+        if (typeof m.token === "string") {
+          verb = "AUTH";
+          args = [];
+          token = m.token;
+        } else if (Array.isArray(list) && list.every((x) => typeof x === "string")) {
+          verb = m.subscribe !== undefined ? "SUB" : "UNSUB";
+          args = list as string[];
+        } else {
+          return strike("unknown command: use subscribe or unsubscribe with a list of event names");
+        }
+      } else {
+        const words = text.split(/\s+/);
+        verb = words[0].toUpperCase();
+        args = words.slice(1);
+        if (verb === "AUTH") token = args.join(" ");
+      }
+      if (!client.authenticated) {
+        if (verb === "AUTH" && token !== undefined && sameSecret(token, o.token)) {
+          client.authenticated = true;
+          client.control({ type: "ok", authenticated: true });
+          return;
+        }
+        client.control({ type: "error", error: "authentication required: send AUTH <token> first" });
+        void client.finish({ type: "bye" }, 1000);
+        return;
+      }
+      if (verb === "SUB") {
+        const error = subscribe(client, args);
+        if (error !== null) return strike(error);
+        client.control({ type: "ok", subscribed: [...client.events] });
+        checkWait();
+      } else if (verb === "UNSUB") {
+        unsubscribe(client, args);
+        client.control({ type: "ok", subscribed: [...client.events] });
+      } else if (verb === "AUTH") {
+        client.control({ type: "ok", authenticated: true });
+      } else {
+        strike(`unknown command "${verb}": use SUB, UNSUB or their JSON forms`);
+      }
+    };
+
+    /** Reads a client's lines, at most `max-line` bytes each, until it goes away. */
+    const readCommands = async (client: Client) => {
+      const reader = client.conn.readable.getReader();
+      const decoder = new TextDecoder();
+      let pending = "";
+      let discarding = false;
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done || client.closed) break;
+          pending += decoder.decode(value, { stream: true });
+          let nl: number;
+          while ((nl = pending.indexOf("\n")) >= 0) {
+            const line = pending.slice(0, nl);
+            pending = pending.slice(nl + 1);
+            if (discarding) discarding = false;
+            else command(client, line);
+            if (client.closed) return;
+          }
+          if (pending.length > o["max-line"]) {
+            // Drop what is held of the overlong line, and the rest of it as it comes.
+            pending = "";
+            if (!discarding) {
+              discarding = true;
+              client.control({ type: "error", error: `line longer than ${o["max-line"]} bytes` });
+              if (++client.strikes >= o.strikes) {
+                void client.finish({ type: "bye" }, 1000);
+                return;
+              }
+            }
+          }
+        }
+      } catch {
+        // reset by the peer
+      } finally {
+        remove(client);
+      }
+    };
+
+    const remove = (client: Client) => {
+      if (!clients.delete(client)) return;
+      unsubscribe(client, client.events);
+      client.close();
+    };
+
+    const listener = await ctx.listen({ host: o.host, port: o.port }, (conn) => {
+      const client = new Client(conn, o.queue, o.token !== "");
+      if (clients.size >= o["max-clients"]) {
+        client.control({ type: "error", error: `too many clients (at most ${o["max-clients"]}): try again later` });
+        void client.finish({ type: "bye" }, 1000);
+        return;
+      }
+      clients.add(client);
+      client.control({ type: "hello", version: ctx.host.version, events: ctx.host.events(), auth: o.token !== "" });
+      void readCommands(client);
+    });
+    ctx.log.info(`listening on ${listener.host}:${listener.port}`);
+
+    ctx.onTeardown(async () => {
+      const stats = { type: "stats", ...ctx.stats(), events_sent: sent };
+      await Promise.all(
+        [...clients].map((c) => c.finish({ ...stats, dropped_for_you: c.missedTotal }, 2000)),
+      );
+      release();
+    });
+  },
+});
