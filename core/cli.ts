@@ -10,6 +10,7 @@ import { describeOptions, groupOptionArgs } from "./plugins/plugin-options.ts";
 import { runHost, type RunConfig, type RunIo } from "./run.ts";
 import { UsageError } from "./usage-error.ts";
 import { kMinRingBytes } from "./ring/ring-layout.ts";
+import { listInterfaces } from "./live/capture-interfaces.ts";
 
 /** The package version (`--version`, the socket server's hello). */
 export const version: string = (
@@ -20,14 +21,23 @@ const defaultPlugins = ["packet-printer"];
 
 const help = `Usage: host [options] [filter expression]
 
-Reads packets from a capture file, decodes them in a pool of worker threads and
-delivers the decoded events, in capture order, to the plugins you choose.
+Reads packets from a capture file or a network interface, decodes them in a pool
+of worker threads and delivers the decoded events, in capture order, to the
+plugins you choose.
 
 Capture:
   -r, --read FILE          read a pcap or pcapng file ("-" reads stdin)
-  -c, --count N            stop after N packets (that pass the filter)
+  -i, --interface IFACE    capture live on IFACE through libpcap (without -r or -i: the
+                           first interface that is up and not a loopback)
+  --list-interfaces        list the interfaces libpcap can capture on, with their addresses
   -f, --filter EXPR        capture filter in pcap-filter(7) syntax, e.g. 'tcp port 80';
-                           words after the options are taken as the filter too, as in tcpdump
+                           words after the options are taken as the filter too, as in tcpdump.
+                           Live, libpcap compiles it; on files the decode workers evaluate it
+  -c, --count N            stop after N packets (that pass the filter)
+  --duration SEC           stop after SEC seconds
+  -w, --write FILE         also write the captured (filtered) frames to FILE as a pcap
+  -Z, --user NAME          live: drop root privileges to NAME once the capture is open
+  --buffer-size SIZE       live: libpcap's kernel buffer, e.g. 64M (default 32M)
 
 Plugins:
   --plugins A,B            plugins to load (default: ${defaultPlugins.join(",")})
@@ -44,13 +54,15 @@ Pipeline:
   --ring-size SIZE         bytes of shared memory for frames, e.g. 64M (default 32M, at least 1M)
 
 Output:
-  --format text|json      text for people (default), or one JSON object per line
+  --format text|json       text for people (default), or one JSON object per line
   --stats                  print statistics to stderr at the end (a JSON line with --format json)
+  --stats-interval SEC     also print a statistics line every SEC seconds
   -h, --help               show this help
   --version                show the version
 
 Examples:
   host -r capture.pcap --plugins http-printer
+  host -i eth0 --plugins http-printer,flow-counter -f 'tcp port 80' -w web.pcap
   host -r capture.pcapng --plugins flow-counter -o flow-counter.top=20 --stats
   host -r - --plugins event-log -o event-log.events=dns --format json < capture.pcap
   host -r capture.pcap --plugins http-printer tcp port 8080
@@ -79,6 +91,33 @@ function parseWorkers(text: string | undefined): WorkerCount {
   return parseCount(text, "--workers", 1, 1);
 }
 
+/** The options the command line accepts (node:util parseArgs); the help text must list each of them. */
+export const commandLineOptions = {
+  read: { type: "string", short: "r" },
+  interface: { type: "string", short: "i" },
+  "list-interfaces": { type: "boolean" },
+  duration: { type: "string" },
+  write: { type: "string", short: "w" },
+  user: { type: "string", short: "Z" },
+  "buffer-size": { type: "string" },
+  "stats-interval": { type: "string" },
+  count: { type: "string", short: "c" },
+  filter: { type: "string", short: "f" },
+  plugins: { type: "string", multiple: true },
+  "plugins-dir": { type: "string", multiple: true },
+  "list-plugins": { type: "boolean" },
+  option: { type: "string", short: "o", multiple: true },
+  watch: { type: "boolean" },
+  "max-plugin-errors": { type: "string" },
+  "teardown-timeout": { type: "string" },
+  workers: { type: "string" },
+  "ring-size": { type: "string" },
+  format: { type: "string" },
+  stats: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const;
+
 /** Turns argv into a RunConfig; also handles the commands that print and exit (help, version, lists). */
 export async function parseCommandLine(
   argv: string[],
@@ -86,28 +125,7 @@ export async function parseCommandLine(
 ): Promise<RunConfig | null> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        read: { type: "string", short: "r" },
-        count: { type: "string", short: "c" },
-        filter: { type: "string", short: "f" },
-        plugins: { type: "string", multiple: true },
-        "plugins-dir": { type: "string", multiple: true },
-        "list-plugins": { type: "boolean" },
-        option: { type: "string", short: "o", multiple: true },
-        watch: { type: "boolean" },
-        "max-plugin-errors": { type: "string" },
-        "teardown-timeout": { type: "string" },
-        workers: { type: "string" },
-        "ring-size": { type: "string" },
-        format: { type: "string" },
-        stats: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: commandLineOptions });
   } catch (err) {
     throw new UsageError(`${(err as Error).message.split("\n")[0]}: see host --help`);
   }
@@ -141,11 +159,24 @@ export async function parseCommandLine(
     .flatMap((p) => p.split(","))
     .map((p) => p.trim())
     .filter((p) => p !== "");
-  if (v.read === undefined) {
-    throw new UsageError("Nothing to read: give a capture file with -r FILE (or -r - for stdin); see host --help");
+  if (v["list-interfaces"]) {
+    print(await listInterfacesText());
+    return null;
+  }
+  if (v.read !== undefined && v.interface !== undefined) {
+    throw new UsageError("Give either -r FILE or -i IFACE, not both");
+  }
+  if (v.user !== undefined && v.read !== undefined) {
+    throw new UsageError("-Z/--user applies to live capture (-i); a file is read with the privileges you have");
   }
   return {
-    read: v.read,
+    read: v.read ?? null,
+    iface: v.interface ?? null,
+    write: v.write ?? null,
+    duration: parseSeconds(v.duration, "--duration"),
+    statsInterval: parseSeconds(v["stats-interval"], "--stats-interval"),
+    user: v.user ?? null,
+    bufferBytes: v["buffer-size"] === undefined ? 32 << 20 : parseSize(v["buffer-size"], "--buffer-size"),
     filter,
     count: parseCount(v.count, "-c", 1, 0),
     plugins: [...new Set(plugins)],
@@ -160,6 +191,23 @@ export async function parseCommandLine(
     teardownMs: parseCount(v["teardown-timeout"], "--teardown-timeout", 0, 5) * 1000,
     version,
   };
+}
+
+function parseSeconds(text: string | undefined, flag: string): number {
+  if (text === undefined) return 0;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`Invalid ${flag} "${text}": give a number of seconds above 0`);
+  return n;
+}
+
+/** The --list-interfaces text: name, flags and addresses of each device. */
+async function listInterfacesText(): Promise<string> {
+  const list = await listInterfaces();
+  const lines = list.map((i, n) => {
+    const flags = [i.up ? "up" : "", i.loopback ? "loopback" : ""].filter((f) => f !== "").join(",");
+    return `${String(n + 1).padStart(2)}. ${i.name}${flags ? ` [${flags}]` : ""}${i.addresses.length ? ` ${i.addresses.join(" ")}` : ""}${i.description ? ` (${i.description})` : ""}`;
+  });
+  return `${lines.join("\n")}\n`;
 }
 
 /** The --list-plugins text: each plugin with its description and options. */

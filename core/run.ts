@@ -13,18 +13,34 @@ import { BufferedLineWriter, type ChunkSink } from "./output.ts";
 import { PluginHost, errorText } from "./plugins/plugin-host.ts";
 import { checkPluginName, discoverPlugins, unknownPlugin, type PluginFile } from "./plugins/plugin-loader.ts";
 import type { RawPluginOptions } from "./plugins/plugin-options.ts";
-import { currentRuntime } from "./runtime/host-runtime.ts";
+import type { RunStatsSnapshot } from "./plugins/plugin-api.ts";
+import { currentRuntime, isDeno } from "./runtime/host-runtime.ts";
 import { statsJson, statsText, type RunStats } from "./run-stats.ts";
 import { UsageError } from "./usage-error.ts";
 import { FlowAnalyzer } from "./flows/flow-analyzer.ts";
 import { PluginWatcher } from "./plugins/plugin-watcher.ts";
+import { PcapFileWriter } from "./sinks/pcap-file-writer.ts";
+import { type LiveCapture, LiveCaptureError, openLiveCapture } from "./live/live-capture.ts";
+import { defaultInterface, listInterfaces } from "./live/capture-interfaces.ts";
 
 /** What to run: the parsed command line. */
 export interface RunConfig {
   /** Capture file to read ("-" for stdin), or null for live capture. */
   read: string | null;
+  /** Interface to capture on (null with `read`, or to pick the default interface). */
+  iface?: string | null;
   filter: string | null;
   count: number;
+  /** Stop after this many seconds (0: no limit). */
+  duration?: number;
+  /** `-w`: write the captured frames to this pcap file. */
+  write?: string | null;
+  /** Live: drop privileges to this user once the capture is open. */
+  user?: string | null;
+  /** Live: libpcap's kernel buffer in bytes. */
+  bufferBytes?: number;
+  /** Print a statistics line every this many seconds (0: only at the end). */
+  statsInterval?: number;
   plugins: string[];
   pluginDirs: string[];
   workers: WorkerCount;
@@ -48,13 +64,15 @@ export interface RunIo {
 
 /** Largest batch of slots in one decode task. */
 const kMaxBatch = 4096;
+/** Live capture: how long a batch may wait to fill before it is decoded anyway. */
+const kLiveFlushMs = 10;
 
 /**
  * Runs the host; resolves with the exit status (0 done, 1 damaged input or a failure during the run;
  * usage errors are thrown as UsageError for the CLI to report with status 2).
  */
 export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal): Promise<number> {
-  if (config.read === null) throw new UsageError("Nothing to read: give a capture file with -r FILE (or -r - for stdin)");
+  const live = config.read === null;
   const available = discoverPlugins(config.pluginDirs);
   const chosen: PluginFile[] = [];
   for (const name of config.plugins) {
@@ -68,14 +86,40 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
       throw new UsageError(`Option -o ${name}.…: plugin ${name} is not loaded; add it to --plugins`);
     }
   }
-  const checkFilter = config.filter === null ? null : (await import("./filter-check.ts")).checkFilter;
+  // On files the workers evaluate the filter, so it is checked here first; live, libpcap compiles it.
+  const checkFilter = config.filter === null || live ? null : (await import("./filter-check.ts")).checkFilter;
   checkFilter?.(config.filter!, null);
 
+  // Live capture opens first: a wrong interface or filter, or missing privileges, end the run before
+  // any plugin starts.
+  let capture: LiveCapture | null = null;
+  let iface = config.iface ?? null;
+  if (live) {
+    if (iface === null) {
+      const chosenIface = defaultInterface(await listInterfaces().catch(liveError(null, config.filter)));
+      if (chosenIface === null) throw new UsageError("No interface to capture on: give one with -i (see --list-interfaces) or read a file with -r");
+      iface = chosenIface.name;
+      io.stderr(`host: listening on ${iface} (no -i given)`);
+    }
+    capture = await openLiveCapture(
+      {
+        device: iface,
+        filter: config.filter ?? "",
+        bufferBytes: config.bufferBytes ?? 32 << 20,
+        queueBytes: Math.max(4 << 20, config.ringBytes),
+        user: config.user ?? null,
+      },
+      io.stderr,
+    ).catch(liveError(iface, config.filter));
+    if (config.user) dropPrivileges(config.user, io);
+  }
+
+  const opened = performance.now();
   const ring = FrameRing.create(config.ringBytes);
   const bus = new EventBus();
   const dispatcher = new Dispatcher(ring, bus);
   const out = new BufferedLineWriter(io.stdout);
-  let started = performance.now();
+  let started = opened;
   let ended = 0; // when the last packet was dispatched: elapsed covers the capture, not the teardown
   let pool: DecodePool | null = null;
   const stats = (): RunStats => ({
@@ -84,8 +128,8 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     malformed: dispatcher.stats.malformed,
     unsupported: dispatcher.stats.unsupported,
     filtered: dispatcher.stats.filtered,
-    dropped: 0,
-    received: 0,
+    dropped: capture === null ? 0 : capture.stats.dropped + capture.stats.kernelDropped,
+    received: capture === null ? 0 : capture.stats.received,
     elapsed: ((ended || performance.now()) - started) / 1000,
     maxRss: process.resourceUsage().maxRSS * 1024,
     workers: {
@@ -99,25 +143,14 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   });
   const plugins = new PluginHost(bus, {
     format: config.format,
-    live: false,
+    live,
     version: config.version,
     maxErrors: config.maxPluginErrors,
     teardownMs: config.teardownMs,
     out,
     stderr: io.stderr,
     runtime: await currentRuntime(),
-    stats: () => {
-      const s = stats();
-      return {
-        packets: s.packets,
-        bytes: s.bytes,
-        malformed: s.malformed,
-        unsupported: s.unsupported,
-        dropped: s.dropped,
-        filtered: s.filtered,
-        elapsed: Number(s.elapsed.toFixed(3)),
-      };
-    },
+    stats: () => snapshot(stats()),
   });
   const analyzer = new FlowAnalyzer(bus);
   // The flow table runs only while some plugin listens to a flow or application event.
@@ -127,7 +160,15 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   bus.onChange(attachAnalyzer);
   attachAnalyzer();
 
-  for (const file of chosen) await plugins.load(file, config.options.get(file.name));
+  const writer = config.write ? new PcapFileWriter(config.write) : null;
+  dispatcher.writer = writer;
+  try {
+    for (const file of chosen) await plugins.load(file, config.options.get(file.name));
+  } catch (err) {
+    capture?.stop();
+    writer?.close();
+    throw err;
+  }
   // A plugin may hold the start (socket-server's wait=N); a signal meanwhile ends the run.
   if (signal !== undefined) {
     await Promise.race([plugins.ready(), new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
@@ -135,19 +176,35 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     await plugins.ready();
   }
 
-  pool = new DecodePool(ring, config.workers, config.filter);
+  pool = new DecodePool(ring, config.workers, live ? null : config.filter);
   const batch = Math.max(64, Math.min(kMaxBatch, ring.slotCount / 8));
   const pipeline = new Pipeline(ring, pool, dispatcher, batch);
   if (checkFilter !== null) pipeline.onLinkType = (lt) => checkFilter(config.filter!, lt);
+  // Stopping: a file stops reading; a live capture stops capturing, and what it captured before is
+  // still delivered (the capture process closes its stream after the last frame).
+  const stop = () => {
+    if (capture !== null) capture.stop();
+    else pipeline.stop();
+  };
   dispatcher.limit = config.count;
-  dispatcher.onLimit = () => pipeline.stop();
-  signal?.addEventListener("abort", () => pipeline.stop());
+  dispatcher.onLimit = () => {
+    capture?.stop();
+    pipeline.stop();
+  };
+  signal?.addEventListener("abort", stop);
+  if (signal?.aborted) stop();
+  const durationTimer = config.duration ? setTimeout(stop, config.duration * 1000) : null;
   const watcher = config.watch ? new PluginWatcher(plugins, config.pluginDirs, config.options, io.stderr) : null;
 
   await pool.warmUp();
-  started = performance.now();
-  const source = new FileSource(config.read, pipeline);
-  const progress = io.progress ? startProgress(source, dispatcher, started, io) : null;
+  // A file's rate is measured from the first read; a live capture's duration from when it opened.
+  if (!live) started = performance.now();
+  const source =
+    capture === null ? new FileSource(config.read!, pipeline) : new FileSource(capture.bytes, pipeline, `live capture on ${iface}`);
+  const progress = io.progress && !live ? startProgress(source, dispatcher, started) : null;
+  // Live traffic may trickle: decode what arrived even when a batch is not full.
+  const flusher = live ? setInterval(() => pipeline.flush(), kLiveFlushMs) : null;
+  const periodic = config.statsInterval ? startPeriodicStats(config, stats, pool, ring, io) : null;
   let status = 0;
   let failure: unknown = null;
   try {
@@ -155,17 +212,23 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   } catch (err) {
     failure = err;
   }
+  capture?.stop();
   try {
     await pipeline.drain();
   } catch (err) {
     failure ??= err;
   }
+  if (capture !== null) await Promise.race([capture.done, new Promise((r) => setTimeout(r, 2000))]);
+  if (durationTimer !== null) clearTimeout(durationTimer);
+  if (flusher !== null) clearInterval(flusher);
+  if (periodic !== null) clearInterval(periodic);
   progress?.stop();
   watcher?.close();
   analyzer.finish();
   ended = performance.now();
   await plugins.teardownAll();
   out.flush();
+  writer?.close();
   await pool.close();
   if (failure !== null) {
     if (failure instanceof UsageError) throw failure;
@@ -180,8 +243,68 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   return status;
 }
 
+/** The counters a plugin sees through `ctx.stats()`. */
+function snapshot(s: RunStats): RunStatsSnapshot {
+  return {
+    packets: s.packets,
+    bytes: s.bytes,
+    malformed: s.malformed,
+    unsupported: s.unsupported,
+    dropped: s.dropped,
+    filtered: s.filtered,
+    elapsed: Number(s.elapsed.toFixed(3)),
+  };
+}
+
+/**
+ * Turns a live-capture failure into what the user reads: what went wrong (libpcap's words) and what
+ * to do. A bad filter is a usage error (exit 2), like tcpdump; the others end the run with status 1.
+ */
+function liveError(iface: string | null, filter: string | null): (err: unknown) => Promise<never> {
+  return async (err) => {
+    if (!(err instanceof LiveCaptureError)) throw err;
+    switch (err.kind) {
+      case "filter":
+        throw new UsageError(`Bad filter '${filter}': ${err.message}`);
+      case "cap-missing":
+        throw new Error(
+          `Live capture needs the "cap" addon, which is not built here (${err.message}). ` +
+            "Install libpcap's headers and rebuild it: apt-get install libpcap-dev (as root), then npm rebuild cap. " +
+            "Reading files with -r works without it.",
+        );
+      case "permission":
+        throw new Error(
+          `No permission to capture on ${iface}: ${err.message}. Run as root, or let Node capture: ` +
+            `sudo setcap cap_net_raw,cap_net_admin=eip "$(readlink -f "$(command -v node)")"`,
+        );
+      case "no-device": {
+        const names = (await listInterfaces().catch(() => [])).map((i) => i.name);
+        throw new Error(`No such interface "${iface}" (${err.message}): available interfaces are ${names.join(", ") || "none"}`);
+      }
+      default:
+        throw new Error(`Cannot capture on ${iface}: ${err.message}`);
+    }
+  };
+}
+
+/** Gives up root for the rest of the run (the capture process already did, after opening the device). */
+function dropPrivileges(user: string, io: RunIo): void {
+  if (isDeno || typeof process.setuid !== "function") {
+    io.stderr(`host: --user: this runtime cannot change its user; the capture process runs as ${user}`);
+    return;
+  }
+  try {
+    // initgroups is POSIX-only and missing from some type definitions.
+    (process as { initgroups?: (user: string, group: string) => void }).initgroups?.(user, user);
+    process.setgid?.(user);
+    process.setuid(user);
+  } catch (err) {
+    throw new Error(`Cannot switch to user ${user}: ${errorText(err)}`);
+  }
+}
+
 /** Prints "  42%  1234567 packets  2.31M pkt/s" on the terminal while a file is read. */
-function startProgress(source: FileSource, dispatcher: Dispatcher, started: number, io: RunIo): { stop(): void } {
+function startProgress(source: FileSource, dispatcher: Dispatcher, started: number): { stop(): void } {
   const timer = setInterval(() => {
     const p = source.progress;
     const secs = (performance.now() - started) / 1000;
@@ -196,4 +319,43 @@ function startProgress(source: FileSource, dispatcher: Dispatcher, started: numb
       process.stderr.write("\r\x1b[K");
     },
   };
+}
+
+/**
+ * `--stats-interval`: a line every few seconds with what was received, dropped and decoded since the
+ * start, how full the ring is, and the pool's size and load (which shows `--workers auto` at work).
+ */
+function startPeriodicStats(
+  config: RunConfig,
+  stats: () => RunStats,
+  pool: DecodePool,
+  ring: FrameRing,
+  io: RunIo,
+): ReturnType<typeof setInterval> {
+  let lastTasks = new Map<number, number>();
+  return setInterval(() => {
+    const s = stats();
+    const tasks = new Map(pool.tasksByThread);
+    const load: Record<string, number> = {};
+    for (const [thread, n] of tasks) load[thread] = n - (lastTasks.get(thread) ?? 0);
+    lastTasks = tasks;
+    const line = {
+      type: "stats-interval",
+      elapsed: Number(s.elapsed.toFixed(3)),
+      received: s.received,
+      dropped: s.dropped,
+      decoded: s.packets,
+      ring: Number((ring.inFlight / ring.slotCount).toFixed(3)),
+      workers: pool.threads,
+      queued_tasks: pool.queued,
+      tasks_per_worker: load,
+    };
+    if (config.format === "json") io.stderr(JSON.stringify(line));
+    else {
+      const per = Object.entries(load).map(([t, n]) => `${t}:${n}`).join(" ");
+      io.stderr(
+        `[${line.elapsed.toFixed(1)}s] received ${line.received} dropped ${line.dropped} decoded ${line.decoded} ring ${(line.ring * 100).toFixed(0)}% workers ${line.workers} (tasks ${per || "-"})`,
+      );
+    }
+  }, (config.statsInterval ?? 1) * 1000);
 }

@@ -62,6 +62,8 @@ export class Dispatcher {
   onLimit: () => void = () => {};
   /** The flow table and analyzers, or null when no plugin needs them. */
   analyzer: PacketAnalyzer | null = null;
+  /** Where `-w` writes every dispatched packet, or null. */
+  writer: { packet(c: PacketCursor): void } | null = null;
   private readonly emitter: EventEmitter<string>;
   private readonly packetView: PacketView;
   private readonly ethernetView: EthernetView;
@@ -165,6 +167,7 @@ export class Dispatcher {
       }
       if (wantMalformed && flags & kFlagMalformed) em.emit("malformed", this.malformedView);
       if (analyzer !== null) analyzer.packet(c);
+      if (this.writer !== null) this.writer.packet(c);
       if (this.limit > 0 && st.packets >= this.limit) {
         this.stopped = true;
         this.onLimit();

@@ -19,6 +19,7 @@ import {
   kRecordNeedMore,
   kRecordPacket,
 } from "./capture-record.ts";
+import { type ByteSource, FdByteSource } from "./byte-source.ts";
 import { isPcapMagic, PcapFormat } from "./pcap-format.ts";
 import { isPcapngMagic, PcapngFormat } from "./pcapng-format.ts";
 
@@ -83,14 +84,20 @@ export class FileSource {
   private freeSlots = 0;
   /** Bytes still to be skipped unread (the rest of a block too big to hold). */
   private skip = 0;
+  /** File offset of the block being skipped, for the error when the file ends inside it. */
+  private skipFrom = 0;
   /** File offset of the next byte to parse. */
   private fileOffset = 0;
   private announced = 0;
 
+  /**
+   * `input` is a file path ("-" for stdin) or a byte stream (a live capture's pcap stream); `label`
+   * names it in messages.
+   */
   constructor(
-    private readonly path: string,
+    private readonly input: string | ByteSource,
     private readonly host: FrameProducerHost,
-    private readonly label: string = path === "-" ? "stdin" : path,
+    private readonly label: string = input === "-" ? "stdin" : typeof input === "string" ? input : "capture",
   ) {
     this.ring = host.ring;
     this.head = this.startHead = host.ring.head;
@@ -98,14 +105,15 @@ export class FileSource {
 
   /** Reads the whole file; rejects with CaptureFileError when it is damaged (after publishing what came before). */
   async run(): Promise<void> {
-    const fd = this.path === "-" ? 0 : await openFile(this.path);
+    if (typeof this.input !== "string") return this.readInSequence(this.input, 0);
+    const fd = this.input === "-" ? 0 : await openFile(this.input);
     try {
       if (fd !== 0) this.progress.size = await fileSize(fd);
       const ring = this.ring;
       if (this.progress.size > 0 && ring.pageSize >= 2 * kCarryRoom) {
         await this.readAhead(fd);
       } else {
-        await this.readInSequence(fd, 0, 0);
+        await this.readInSequence(new FdByteSource(fd, this.progress.size > 0 ? 0 : -1), 0);
       }
     } finally {
       if (fd !== 0) close(fd, () => {});
@@ -168,7 +176,7 @@ export class FileSource {
         // A block bigger than the carry room straddles the page end (a pcapng block with huge
         // options): go on reading in sequence from the start of that block.
         await this.settle(pending);
-        return this.readInSequence(fd, next, this.fileOffset);
+        return this.readInSequence(new FdByteSource(fd, this.fileOffset), next);
       }
       // The next page takes the carry only once it is ours, that is once its read was issued (which
       // waits for the consumer to release it). The carry room is not part of that read, so the copy
@@ -188,15 +196,14 @@ export class FileSource {
   }
 
   /**
-   * Sequential reading (pipes, stdin, and the rare fallback of read-ahead) from file offset
-   * `position` into ring page `page`: a page is filled by as many reads as it takes, and the unparsed
-   * tail of a full page moves to the start of the next one.
+   * Sequential reading (pipes, stdin, a live capture's stream, and the rare fallback of read-ahead)
+   * of `source` into ring page `page` onwards: a page is filled by as many reads as it takes, and the
+   * unparsed tail of a full page moves to the start of the next one.
    */
-  private async readInSequence(fd: number, page: number, position: number): Promise<void> {
+  private async readInSequence(source: ByteSource, page: number): Promise<void> {
     const ring = this.ring;
     const host = this.host;
     const d = ring.data;
-    const seekable = this.progress.size > 0;
     let pageStart = page * ring.pageSize;
     let fill = 0;
     let parse = 0;
@@ -209,10 +216,9 @@ export class FileSource {
       if (host.stopping) return;
       let eof = false;
       if (fill < ring.pageSize) {
-        const n = await readInto(fd, d, pageStart + fill, ring.pageSize - fill, seekable ? position : -1);
+        const n = await source.read(d, pageStart + fill, ring.pageSize - fill);
         if (n === 0) eof = true;
         fill += n;
-        position += n;
         this.progress.bytesRead += n;
       }
       const stop = await this.parse(pageStart + parse, pageStart + fill);
@@ -311,6 +317,7 @@ export class FileSource {
       if (rec.length > avail) {
         // A block too big to hold (a block type we skip): the rest is discarded as it is read.
         this.skip = rec.length - avail;
+        this.skipFrom = this.fileOffset;
         this.fileOffset += avail;
         pos = end;
         break;
@@ -336,7 +343,9 @@ export class FileSource {
       const rec = this.rec;
       const need = this.skip > 0 ? this.skip : rec.length > left ? rec.length - left : 0;
       const what = this.format === null ? "file is too short to be a capture" : `truncated ${this.format.name} record`;
-      throw new CaptureFileError(this.label, this.fileOffset, need > 0 ? `${what}: ${need} more bytes expected` : what);
+      // A block cut by the end of the file is reported where it starts, skipped or not.
+      const at = this.skip > 0 ? this.skipFrom : this.fileOffset;
+      throw new CaptureFileError(this.label, at, need > 0 ? `${what}: ${need} more bytes expected` : what);
     }
     if (this.format === null) throw new CaptureFileError(this.label, 0, "file is empty");
   }

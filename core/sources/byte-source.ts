@@ -1,0 +1,116 @@
+import { read } from "node:fs";
+
+/** A stream of capture-file bytes: a file, stdin, or the output of a live capture process. */
+export interface ByteSource {
+  /** Reads up to `length` bytes into `into` at `offset`; resolves with the count, 0 at the end. */
+  read(into: Uint8Array, offset: number, length: number): Promise<number>;
+}
+
+/** Bytes of a file descriptor, read at `position` (a regular file) or as they come (-1: a pipe). */
+export class FdByteSource implements ByteSource {
+  constructor(
+    private readonly fd: number,
+    private position = -1,
+  ) {}
+
+  read(into: Uint8Array, offset: number, length: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const attempt = () =>
+        read(this.fd, into, offset, length, this.position < 0 ? null : this.position, (err, n) => {
+          if (err === null) {
+            if (this.position >= 0) this.position += n;
+            return resolve(n);
+          }
+          // A non-blocking stdin with nothing to give yet: try again shortly rather than call it the end.
+          if (err.code === "EAGAIN") return void setTimeout(attempt, 2);
+          reject(err);
+        });
+      attempt();
+    });
+  }
+}
+
+/** The part of a Node.js readable stream a QueueByteSource needs. */
+export interface ChunkStream {
+  on(event: "data", fn: (chunk: Uint8Array) => void): unknown;
+  on(event: "end" | "close", fn: () => void): unknown;
+  on(event: "error", fn: (err: Error) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+}
+
+/**
+ * Bytes that arrive as chunks (a child's stdout, worker messages), handed out on demand. At most
+ * `maxQueued` bytes wait here: beyond, the stream is paused, so the producer sees backpressure
+ * (a live capture process then drops and counts frames instead of queueing without bound).
+ */
+export class QueueByteSource implements ByteSource {
+  private readonly chunks: Uint8Array[] = [];
+  private queued = 0;
+  private ended = false;
+  private failure: Error | null = null;
+  private waiting: (() => void) | null = null;
+  private paused = false;
+
+  constructor(
+    private readonly maxQueued: number,
+    private readonly stream?: ChunkStream,
+  ) {
+    if (stream !== undefined) {
+      stream.on("data", (chunk) => this.push(chunk));
+      stream.on("end", () => this.end());
+      stream.on("close", () => this.end());
+      stream.on("error", (err) => {
+        this.failure = err;
+        this.end();
+      });
+    }
+  }
+
+  /** Adds bytes (the caller must not change them afterwards). */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.queued += chunk.length;
+    if (this.queued >= this.maxQueued && this.stream !== undefined && !this.paused) {
+      this.paused = true;
+      this.stream.pause();
+    }
+    this.wake();
+  }
+
+  /** No more bytes will come. */
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  async read(into: Uint8Array, offset: number, length: number): Promise<number> {
+    while (this.chunks.length === 0) {
+      if (this.failure !== null) throw this.failure;
+      if (this.ended) return 0;
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+    }
+    let n = 0;
+    while (n < length && this.chunks.length > 0) {
+      const c = this.chunks[0];
+      const k = Math.min(c.length, length - n);
+      into.set(k === c.length ? c : c.subarray(0, k), offset + n);
+      n += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    this.queued -= n;
+    if (this.paused && this.queued < this.maxQueued / 2) {
+      this.paused = false;
+      this.stream!.resume();
+    }
+    return n;
+  }
+
+  private wake(): void {
+    const w = this.waiting;
+    this.waiting = null;
+    w?.();
+  }
+}
