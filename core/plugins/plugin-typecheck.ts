@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { isDeno } from "../runtime/host-runtime.ts";
 
 declare const Deno: { execPath(): string } | undefined;
@@ -10,13 +10,19 @@ declare const Deno: { execPath(): string } | undefined;
 const projectTsconfig = fileURLToPath(new URL("../../tsconfig.json", import.meta.url));
 const projectTypes = fileURLToPath(new URL("../../node_modules/@types", import.meta.url));
 
-/** Where the TypeScript compiler is, or null when it is not installed (`npm install --omit=dev`). */
-function findTsc(): string | null {
+/**
+ * The TypeScript compiler's executable, or null when it is not installed (`npm install --omit=dev`).
+ * TypeScript 7 is a native program; running it directly (rather than through its Node launcher)
+ * keeps loaders that a test runner or tsx put in NODE_OPTIONS away from it.
+ */
+export async function typescriptCompiler(): Promise<string | null> {
   try {
-    // The package exports only its package.json and API entry points; the launcher sits beside it.
     const pkg = fileURLToPath(import.meta.resolve("typescript/package.json"));
-    const tsc = join(dirname(pkg), "bin", "tsc");
-    return existsSync(tsc) ? tsc : null;
+    const locate = join(dirname(pkg), "lib", "getExePath.js");
+    if (!existsSync(locate)) return null;
+    const { default: getExePath } = (await import(pathToFileURL(locate).href)) as { default: () => string };
+    const exe = getExePath();
+    return existsSync(exe) ? exe : null;
   } catch {
     return null;
   }
@@ -25,7 +31,8 @@ function findTsc(): string | null {
 /** Runs a command; resolves with its exit status and combined output. */
 function run(cmd: string, args: string[]): Promise<{ status: number; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    // Loaders in NODE_OPTIONS (a test runner's, tsx's) are for this process, not for the checker.
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_OPTIONS: "" } });
     let output = "";
     child.stdout.on("data", (b: Buffer) => (output += b.toString()));
     child.stderr.on("data", (b: Buffer) => (output += b.toString()));
@@ -46,7 +53,7 @@ export async function typeCheckPlugin(path: string): Promise<string | null> {
     const r = await run(Deno.execPath(), ["check", "--quiet", path]);
     return r.status === 0 ? null : r.output.trim();
   }
-  const tsc = findTsc();
+  const tsc = await typescriptCompiler();
   if (tsc === null) return null;
   // A throwaway tsconfig that extends the project's and names only this file (and what it imports).
   const dir = mkdtempSync(join(tmpdir(), "packet-host-check-"));
@@ -54,7 +61,7 @@ export async function typeCheckPlugin(path: string): Promise<string | null> {
     const config = join(dir, "tsconfig.json");
     const compilerOptions = { typeRoots: [projectTypes] };
     writeFileSync(config, JSON.stringify({ extends: projectTsconfig, compilerOptions, include: [], files: [path] }));
-    const r = await run(process.execPath, [tsc, "--noEmit", "--pretty", "false", "-p", config]);
+    const r = await run(tsc, ["--noEmit", "--pretty", "false", "-p", config]);
     return r.status === 0 ? null : r.output.trim();
   } finally {
     rmSync(dir, { recursive: true, force: true });

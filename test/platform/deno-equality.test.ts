@@ -1,0 +1,61 @@
+import t from "tap";
+import { execFile } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+/**
+ * The host runs on Deno 2 as well as Node: `deno run -A core/cli.ts -r FILE --plugins
+ * http-printer,flow-counter --format json` must print byte for byte what the same command prints on
+ * Node, on the sample capture and (when present) on every capture of ../shared/captures/zeek.
+ */
+const run = promisify(execFile);
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const deno = join(root, "node_modules", ".bin", "deno");
+const zeek = join(root, "..", "shared", "captures", "zeek");
+const args = ["--plugins", "http-printer,flow-counter", "--format", "json", "--workers", "1"];
+
+async function denoWorks(): Promise<boolean> {
+  try {
+    await run(deno, ["--version"]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function both(file: string): Promise<{ node: string; deno: string }> {
+  const opts = { cwd: root, maxBuffer: 64 << 20, encoding: "utf8" as const };
+  const [n, d] = await Promise.all([
+    run(process.execPath, [join(root, "core", "bin.js"), "-r", file, ...args], opts).catch((e: { stdout: string }) => e),
+    run(deno, ["run", "-A", join(root, "core", "cli.ts"), "-r", file, ...args], opts).catch((e: { stdout: string }) => e),
+  ]);
+  return { node: n.stdout, deno: d.stdout };
+}
+
+if (!(await denoWorks())) {
+  t.plan(0, "deno is not installed (npm install installs it as a dev dependency)");
+} else {
+  t.test("Node and Deno print the same bytes for the sample capture", async (t) => {
+    const r = await both(join(root, "test", "fixtures", "sample.pcap"));
+    t.ok(r.node.length > 1000, "there is output to compare");
+    t.equal(r.deno, r.node);
+  });
+
+  t.test("Node and Deno print the same bytes for every zeek capture", { skip: existsSync(zeek) ? false : "../shared/captures is not here" }, async (t) => {
+    const files = readdirSync(zeek).sort();
+    const differ: string[] = [];
+    // Two files at a time: each run is mostly process start-up.
+    for (let i = 0; i < files.length; i += 2) {
+      await Promise.all(
+        files.slice(i, i + 2).map(async (f) => {
+          const r = await both(join(zeek, f));
+          if (r.node !== r.deno) differ.push(f);
+        }),
+      );
+    }
+    t.comment(`${files.length - differ.length}/${files.length} captures identical`);
+    t.same(differ, []);
+  });
+}

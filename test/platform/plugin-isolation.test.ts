@@ -1,0 +1,136 @@
+import t from "tap";
+import { runApp } from "../app/app-run.ts";
+import { pluginFolder, smallCapture, writePlugin } from "./plugin-fixtures.ts";
+import { runHost } from "../../core/run.ts";
+import { builtinPluginDir } from "../../core/plugins/plugin-loader.ts";
+import { groupOptionArgs } from "../../core/plugins/plugin-options.ts";
+
+/** A plugin that counts packets and prints the count at the end: the witness that nothing was lost. */
+const counter = `{
+  name: "counter",
+  description: "",
+  setup(ctx) {
+    let n = 0;
+    ctx.on("packet", () => { n++; });
+    ctx.onTeardown(() => ctx.out.line("counted " + n));
+  },
+}`;
+
+t.test("a handler that throws is logged once with the plugin's name, counted, and the others go on", async (t) => {
+  const dir = pluginFolder(t);
+  writePlugin(dir, "counter", counter);
+  writePlugin(dir, "thrower", `{
+    name: "thrower",
+    description: "",
+    setup(ctx) { ctx.on("tcp", (seg) => { if (seg.dport === 80) throw new Error("boom " + seg.frame); }); },
+  }`);
+  const file = smallCapture(dir, 5);
+  const r = await runApp(file, { plugins: ["thrower", "counter"], pluginDirs: [dir], format: "text", stats: false });
+  t.equal(r.status, 0);
+  t.same(r.lines, ["counted 50"], "the other plugin saw every packet");
+  const logged = r.errors.filter((e) => e.startsWith("[thrower]"));
+  t.equal(logged.length, 1, "logged once");
+  t.match(logged[0], /^\[thrower\] handler for "tcp" threw: boom \d+$/);
+});
+
+t.test("a plugin is disabled after --max-plugin-errors errors, with a warning, and the capture goes on", async (t) => {
+  const dir = pluginFolder(t);
+  writePlugin(dir, "counter", counter);
+  writePlugin(dir, "thrower", `{
+    name: "thrower",
+    description: "",
+    setup(ctx) {
+      let calls = 0;
+      ctx.on("packet", () => { calls++; throw new Error("always"); });
+      ctx.onTeardown(() => ctx.out.line("thrower called " + calls));
+    },
+  }`);
+  const file = smallCapture(dir, 5);
+  const chunks: string[] = [];
+  const errors: string[] = [];
+  const status = await runHost(
+    {
+      read: file,
+      filter: null,
+      count: 0,
+      plugins: ["thrower", "counter"],
+      pluginDirs: [dir, builtinPluginDir],
+      workers: 1,
+      ringBytes: 1 << 20,
+      format: "json",
+      stats: true,
+      options: groupOptionArgs([]),
+      watch: false,
+      maxPluginErrors: 7,
+      teardownMs: 1000,
+      version: "test",
+    },
+    { stdout: (c) => void chunks.push(c), stderr: (l) => void errors.push(l), progress: false },
+  );
+  t.equal(status, 0);
+  t.match(chunks.join(""), /thrower called 7\n/, "no handler call after the seventh error");
+  t.match(chunks.join(""), /counted 50\n/);
+  t.ok(errors.some((e) => e === "[thrower] disabled after 7 errors; the other plugins go on"));
+  const stats = JSON.parse(errors[errors.length - 1]) as { plugins: Array<{ name: string; errors: number; disabled: boolean }> };
+  t.match(stats.plugins.find((p) => p.name === "thrower"), { errors: 7, disabled: true });
+  t.match(stats.plugins.find((p) => p.name === "counter"), { errors: 0, disabled: false });
+});
+
+t.test("an async handler's rejection is treated like a throw", async (t) => {
+  const dir = pluginFolder(t);
+  writePlugin(dir, "counter", counter);
+  writePlugin(dir, "rejecter", `{
+    name: "rejecter",
+    description: "",
+    setup(ctx) { ctx.on("http.request", async (req) => { await Promise.resolve(); throw new Error("rejected " + req.uri); }); },
+  }`);
+  const file = smallCapture(dir, 3);
+  const r = await runApp(file, { plugins: ["rejecter", "counter"], pluginDirs: [dir], format: "text", stats: true });
+  t.equal(r.status, 0);
+  t.same(r.lines.filter((l) => l.startsWith("counted")), ["counted 30"]);
+  t.ok(r.errors.includes('[rejecter] handler for "http.request" threw: rejected /0'), r.errors.join("\n"));
+  t.ok(r.errors.some((l) => /^plugin rejecter: \d+ calls, [\d.]+ ms in handlers, 3 errors$/.test(l)), "all three rejections are counted");
+});
+
+t.test("a teardown that hangs is abandoned after its time limit and the run still ends", async (t) => {
+  const dir = pluginFolder(t);
+  writePlugin(dir, "counter", counter);
+  writePlugin(dir, "hanger", `{
+    name: "hanger",
+    description: "",
+    setup(ctx) { ctx.onTeardown(() => new Promise(() => {})); },
+  }`);
+  const file = smallCapture(dir, 2);
+  const chunks: string[] = [];
+  const errors: string[] = [];
+  const started = Date.now();
+  const status = await runHost(
+    {
+      read: file, filter: null, count: 0, plugins: ["hanger", "counter"], pluginDirs: [dir, builtinPluginDir], workers: 1,
+      ringBytes: 1 << 20, format: "text", stats: false, options: groupOptionArgs([]), watch: false, maxPluginErrors: 100,
+      teardownMs: 300, version: "test",
+    },
+    { stdout: (c) => void chunks.push(c), stderr: (l) => void errors.push(l), progress: false },
+  );
+  t.equal(status, 0);
+  t.ok(errors.includes("[hanger] teardown did not finish within 300 ms and was abandoned"), errors.join("\n"));
+  t.equal(chunks.join(""), "counted 20\n", "the other plugin's teardown ran");
+  t.ok(Date.now() - started < 30_000, "the run did not wait for the hanging teardown");
+});
+
+t.test("time spent in each plugin's handlers is measured and listed", async (t) => {
+  const dir = pluginFolder(t);
+  writePlugin(dir, "slow", `{
+    name: "slow",
+    description: "",
+    setup(ctx) { ctx.on("http.request", () => { const end = performance.now() + 20; while (performance.now() < end) {} }); },
+  }`);
+  writePlugin(dir, "counter", counter);
+  const file = smallCapture(dir, 3);
+  const r = await runApp(file, { plugins: ["slow", "counter"], pluginDirs: [dir], format: "json", stats: true });
+  const plugins = (r.stats as { plugins: Array<{ name: string; ms: number; calls: number }> }).plugins;
+  const slow = plugins.find((p) => p.name === "slow")!;
+  t.equal(slow.calls, 3);
+  t.ok(slow.ms >= 55, `three 20 ms requests show up as at least 55 ms: ${slow.ms}`);
+  t.ok(plugins.find((p) => p.name === "counter")!.ms < slow.ms, "the fast plugin costs less");
+});
