@@ -136,6 +136,17 @@ export class FrameDecoder {
     res[r + kResIcmp] = 0;
     res[r + kResFlowHash] = 0;
     res[r + kResIpExt] = 0;
+    // Fields only some packets carry are reset too, so that a record never shows a field of the
+    // packet this slot held before, whoever reads it without looking at the layer bits first.
+    res[r + kResTcpSeq] = 0;
+    res[r + kResTcpAck] = 0;
+    res[r + kResTcpWindow] = 0;
+    res[r + kResTcpMssWscale] = 0;
+    res[r + kResTcpTsVal] = 0;
+    res[r + kResTcpTsEcr] = 0;
+    res[r + kResTcpSack] = 0;
+    res[r + kResFragDataOff] = -1;
+    res[r + kResFragDataLen] = 0;
 
     let end = off + caplen;
     let p: number;
@@ -170,7 +181,7 @@ export class FrameDecoder {
         p = decodeVlan(this.d, p, end, this.vlan);
         if (p < 0) return this.fail(kMalVlan, p);
         const count = res[r + kResTags] & 0xff;
-        if (count === 0) res[r + kResVlan] = this.vlan.tci | (tpid === 0x88a8 ? 1 << 16 : 0);
+        if (count === 0) res[r + kResVlan] = this.vlan.tci; // the 802.1ad mark goes to kResTags
         else if (count === 1) res[r + kResVlan] = (res[r + kResVlan] & 0xffff) | (this.vlan.tci << 16);
         if (count === 0 && tpid === 0x88a8) res[r + kResTags] |= 1 << 16;
         res[r + kResTags] += 1;
@@ -281,14 +292,18 @@ export class FrameDecoder {
         res[r + kResTcpMssWscale] = t.mss | (t.windowScale << 16);
         res[r + kResTcpTsVal] = t.tsVal;
         res[r + kResTcpTsEcr] = t.tsEcr;
-        res[r + kResTcpSack] = t.sackOff | (t.sackBlocks << 24);
+        // Relative to the TCP header: an absolute ring offset can exceed the 24 bits left beside the count.
+        res[r + kResTcpSack] = t.sackBlocks === 0 ? 0 : (t.sackOff - p) | (t.sackBlocks << 24);
         if (t.soft !== 0) this.soft(kMalTcp, t.soft);
         this.hashFlow(family, 6);
         return;
       }
       case 17: {
         const u = this.udp;
-        const q = decodeUdp(this.d, p, end, declaredEnd - p, u);
+        // The UDP length of a first fragment counts the whole datagram, which this packet only
+        // starts: it cannot be checked against this packet's IP length.
+        const declared = res[r + kResFlags] & kFlagFragment ? 0xffff : declaredEnd - p;
+        const q = decodeUdp(this.d, p, end, declared, u);
         if (q < 0) return this.fail(kMalUdp, q);
         res[r + kResLayers] |= kLayerUdp;
         res[r + kResL4Off] = p;

@@ -47,6 +47,7 @@ import {
   kResIpProto,
   kResL2Off,
   kResL3Off,
+  kResL4Off,
   kResMalformed,
   kResPayloadLen,
   kResPayloadOff,
@@ -456,7 +457,7 @@ export class TcpView extends View implements TcpEvent {
   get sack(): Array<[number, number]> {
     const v = this.res[this.c.r + kResTcpSack];
     const n = v >>> 24;
-    const off = v & 0xffffff;
+    const off = this.res[this.c.r + kResL4Off] + (v & 0xffffff);
     const blocks: Array<[number, number]> = [];
     for (let i = 0; i < n; i++) blocks.push([this.u32(off + 8 * i), this.u32(off + 8 * i + 4)]);
     return blocks;

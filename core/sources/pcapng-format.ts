@@ -195,12 +195,24 @@ export class PcapngFormat implements CaptureFormat {
    */
   private timestamp(iface: PcapngInterface, hi: number, lo: number): void {
     if (iface.binaryExp >= 0) {
+      // Split hi:lo at bit e into seconds and fraction without forming the 64-bit count: a double
+      // holds 53 bits, and today's date in 2^-30 s units needs 61 (nanoseconds came out 70 ns off).
       const e = iface.binaryExp;
-      const ticks = hi * 4294967296 + lo; // exact below 2^53, close enough beyond for a binary clock
-      const unit = 2 ** e;
-      const sec = Math.floor(ticks / unit);
+      let sec: number;
+      let fracHi = 0;
+      let fracLo: number;
+      if (e >= 32) {
+        const unitHi = 2 ** (e - 32);
+        sec = Math.floor(hi / unitHi);
+        fracHi = hi - sec * unitHi;
+        fracLo = lo;
+      } else {
+        const unit = 2 ** e;
+        sec = hi * 2 ** (32 - e) + Math.floor(lo / unit);
+        fracLo = lo % unit;
+      }
       this.sec = sec + iface.offsetSec;
-      this.nsec = Math.floor(((ticks - sec * unit) / unit) * 1e9);
+      this.nsec = binaryFractionNanos(fracHi, fracLo, e);
       return;
     }
     let e = iface.decimalExp;
@@ -216,6 +228,33 @@ export class PcapngFormat implements CaptureFormat {
     this.sec = qHi * 4294967296 + qLo + iface.offsetSec;
     this.nsec = rem * 10 ** (9 - e);
   }
+}
+
+// 16-bit limbs of a 96-bit product, least significant first (binaryFractionNanos).
+const limbs = new Float64Array(6);
+
+/**
+ * floor(hi:lo × 10^9 / 2^e) for a fraction hi:lo < 2^e, exactly, as Wireshark computes it in 64-bit
+ * integers: the product is formed in 16-bit limbs so that no intermediate exceeds 2^53.
+ */
+function binaryFractionNanos(hi: number, lo: number, e: number): number {
+  let p = (lo & 0xffff) * 1e9;
+  limbs[0] = p % 65536;
+  p = (lo >>> 16) * 1e9 + Math.floor(p / 65536);
+  limbs[1] = p % 65536;
+  p = (hi & 0xffff) * 1e9 + Math.floor(p / 65536);
+  limbs[2] = p % 65536;
+  p = (hi >>> 16) * 1e9 + Math.floor(p / 65536);
+  limbs[3] = p % 65536;
+  p = Math.floor(p / 65536);
+  limbs[4] = p % 65536;
+  limbs[5] = Math.floor(p / 65536);
+  // The product shifted right by e: the limbs from bit 16k up (below 2^46, since the result is
+  // below 10^9), then the rest of the shift.
+  const k = e >>> 4;
+  let v = 0;
+  for (let i = 5; i >= k; i--) v = v * 65536 + limbs[i];
+  return Math.floor(v / 2 ** (e - 16 * k));
 }
 
 // Quotient (high, low 32 bits) and remainder of the last divide64 call.

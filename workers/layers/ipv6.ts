@@ -63,6 +63,7 @@ export function decodeIpv6(d: Uint8Array, off: number, end: number, out: Ipv6Lay
   out.fragmentOffset = 0;
   out.moreFragments = false;
   out.fragmentId = 0;
+  out.fragmentDataOff = 0;
   const declaredEnd = off + 40 + plen;
   out.payloadEnd = Math.min(declaredEnd, end);
   let next = out.nextHeader;

@@ -68,7 +68,14 @@ export function decodeTcp(d: Uint8Array, off: number, end: number, out: TcpLayer
   out.window = (d[off + 14] << 8) | d[off + 15];
   out.checksum = (d[off + 16] << 8) | d[off + 17];
   out.urgent = (d[off + 18] << 8) | d[off + 19];
+  // Every option field is reset, not only the bit set: the object is reused for the next segment,
+  // and a reader that looks at `mss` without checking `options` must not see another segment's.
   out.options = 0;
+  out.mss = 0;
+  out.windowScale = 0;
+  out.tsVal = 0;
+  out.tsEcr = 0;
+  out.sackOff = 0;
   out.sackBlocks = 0;
   out.soft = 0;
   if (end - off < hl) return kTruncated;

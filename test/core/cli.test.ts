@@ -1,0 +1,123 @@
+/**
+ * The `host` command as a user runs it: `node core/bin.js ...` in a child process. Usage errors exit
+ * with 2 and a message that says what to do; a capture that cannot be read exits with 1. Each spawn
+ * costs about half a second, so there are few of them.
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import t from "tap";
+import { commandLineOptions } from "../../core/cli.ts";
+import { builtinPluginDir, discoverPlugins } from "../../core/plugins/plugin-loader.ts";
+import { collectorPlugin, makePluginDir, parseLines, repoRoot } from "../support/host-run.ts";
+import { ethernet, ipv4, ipv6, tcp, udp } from "../support/packet-builders.ts";
+import { encodePcap } from "../support/pcap-writer.ts";
+import { makeTempDir } from "../support/wireshark-tools.ts";
+
+const sample = join(repoRoot, "test/fixtures/sample.pcap");
+const plugins = makePluginDir();
+collectorPlugin(plugins.path, "packets", ["packet", "udp", "tcp"]);
+const files = makeTempDir("packet-host-cli-");
+t.teardown(() => {
+  plugins.remove();
+  files.remove();
+});
+
+/** Runs `host` with `args` (and `input` on stdin); returns its status and output. */
+function host(args: string[], input?: Uint8Array): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(repoRoot, "core/bin.js"), ...args], { cwd: repoRoot, input, encoding: "utf8", timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+t.test("host exits with 2 on an unknown flag and says where to look", async (t) => {
+  const r = host(["-r", sample, "--bogus"]);
+  t.equal(r.status, 2);
+  t.match(r.stderr, /^host: .*'--bogus'.*: see host --help\n$/);
+  t.equal(r.stdout, "");
+});
+
+t.test("host exits with 2 on an unknown plugin and lists the plugins it has", async (t) => {
+  const r = host(["-r", sample, "--plugins-dir", plugins.path, "--plugins", "no-such-plugin"]);
+  t.equal(r.status, 2);
+  t.match(r.stderr, /^host: Unknown plugin "no-such-plugin": available plugins are /);
+  const available = [...discoverPlugins([plugins.path, builtinPluginDir]).keys()];
+  t.ok(available.includes("packets") && available.length > 1, "the test folder and the built-in one both have plugins");
+  for (const name of available) t.match(r.stderr, new RegExp(`\\b${name}\\b`), `lists ${name}`);
+});
+
+t.test("host exits with 2 on a plugin named by a path", async (t) => {
+  const r = host(["-r", sample, "--plugins", "../x"]);
+  t.equal(r.status, 2);
+  t.match(r.stderr, /^host: Invalid plugin name "\.\.\/x": .*use --plugins-dir DIR/);
+});
+
+t.test("host exits with 2 on a bad --workers, --ring-size or --format and names the value", async (t) => {
+  const workers = host(["-r", sample, "--workers", "0"]);
+  t.equal(workers.status, 2);
+  t.match(workers.stderr, /^host: Invalid --workers "0": give a whole number of at least 1\n$/);
+  const ring = host(["-r", sample, "--ring-size", "512K"]);
+  t.equal(ring.status, 2);
+  t.match(ring.stderr, /^host: Invalid --ring-size "512K": the ring needs at least 1M\n$/);
+  const format = host(["-r", sample, "--format", "xml"]);
+  t.equal(format.status, 2);
+  t.match(format.stderr, /^host: Invalid --format "xml": use text or json\n$/);
+});
+
+t.test("host exits with 2 on -o for a plugin that is not loaded", async (t) => {
+  const r = host(["-r", sample, "--plugins-dir", plugins.path, "--plugins", "packets", "-o", "flow-counter.top=5"]);
+  t.equal(r.status, 2);
+  t.match(r.stderr, /^host: Option -o flow-counter\..*: plugin flow-counter is not loaded; add it to --plugins\n$/);
+});
+
+t.test("host exits with 1 when the capture file does not exist, naming it", async (t) => {
+  const missing = join(files.path, "missing.pcap");
+  const r = host(["-r", missing, "--plugins-dir", plugins.path, "--plugins", "packets"]);
+  t.equal(r.status, 1);
+  t.equal(r.stderr, `${missing}: cannot open the capture: no such file\n`);
+  t.equal(r.stdout, "");
+});
+
+t.test("host --help exits with 0 and documents exactly the flags the parser accepts", async (t) => {
+  const r = host(["--help"]);
+  t.equal(r.status, 0);
+  t.equal(r.stderr, "");
+  t.match(r.stdout, /^Usage: host /);
+  // Option lines are indented and start with the flags; "Examples:" ends them.
+  const optionText = r.stdout.slice(0, r.stdout.indexOf("\nExamples:"));
+  const documented = new Set<string>();
+  const shorts = new Map<string, string>();
+  for (const line of optionText.split("\n")) {
+    const m = /^ {2}((?:-[A-Za-z], )?--[a-z][a-z-]*)/.exec(line);
+    if (m === null) continue;
+    const [short, long] = m[1]!.includes(", ") ? m[1]!.split(", ") : [undefined, m[1]!];
+    documented.add(long!.slice(2));
+    if (short !== undefined) shorts.set(long!.slice(2), short.slice(1));
+  }
+  const accepted = Object.keys(commandLineOptions).sort();
+  t.same([...documented].sort(), accepted, "every accepted flag is documented, and nothing else");
+  const acceptedShorts = new Map(Object.entries(commandLineOptions).flatMap(([name, spec]) => ("short" in spec ? [[name, spec.short] as [string, string]] : [])));
+  t.same(Object.fromEntries(shorts), Object.fromEntries(acceptedShorts), "short forms match");
+});
+
+t.test("host --version prints the package version", async (t) => {
+  const { version } = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
+  const r = host(["--version"]);
+  t.equal(r.status, 0);
+  t.equal(r.stdout, `packet-host ${version}\n`);
+});
+
+t.test("host -r - reads a capture from stdin", async (t) => {
+  const frames = [
+    ethernet({}, ipv4({ src: "192.0.2.1", dst: "192.0.2.2" }, udp({ sport: 1111, dport: 53 }, "query"))),
+    ethernet({}, ipv6({ src: "2001:db8::1", dst: "2001:db8::2" }, tcp({ sport: 2222, dport: 80, flags: "S" }))),
+    ethernet({}, ipv4({ src: "192.0.2.2", dst: "192.0.2.1" }, udp({ sport: 53, dport: 1111 }, "answer"))),
+  ];
+  const r = host(["-r", "-", "--plugins-dir", plugins.path, "--plugins", "packets", "--format", "json", "--workers", "1"], encodePcap(frames, { resolution: "nano" }));
+  t.equal(r.status, 0);
+  t.equal(r.stderr, "");
+  const events = parseLines(r.stdout.trimEnd().split("\n"));
+  t.same(
+    events.map((e) => [e.e, e.frame, e.e === "packet" ? e.caplen : e.sport]),
+    [["packet", 1, frames[0]!.length], ["udp", 1, 1111], ["packet", 2, frames[1]!.length], ["tcp", 2, 2222], ["packet", 3, frames[2]!.length], ["udp", 3, 53]],
+  );
+});

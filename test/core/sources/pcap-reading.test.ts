@@ -1,0 +1,146 @@
+/**
+ * Classic pcap files read end to end: runHost with a plugin that prints every `packet` event.
+ * Timestamps, lengths and bytes must come out exactly as written; a damaged file must deliver every
+ * packet before the damage, then fail with one line naming the file and the byte offset.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import t, { type Test } from "tap";
+import { collectorPlugin, makePluginDir, parseLines, runCapture } from "../../support/host-run.ts";
+import { ethernet, ipv4, ipv6, tcp, udp } from "../../support/packet-builders.ts";
+import { encodePcap, kPcapHeaderLength, kPcapRecordHeaderLength, LinkType } from "../../support/pcap-writer.ts";
+import type { CaptureRecord, PcapOptions } from "../../support/pcap-writer.ts";
+import { truncateAt } from "../../support/pcapng-writer.ts";
+import { makeTempDir } from "../../support/wireshark-tools.ts";
+
+const plugins = makePluginDir();
+collectorPlugin(plugins.path, "packets", ["packet"], 64);
+const files = makeTempDir("packet-host-pcap-");
+t.teardown(() => {
+  plugins.remove();
+  files.remove();
+});
+
+const hexOf = (b: Uint8Array): string => Array.from(b.subarray(0, 64), (x) => x.toString(16).padStart(2, "0")).join("");
+
+/** Writes `bytes` to a temporary file and runs the host on it with the packet collector. */
+async function read(name: string, bytes: Uint8Array) {
+  const path = join(files.path, name);
+  writeFileSync(path, bytes);
+  const run = await runCapture(path, { plugins: ["packets"], pluginDirs: [plugins.path] });
+  return { path, ...run, packets: parseLines(run.lines) };
+}
+
+const frames = [
+  ethernet({}, ipv4({ src: "192.0.2.1", dst: "192.0.2.2" }, udp({ sport: 1, dport: 2 }, "one"))),
+  ethernet({ vlans: [{ vid: 7 }] }, ipv6({ src: "2001:db8::1", dst: "2001:db8::2" }, tcp({ sport: 3, dport: 4, flags: "S" }))),
+  ethernet({}, ipv4({ src: "192.0.2.3", dst: "192.0.2.4" }, udp({ sport: 5, dport: 6 }, new Uint8Array(300)))),
+];
+/** Timestamps that test the edges: zero, the last nanosecond, a second count above 2^31. */
+const stamps = [
+  { sec: 1_704_067_200, nsec: 123_456_789 },
+  { sec: 0, nsec: 999_999_999 },
+  { sec: 0xfffffff0, nsec: 1 },
+];
+
+function records(): CaptureRecord[] {
+  return frames.map((data, i) => ({ data, timestamp: stamps[i]!, originalLength: data.length + (i === 2 ? 1000 : 0) }));
+}
+
+for (const byteOrder of ["little", "big"] as const) {
+  for (const resolution of ["micro", "nano"] as const) {
+    t.test(`runHost reads a ${resolution}second pcap written ${byteOrder}-endian with exact timestamps and lengths`, async (t) => {
+      const options: PcapOptions = { byteOrder, resolution };
+      const run = await read(`${byteOrder}-${resolution}.pcap`, encodePcap(records(), options));
+      t.equal(run.status, 0);
+      t.same(run.errors, []);
+      t.equal(run.stats.packets, 3);
+      t.same(
+        run.packets.map((p) => [p.frame, p.ts_sec, p.ts_nsec, p.caplen, p.len, p.linktype, p.iface, p.data_hex]),
+        frames.map((f, i) => [
+          i + 1,
+          stamps[i]!.sec,
+          resolution === "nano" ? stamps[i]!.nsec : Math.floor(stamps[i]!.nsec / 1000) * 1000,
+          f.length,
+          f.length + (i === 2 ? 1000 : 0),
+          1,
+          0,
+          hexOf(f),
+        ]),
+      );
+    });
+  }
+}
+
+t.test("runHost gives every packet of a pcap the file's link type and cuts nothing the snap length did not cut", async (t) => {
+  const raw = [ipv4({ src: "192.0.2.1", dst: "192.0.2.2" }, udp({ sport: 1, dport: 2 }, new Uint8Array(200))), ipv6({ src: "2001:db8::1", dst: "2001:db8::2" })];
+  const run = await read("raw.pcap", encodePcap(raw, { linkType: LinkType.RAW, snaplen: 100 }));
+  t.equal(run.status, 0);
+  t.same(run.packets.map((p) => [p.linktype, p.caplen, p.len]), [[101, 100, 228], [101, 40, 40]]);
+});
+
+/** A pcap of `n` frames and the file offset of each record. */
+function numbered(n: number): { bytes: Uint8Array; offsets: number[] } {
+  const list = Array.from({ length: n }, (_, i) => ethernet({}, ipv4({ src: "192.0.2.1", dst: "192.0.2.2", id: i }, udp({ sport: 1000 + i, dport: 53 }, new Uint8Array(20 + i)))));
+  const offsets: number[] = [];
+  let at = kPcapHeaderLength;
+  for (const f of list) {
+    offsets.push(at);
+    at += kPcapRecordHeaderLength + f.length;
+  }
+  return { bytes: encodePcap(list), offsets };
+}
+
+/** Checks the outcome of a damaged file: `delivered` packets, then one error line at `offset`. */
+function damaged(t: Test, run: Awaited<ReturnType<typeof read>>, delivered: number, offset: number, words: RegExp): void {
+  t.equal(run.status, 1, "exit status 1");
+  t.equal(run.packets.length, delivered, "every packet before the damage is delivered");
+  t.same(run.packets.map((p) => p.frame), Array.from({ length: delivered }, (_, i) => i + 1));
+  t.equal(run.stats.packets, delivered);
+  t.equal(run.errors.length, 1, "one error line");
+  const line = run.errors[0] ?? "";
+  t.notMatch(line, /\n/, "on one line");
+  t.ok(line.startsWith(`${run.path}: `), `names the file: ${line}`);
+  t.match(line, new RegExp(`at byte offset ${offset}$`), "names the byte offset of the damaged record");
+  t.match(line, words);
+}
+
+t.test("runHost delivers every packet of a pcap cut in the middle of a record's data, then reports the record", async (t) => {
+  const { bytes, offsets } = numbered(10);
+  const run = await read("cut-data.pcap", truncateAt(bytes, offsets[7]! + kPcapRecordHeaderLength + 5));
+  damaged(t, run, 7, offsets[7]!, /truncated pcap record: \d+ more bytes expected/);
+});
+
+t.test("runHost delivers every packet of a pcap cut in the middle of a record header, then reports it", async (t) => {
+  const { bytes, offsets } = numbered(10);
+  const run = await read("cut-header.pcap", truncateAt(bytes, offsets[4]! + 9));
+  damaged(t, run, 4, offsets[4]!, /truncated pcap record: 7 more bytes expected/);
+});
+
+t.test("runHost reports a pcap cut inside its file header at offset 0", async (t) => {
+  const { bytes } = numbered(1);
+  const run = await read("cut-file-header.pcap", truncateAt(bytes, 13));
+  damaged(t, run, 0, 0, /truncated pcap record: 11 more bytes expected/);
+});
+
+t.test("runHost refuses a pcap record that claims more captured bytes than libpcap allows, after the packets before it", async (t) => {
+  const { bytes, offsets } = numbered(6);
+  const bad = bytes.slice();
+  new DataView(bad.buffer).setUint32(offsets[3]! + 8, 0x7fffffff, true);
+  const run = await read("huge-caplen.pcap", bad);
+  damaged(t, run, 3, offsets[3]!, /record claims 2147483647 captured bytes/);
+});
+
+t.test("runHost refuses a file that is not a capture, and an empty one, at offset 0", async (t) => {
+  const text = await read("notes.pcap", new TextEncoder().encode("these are not packets\n"));
+  damaged(t, text, 0, 0, /not a pcap or pcapng file/);
+  const empty = await read("empty.pcap", new Uint8Array(0));
+  damaged(t, empty, 0, 0, /file is empty/);
+});
+
+t.test("runHost reads a pcap with no packets at all as an empty capture", async (t) => {
+  const run = await read("header-only.pcap", encodePcap([]));
+  t.equal(run.status, 0);
+  t.same(run.errors, []);
+  t.equal(run.stats.packets, 0);
+});
