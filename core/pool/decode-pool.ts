@@ -42,6 +42,9 @@ export class DecodePool {
       // idle this long: occupancy drives the size of the pool.
       idleTimeout: workers === "auto" ? 1000 : 60_000,
       workerData: data,
+      // The worker entry registers its own TypeScript loader; the parent's flags (a test runner's
+      // loaders, --cpu-prof) would only slow every worker's start.
+      execArgv: [],
     });
   }
 

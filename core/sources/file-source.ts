@@ -166,7 +166,7 @@ export class FileSource {
       const end = base + n;
       const stop = await this.parse(base - carry, end);
       if (stop < 0) return this.settle(pending);
-      this.afterPage();
+      await this.afterPage();
       const atEnd = (k + 1) * span >= this.progress.size || n < span;
       carry = end - stop;
       if (atEnd) return this.finish(carry);
@@ -224,7 +224,7 @@ export class FileSource {
       const stop = await this.parse(pageStart + parse, pageStart + fill);
       if (stop < 0) return;
       parse = stop - pageStart;
-      this.afterPage();
+      await this.afterPage();
       // A pipe delivers what its writer wrote so far: decode it now rather than wait for a full batch.
       host.flush();
       if (eof) return this.finish(fill - parse);
