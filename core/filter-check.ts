@@ -6,10 +6,10 @@ import { UsageError } from "./usage-error.ts";
  * startup (`linktype` null), then once per link type the capture announces. A problem becomes a
  * usage error whose message points at the offending part of the expression.
  */
-export function checkFilter(expression: string, linktype: number | null): void {
+export function checkFilter(expression: string, linktype: number | null, littleEndian = true): void {
   try {
     const ast = parseFilter(expression);
-    if (linktype !== null) compileFilter(ast, linktype);
+    if (linktype !== null) compileFilter(ast, linktype, littleEndian ? "little" : "big");
   } catch (err) {
     if (err instanceof FilterError) throw new UsageError(`Bad filter: ${err.message}\n${err.pointer()}`);
     throw err;

@@ -25,7 +25,7 @@ export class Pipeline implements FrameProducerHost {
   private failure: Error | null = null;
   private stopped = false;
   /** Called for every link type a source announces (filter validation); may throw a usage error. */
-  onLinkType: (linktype: number) => void = () => {};
+  onLinkType: (linktype: number, littleEndian: boolean) => void = () => {};
 
   constructor(
     readonly ring: FrameRing,
@@ -52,8 +52,8 @@ export class Pipeline implements FrameProducerHost {
     return this.batches.length;
   }
 
-  linkType(linktype: number): void {
-    this.onLinkType(linktype);
+  linkType(linktype: number, littleEndian: boolean): void {
+    this.onLinkType(linktype, littleEndian);
   }
 
   published(head: number): void {

@@ -20,7 +20,7 @@ import { UsageError } from "./usage-error.ts";
 import { FlowAnalyzer } from "./flows/flow-analyzer.ts";
 import { PluginWatcher } from "./plugins/plugin-watcher.ts";
 import { PcapFileWriter } from "./sinks/pcap-file-writer.ts";
-import { type LiveCapture, LiveCaptureError, openLiveCapture } from "./live/live-capture.ts";
+import { type CaptureUser, type LiveCapture, LiveCaptureError, lookUpUser, openLiveCapture } from "./live/live-capture.ts";
 import { defaultInterface, listInterfaces } from "./live/capture-interfaces.ts";
 
 /** What to run: the parsed command line. */
@@ -95,6 +95,8 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   let capture: LiveCapture | null = null;
   let iface = config.iface ?? null;
   if (live) {
+    const user = config.user ? lookUpUser(config.user) : null;
+    if (config.user && user === null) throw new UsageError(`Invalid -Z/--user "${config.user}": there is no such user`);
     if (iface === null) {
       const chosenIface = defaultInterface(await listInterfaces().catch(liveError(null, config.filter)));
       if (chosenIface === null) throw new UsageError("No interface to capture on: give one with -i (see --list-interfaces) or read a file with -r");
@@ -107,11 +109,11 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
         filter: config.filter ?? "",
         bufferBytes: config.bufferBytes ?? 32 << 20,
         queueBytes: Math.max(4 << 20, config.ringBytes),
-        user: config.user ?? null,
+        user,
       },
       io.stderr,
     ).catch(liveError(iface, config.filter));
-    if (config.user) dropPrivileges(config.user, io);
+    if (user !== null) dropPrivileges(user, io);
   }
 
   const opened = performance.now();
@@ -179,7 +181,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   pool = new DecodePool(ring, config.workers, live ? null : config.filter);
   const batch = Math.max(64, Math.min(kMaxBatch, ring.slotCount / 8));
   const pipeline = new Pipeline(ring, pool, dispatcher, batch);
-  if (checkFilter !== null) pipeline.onLinkType = (lt) => checkFilter(config.filter!, lt);
+  if (checkFilter !== null) pipeline.onLinkType = (lt, le) => checkFilter(config.filter!, lt, le);
   // Stopping: a file stops reading; a live capture stops capturing, and what it captured before is
   // still delivered (the capture process closes its stream after the last frame).
   const stop = () => {
@@ -213,6 +215,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     failure = err;
   }
   capture?.stop();
+  capture?.discardRest?.();
   try {
     await pipeline.drain();
   } catch (err) {
@@ -288,18 +291,18 @@ function liveError(iface: string | null, filter: string | null): (err: unknown) 
 }
 
 /** Gives up root for the rest of the run (the capture process already did, after opening the device). */
-function dropPrivileges(user: string, io: RunIo): void {
+function dropPrivileges(user: CaptureUser, io: RunIo): void {
   if (isDeno || typeof process.setuid !== "function") {
-    io.stderr(`host: --user: this runtime cannot change its user; the capture process runs as ${user}`);
+    io.stderr(`host: --user: this runtime cannot change its user; the capture process runs as ${user.name}`);
     return;
   }
   try {
     // initgroups is POSIX-only and missing from some type definitions.
-    (process as { initgroups?: (user: string, group: string) => void }).initgroups?.(user, user);
-    process.setgid?.(user);
-    process.setuid(user);
+    (process as { initgroups?: (user: string, group: number) => void }).initgroups?.(user.name, user.gid);
+    process.setgid?.(user.gid);
+    process.setuid(user.uid);
   } catch (err) {
-    throw new Error(`Cannot switch to user ${user}: ${errorText(err)}`);
+    throw new Error(`Cannot switch to user ${user.name}: ${errorText(err)}`);
   }
 }
 

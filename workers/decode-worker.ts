@@ -7,7 +7,15 @@
  */
 import { threadId, workerData } from "node:worker_threads";
 import { FrameRing } from "../core/ring/frame-ring.ts";
-import { kSlotCapLen, kSlotLinkType, kSlotOffset, kSlotStride, kSlotWireLen } from "../core/ring/ring-layout.ts";
+import {
+  kByteOrderBig,
+  kCtlByteOrder,
+  kSlotCapLen,
+  kSlotLinkType,
+  kSlotOffset,
+  kSlotStride,
+  kSlotWireLen,
+} from "../core/ring/ring-layout.ts";
 import { FrameDecoder } from "./decode-frame.ts";
 import { kFlagFilteredOut, kResFlags, kResStride } from "./decode-result.ts";
 import type { DecodeTask, DecodeTaskResult, DecodeWorkerData } from "./decode-task.ts";
@@ -27,7 +35,9 @@ function filterFor(linktype: number): FrameFilter | null {
   let f = filters.get(linktype);
   if (f === undefined) {
     try {
-      f = filterModule!.compileFilter(filterAst!, linktype);
+      // A loopback header's address family is read in the file's byte order, as libpcap does.
+      const order = Atomics.load(ring.control, kCtlByteOrder) === kByteOrderBig ? "big" : "little";
+      f = filterModule!.compileFilter(filterAst!, linktype, order);
     } catch {
       // The main thread refuses an expression that cannot apply to a link type before any of its
       // frames is published; reaching this means a frame of another link type: it cannot match.

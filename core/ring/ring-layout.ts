@@ -34,21 +34,21 @@ export const kSlotInterface = 6; // interface index (pcapng IDB number, 0 for pc
 export const kSlotFileOffset = 7; // byte offset of the record in its file (low 31 bits) for error messages
 export const kSlotStride = 8;
 
-/** Control block fields (Int32Array `control`): the cross-thread counters of a live producer. */
+/** Control block fields (Int32Array `control`): counters every thread may read. */
 export const kCtlSlotHead = 0; // next slot sequence the producer will write (published with Atomics.store)
 export const kCtlSlotTail = 1; // next slot sequence the consumer will release (published with Atomics.store)
-export const kCtlReceived = 2; // frames offered to the ring by a live producer
-export const kCtlDropped = 3; // frames a live producer dropped because the ring was full
-export const kCtlWakeup = 4; // futex word: the producer bumps it and notifies after publishing a batch
-export const kCtlState = 5; // producer state: kProducerRunning, kProducerEnded or kProducerFailed
+export const kCtlByteOrder = 2; // byte order of the capture file: kByteOrderLittle / kByteOrderBig, 0 unknown
 export const kCtlStride = 16;
 // After the kCtlStride fixed fields, one word per page: the slot sequence that ends the page (see FrameRing).
 export const kCtlPageEnds = kCtlStride;
 
-/** Life cycle of a live producer thread, stored at `kCtlState`. */
-export const kProducerRunning = 0;
-export const kProducerEnded = 1;
-export const kProducerFailed = 2;
+/**
+ * Byte orders at kCtlByteOrder. Written by the file source before it publishes any frame, read by a
+ * decode worker when it compiles the capture filter: libpcap reads the address family of a BSD
+ * loopback header in the file's byte order, and so must the filter.
+ */
+export const kByteOrderLittle = 1;
+export const kByteOrderBig = 2;
 
 /** Smallest ring the host accepts: two pages that each hold the largest frame libpcap can return. */
 export const kMinRingBytes = 1 << 20;

@@ -43,6 +43,8 @@ export interface ChunkStream {
  * Bytes that arrive as chunks (a child's stdout, worker messages), handed out on demand. At most
  * `maxQueued` bytes wait here: beyond, the stream is paused, so the producer sees backpressure
  * (a live capture process then drops and counts frames instead of queueing without bound).
+ * Chunks pushed by hand cannot be paused: `onConsumed` then hears how many bytes each read handed
+ * out, so that a producer in another thread can bound what it has sent but not seen consumed.
  */
 export class QueueByteSource implements ByteSource {
   private readonly chunks: Uint8Array[] = [];
@@ -51,10 +53,12 @@ export class QueueByteSource implements ByteSource {
   private failure: Error | null = null;
   private waiting: (() => void) | null = null;
   private paused = false;
+  private discarding = false;
 
   constructor(
     private readonly maxQueued: number,
     private readonly stream?: ChunkStream,
+    private readonly onConsumed?: (bytes: number) => void,
   ) {
     if (stream !== undefined) {
       stream.on("data", (chunk) => this.push(chunk));
@@ -70,6 +74,10 @@ export class QueueByteSource implements ByteSource {
   /** Adds bytes (the caller must not change them afterwards). */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
+    if (this.discarding) {
+      this.onConsumed?.(chunk.length);
+      return;
+    }
     this.chunks.push(chunk);
     this.queued += chunk.length;
     if (this.queued >= this.maxQueued && this.stream !== undefined && !this.paused) {
@@ -77,6 +85,21 @@ export class QueueByteSource implements ByteSource {
       this.stream.pause();
     }
     this.wake();
+  }
+
+  /**
+   * The reader is done: what is queued and whatever still comes is thrown away, and the stream flows
+   * again, so that its writer is not left blocked on a full pipe.
+   */
+  discard(): void {
+    this.discarding = true;
+    this.onConsumed?.(this.queued);
+    this.chunks.length = 0;
+    this.queued = 0;
+    if (this.paused) {
+      this.paused = false;
+      this.stream!.resume();
+    }
   }
 
   /** No more bytes will come. */
@@ -101,6 +124,7 @@ export class QueueByteSource implements ByteSource {
       else this.chunks[0] = c.subarray(k);
     }
     this.queued -= n;
+    this.onConsumed?.(n);
     if (this.paused && this.queued < this.maxQueued / 2) {
       this.paused = false;
       this.stream!.resume();

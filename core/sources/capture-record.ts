@@ -47,4 +47,6 @@ export interface CaptureFormat {
   next(d: Uint8Array, view: DataView, pos: number, avail: number, out: CaptureRecord): void;
   /** Link types of the interfaces seen so far (for filter validation and `-w`). */
   readonly linkTypes: readonly number[];
+  /** Byte order of the file (of its current section, for pcapng). */
+  readonly littleEndian: boolean;
 }

@@ -1,6 +1,9 @@
 import { close, fstat, open, read } from "node:fs";
 import type { FrameRing } from "../ring/frame-ring.ts";
 import {
+  kByteOrderBig,
+  kByteOrderLittle,
+  kCtlByteOrder,
   kMaxCapLen,
   kSlotCapLen,
   kSlotFileOffset,
@@ -34,8 +37,11 @@ export interface FrameProducerHost {
   released(): Promise<void>;
   /** True once the run should stop early (-c reached, a signal): the producer returns. */
   readonly stopping: boolean;
-  /** Called once per interface link type the source discovers, before any of its frames is published. */
-  linkType(linktype: number): void;
+  /**
+   * Called once per interface link type the source discovers, with the file's byte order, before any
+   * frame of that link type is published.
+   */
+  linkType(linktype: number, littleEndian: boolean): void;
 }
 
 /** Progress of a file read, for the terminal progress line. */
@@ -366,8 +372,12 @@ export class FileSource {
   }
 
   private announceLinkTypes(): void {
-    const types = this.format!.linkTypes;
-    while (this.announced < types.length) this.host.linkType(types[this.announced++]);
+    const format = this.format!;
+    const types = format.linkTypes;
+    if (this.announced < types.length && Atomics.load(this.ring.control, kCtlByteOrder) === 0) {
+      Atomics.store(this.ring.control, kCtlByteOrder, format.littleEndian ? kByteOrderLittle : kByteOrderBig);
+    }
+    while (this.announced < types.length) this.host.linkType(types[this.announced++], format.littleEndian);
   }
 }
 

@@ -17,7 +17,8 @@ export function isPcapMagic(view: DataView, pos: number): boolean {
  */
 export class PcapFormat implements CaptureFormat {
   readonly name = "pcap";
-  private littleEndian = true;
+  /** Byte order of the file (pcapng: of the current section). */
+  littleEndian = true;
   private nanos = false;
   private headerSeen = false;
   private linkType = 0;
@@ -46,7 +47,9 @@ export class PcapFormat implements CaptureFormat {
     }
     out.kind = kRecordPacket;
     out.dataOff = pos + 16;
-    out.capLen = capLen;
+    // libpcap hands over at most the snapshot length of a record that claims more (the rest is
+    // skipped): do the same, so that what decoders and filters see is what tcpdump sees.
+    out.capLen = this.snaplen > 0 && capLen > this.snaplen ? this.snaplen : capLen;
     out.wireLen = wireLen;
     out.linkType = this.linkType;
     out.tsSec = view.getUint32(pos, le);

@@ -36,7 +36,8 @@ interface PcapngInterface {
  */
 export class PcapngFormat implements CaptureFormat {
   readonly name = "pcapng";
-  private littleEndian = true;
+  /** Byte order of the file (pcapng: of the current section). */
+  littleEndian = true;
   private inSection = false;
   private interfaces: PcapngInterface[] = [];
   /** Link types of every interface of every section seen so far. */
