@@ -21,8 +21,16 @@ class Client {
   missedTotal = 0;
   strikes = 0;
   authenticated: boolean;
+  /**
+   * Set when the connection starts to end (`finish`): from then on nothing more is queued and no
+   * command is obeyed, so that what a refused client sent in the same packet (a second token guess,
+   * a SUB) has no effect in the moment before the close.
+   */
+  ending = false;
   closed = false;
   private writing = false;
+  /** Readers of this client's commands waiting for room in its queue (see `room`). */
+  private roomWaiters: Array<() => void> = [];
   private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
 
   constructor(
@@ -38,7 +46,7 @@ class Client {
 
   /** Queues one line; beyond the bound the line is dropped and counted, never buffered. */
   send(line: Uint8Array): void {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
     if (this.queue.length >= this.limit) {
       this.missed++;
       this.missedTotal++;
@@ -50,9 +58,25 @@ class Client {
 
   /** Queues a control message (hello, ok, error): these are never dropped, and they are few. */
   control(message: Record<string, unknown>): void {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
     this.queue.push(encoder.encode(`${JSON.stringify(message)}\n`));
     if (!this.writing) void this.drain();
+  }
+
+  /**
+   * Resolves once the queue is below its bound again (or the client is going). Commands are read only
+   * then: each one queues a reply, and a client that sends commands without reading the replies must
+   * not grow the queue without bound; instead its input waits in the kernel, which slows its writes.
+   */
+  room(): Promise<void> {
+    if (this.queue.length < this.limit || this.ending || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** Writes the queue out, one write at a time: a slow reader backs up here, not in the socket. */
@@ -61,7 +85,8 @@ class Client {
     try {
       while (this.queue.length > 0 && !this.closed) {
         const batch = this.queue.splice(0, this.queue.length);
-        if (this.missed > 0 && this.queue.length === 0) {
+        this.wakeRoomWaiters();
+        if (this.missed > 0) {
           batch.push(encoder.encode(`${JSON.stringify({ type: "dropped", count: this.missed })}\n`));
           this.missed = 0;
         }
@@ -77,7 +102,14 @@ class Client {
 
   /** Sends what is queued, then closes (the end of the run): at most `ms` milliseconds. */
   async finish(last: Record<string, unknown>, ms: number): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    this.wakeRoomWaiters();
+    // The count of events missed since the last notice goes before the last line, which must be last.
+    if (this.missed > 0) {
+      this.queue.push(encoder.encode(`${JSON.stringify({ type: "dropped", count: this.missed })}\n`));
+      this.missed = 0;
+    }
     this.queue.push(encoder.encode(`${JSON.stringify(last)}\n`));
     const done = (async () => {
       while (this.writing || this.queue.length > 0) {
@@ -94,6 +126,7 @@ class Client {
     if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
+    this.wakeRoomWaiters();
     this.conn.close();
   }
 }
@@ -187,20 +220,23 @@ export default definePlugin({
       ctx.log.info(`waiting for ${o.wait} subscribed client(s) before capture starts`);
     }
     const checkWait = () => {
-      if (o.wait > 0 && [...clients].filter((c) => c.events.size > 0).length >= o.wait) release();
+      if (o.wait > 0 && [...clients].filter((c) => c.events.size > 0 && !c.ending).length >= o.wait) release();
+    };
+
+    /** Answers a bad command or an overlong line; a client that keeps at it is disconnected. */
+    const strikeAt = (client: Client, error: string): void => {
+      client.control({ type: "error", error });
+      if (++client.strikes >= o.strikes) {
+        client.control({ type: "error", error: "too many bad commands: disconnecting" });
+        void client.finish({ type: "bye" }, 1000);
+      }
     };
 
     /** One command line from a client. */
     const command = (client: Client, line: string): void => {
       const text = line.trim();
       if (text === "") return;
-      const strike = (error: string) => {
-        client.control({ type: "error", error });
-        if (++client.strikes >= o.strikes) {
-          client.control({ type: "error", error: "too many bad commands: disconnecting" });
-          void client.finish({ type: "bye" }, 1000);
-        }
-      };
+      const strike = (error: string) => strikeAt(client, error);
       let verb: string;
       let args: string[];
       let token: string | undefined;
@@ -254,35 +290,45 @@ export default definePlugin({
       }
     };
 
+    const maxLine = o["max-line"];
+    const overlong = `line longer than ${maxLine} bytes`;
+    /** True when `text` takes more than `max-line` bytes in UTF-8 (counted only when it may). */
+    const tooLong = (text: string) => text.length > maxLine || (text.length * 3 > maxLine && encoder.encode(text).length > maxLine);
+
     /** Reads a client's lines, at most `max-line` bytes each, until it goes away. */
     const readCommands = async (client: Client) => {
       const reader = client.conn.readable.getReader();
       const decoder = new TextDecoder();
       let pending = "";
+      /** True while the rest of an overlong line (already answered) is being skipped. */
       let discarding = false;
       try {
         for (;;) {
           const { value, done } = await reader.read();
           if (done || client.closed) break;
+          // A client being disconnected is read to the end but not heeded: closing a socket with
+          // unread input resets the connection, which can destroy the last lines sent to it.
+          if (client.ending) continue;
           pending += decoder.decode(value, { stream: true });
           let nl: number;
-          while ((nl = pending.indexOf("\n")) >= 0) {
+          while ((nl = pending.indexOf("\n")) >= 0 && !client.ending) {
             const line = pending.slice(0, nl);
             pending = pending.slice(nl + 1);
+            // A whole line can arrive in one read: its length is checked here too, and it is
+            // never executed (nor echoed in an error).
             if (discarding) discarding = false;
+            else if (tooLong(line)) strikeAt(client, overlong);
             else command(client, line);
-            if (client.closed) return;
+            if (client.queue.length >= o.queue) await client.room();
           }
-          if (pending.length > o["max-line"]) {
+          if (client.ending) {
+            pending = "";
+          } else if (discarding || tooLong(pending)) {
             // Drop what is held of the overlong line, and the rest of it as it comes.
             pending = "";
             if (!discarding) {
               discarding = true;
-              client.control({ type: "error", error: `line longer than ${o["max-line"]} bytes` });
-              if (++client.strikes >= o.strikes) {
-                void client.finish({ type: "bye" }, 1000);
-                return;
-              }
+              strikeAt(client, overlong);
             }
           }
         }
@@ -293,14 +339,22 @@ export default definePlugin({
       }
     };
 
+    /** Forgets a client whose input ended; one being disconnected is closed by its `finish`. */
     const remove = (client: Client) => {
       if (!clients.delete(client)) return;
       unsubscribe(client, client.events);
-      client.close();
+      if (!client.ending) client.close();
     };
+
+    /** Set at teardown: connections that arrive from then on are turned away. */
+    let shuttingDown = false;
 
     const listener = await ctx.listen({ host: o.host, port: o.port }, (conn) => {
       const client = new Client(conn, o.queue, o.token !== "");
+      if (shuttingDown) {
+        void client.finish({ type: "error", error: "the host is shutting down" }, 1000);
+        return;
+      }
       if (clients.size >= o["max-clients"]) {
         client.control({ type: "error", error: `too many clients (at most ${o["max-clients"]}): try again later` });
         void client.finish({ type: "bye" }, 1000);
@@ -313,6 +367,7 @@ export default definePlugin({
     ctx.log.info(`listening on ${listener.host}:${listener.port}`);
 
     ctx.onTeardown(async () => {
+      shuttingDown = true;
       const stats = { type: "stats", ...ctx.stats(), events_sent: sent };
       await Promise.all(
         [...clients].map((c) => c.finish({ ...stats, dropped_for_you: c.missedTotal }, 2000)),
