@@ -23,7 +23,10 @@ export class Pipeline implements FrameProducerHost {
   private readonly batches: Batch[] = [];
   private waiters: Array<() => void> = [];
   private failure: Error | null = null;
-  private stopped = false;
+  private halted = false;
+  private resolveStopped: () => void = () => {};
+  /** Resolves when the run is asked to stop (a reader abandons a read that may never complete). */
+  readonly stopped: Promise<void> = new Promise((resolve) => (this.resolveStopped = resolve));
   /** Called for every link type a source announces (filter validation); may throw a usage error. */
   onLinkType: (linktype: number, littleEndian: boolean) => void = () => {};
 
@@ -38,12 +41,15 @@ export class Pipeline implements FrameProducerHost {
 
   /** True once the run should stop early. */
   get stopping(): boolean {
-    return this.stopped;
+    return this.halted;
   }
 
-  /** Asks the producer to stop; what is in flight is still dispatched. */
+
+  /** Asks the producer to stop (also a producer thread); what is in flight is still dispatched. */
   stop(): void {
-    this.stopped = true;
+    this.halted = true;
+    this.resolveStopped();
+    this.ring.requestStop();
     this.wake();
   }
 
@@ -67,7 +73,7 @@ export class Pipeline implements FrameProducerHost {
 
   released(): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
-    if (this.stopped) return Promise.resolve();
+    if (this.halted) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -111,7 +117,9 @@ export class Pipeline implements FrameProducerHost {
 
   private fail(err: unknown): void {
     if (this.failure === null) this.failure = err instanceof Error ? err : new Error(String(err));
-    this.stopped = true;
+    this.halted = true;
+    this.resolveStopped();
+    this.ring.requestStop();
     this.wake();
   }
 

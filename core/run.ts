@@ -8,7 +8,9 @@ import { Pipeline } from "./pipeline.ts";
 import { DecodePool, type WorkerCount } from "./pool/decode-pool.ts";
 import { FrameRing } from "./ring/frame-ring.ts";
 import { CaptureFileError } from "./sources/capture-record.ts";
-import { FileSource } from "./sources/file-source.ts";
+import { FileSource, type ReadProgress } from "./sources/file-source.ts";
+import { ThreadedFileSource } from "./sources/threaded-file-source.ts";
+import { statSync } from "node:fs";
 import { BufferedLineWriter, type ChunkSink } from "./output.ts";
 import { PluginHost, errorText } from "./plugins/plugin-host.ts";
 import { checkPluginName, discoverPlugins, unknownPlugin, type PluginFile } from "./plugins/plugin-loader.ts";
@@ -162,7 +164,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   bus.onChange(attachAnalyzer);
   attachAnalyzer();
 
-  const writer = config.write ? new PcapFileWriter(config.write) : null;
+  const writer = config.write ? new PcapFileWriter(config.write, capture?.linktype) : null;
   dispatcher.writer = writer;
   try {
     for (const file of chosen) await plugins.load(file, config.options.get(file.name));
@@ -201,8 +203,14 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   await pool.warmUp();
   // A file's rate is measured from the first read; a live capture's duration from when it opened.
   if (!live) started = performance.now();
+  // A regular file is read and parsed by a reader thread; stdin and a live capture's stream are
+  // read here (a blocking read would stall dispatch while the writer is quiet).
   const source =
-    capture === null ? new FileSource(config.read!, pipeline) : new FileSource(capture.bytes, pipeline, `live capture on ${iface}`);
+    capture !== null
+      ? new FileSource(capture.bytes, pipeline, `live capture on ${iface}`)
+      : config.read !== "-" && isRegularFile(config.read!)
+        ? new ThreadedFileSource(config.read!, pipeline)
+        : new FileSource(config.read!, pipeline);
   const progress = io.progress && !live ? startProgress(source, dispatcher, started) : null;
   // Live traffic may trickle: decode what arrived even when a batch is not full.
   const flusher = live ? setInterval(() => pipeline.flush(), kLiveFlushMs) : null;
@@ -222,6 +230,8 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     failure ??= err;
   }
   if (capture !== null) await Promise.race([capture.done, new Promise((r) => setTimeout(r, 2000))]);
+  // A capture process that died also leaves its stream cut mid-record: the death is the news.
+  if (capture?.failure && (failure === null || failure instanceof CaptureFileError)) failure = new Error(capture.failure);
   if (durationTimer !== null) clearTimeout(durationTimer);
   if (flusher !== null) clearInterval(flusher);
   if (periodic !== null) clearInterval(periodic);
@@ -244,6 +254,15 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     else for (const line of statsText(s)) io.stderr(line);
   }
   return status;
+}
+
+/** True for a path that names a regular file (not a pipe, a device or a missing file). */
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** The counters a plugin sees through `ctx.stats()`. */
@@ -307,7 +326,7 @@ function dropPrivileges(user: CaptureUser, io: RunIo): void {
 }
 
 /** Prints "  42%  1234567 packets  2.31M pkt/s" on the terminal while a file is read. */
-function startProgress(source: FileSource, dispatcher: Dispatcher, started: number): { stop(): void } {
+function startProgress(source: { progress: ReadProgress }, dispatcher: Dispatcher, started: number): { stop(): void } {
   const timer = setInterval(() => {
     const p = source.progress;
     const secs = (performance.now() - started) / 1000;

@@ -37,6 +37,9 @@ if (Cap !== undefined) start();
 
 function start() {
   const cap = new Cap();
+  // cap keeps only a raw pointer to this buffer and copies every frame into it: it must stay
+  // reachable for as long as the capture runs (the packet handler below uses it), or the garbage
+  // collector frees it under libpcap's feet and the process dies of heap corruption.
   const frame = Buffer.alloc(65536);
   let linkName;
   try {
@@ -56,12 +59,15 @@ function start() {
   const linktype = m ? Number(m[1]) : (linkTypes[linkName] ?? 1);
 
   if (config.user) {
+    // Numeric ids looked up by the host: the primary group is not always named after the user.
+    const { name, uid, gid } = config.user;
     try {
-      process.initgroups(config.user, config.user);
-      process.setgid(config.user);
-      process.setuid(config.user);
+      process.initgroups(name, gid);
+      process.setgid(gid);
+      process.setuid(uid);
     } catch (err) {
-      return fail("user", `cannot switch to user ${config.user}: ${err.message}`);
+      cap.close();
+      return fail("user", `cannot switch to user ${name}: ${err.message}`);
     }
   }
 
@@ -147,7 +153,8 @@ function start() {
 
   // Deliver what has gathered at least every 20 ms, so that a quiet link still shows up promptly.
   const flushTimer = setInterval(seal, 20);
-  const statsTimer = setInterval(() => send({ type: "stats", received, dropped }), 500);
+  // Counters go to the host often enough that its --stats-interval lines keep up with what it decodes.
+  const statsTimer = setInterval(() => send({ type: "stats", received, dropped }), 100);
 
   function stop() {
     if (stopping) return;
@@ -160,13 +167,14 @@ function start() {
 
   function finish() {
     clearInterval(statsTimer);
-    send({ type: "stats", received, dropped, final: true });
     try {
       closeSync(1);
     } catch {
       // already closed
     }
-    setImmediate(() => process.exit(0));
+    // Exit only once the final counters are on their way: an IPC message still queued at exit is lost.
+    if (process.connected) process.send({ type: "stats", received, dropped, final: true }, () => process.exit(0));
+    else setImmediate(() => process.exit(0));
   }
 
   function shutdown() {

@@ -1,4 +1,4 @@
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, execFileSync, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { isDeno } from "../runtime/host-runtime.ts";
 import { type ByteSource, QueueByteSource } from "../sources/byte-source.ts";
@@ -27,7 +27,35 @@ export interface LiveCaptureOptions {
   /** Bytes of captured frames that may wait for the host before frames are dropped. */
   queueBytes: number;
   /** Drop root privileges to this user once the capture handle is open (tcpdump -Z). */
-  user: string | null;
+  user: CaptureUser | null;
+}
+
+/** A user to run as after the capture opened, with the ids the system's user database gives it. */
+export interface CaptureUser {
+  name: string;
+  uid: number;
+  /** The user's primary group, which tcpdump -Z switches to as well. */
+  gid: number;
+}
+
+/**
+ * Looks a user up as tcpdump -Z does (getpwnam): its uid and primary group, or null when there is no
+ * such user. The group must come from the user database: it is not always named after the user
+ * (Debian's nobody belongs to nogroup, and there is no group "nobody"). Node has no getpwnam, so
+ * `id` asks the database (NSS: /etc/passwd, LDAP, ...).
+ */
+export function lookUpUser(name: string): CaptureUser | null {
+  const id = (flag: string): number | null => {
+    try {
+      const n = Number(execFileSync("id", [flag, "--", name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim());
+      return Number.isInteger(n) ? n : null;
+    } catch {
+      return null;
+    }
+  };
+  const uid = id("-u");
+  const gid = uid === null ? null : id("-g");
+  return uid === null || gid === null ? null : { name, uid, gid };
 }
 
 /** Counters of a live capture. */
@@ -50,8 +78,18 @@ export interface LiveCapture {
   readonly bytes: ByteSource;
   readonly stats: LiveCaptureStats;
   stop(): void;
+  /**
+   * The host reads no more of `bytes` (it stopped early, e.g. at -c N): what is still on its way is
+   * thrown away, so that the capture process is not left blocked on a full pipe and can end.
+   */
+  discardRest?(): void;
   /** Resolves when the capture has ended and its final counters are in. */
   readonly done: Promise<void>;
+  /**
+   * Once `done`: why the capture ended by itself when nobody asked it to (its process died), or null.
+   * The frames it had not delivered are lost and its last counters may be short.
+   */
+  readonly failure?: string | null;
 }
 
 /** Opens a live capture: the cap addon in a capture process on Node, libpcap through FFI on Deno. */
@@ -74,6 +112,14 @@ function openCapProcess(options: LiveCaptureOptions, stderr: (line: string) => v
   const bytes = new QueueByteSource(4 << 20, child.stdout!);
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  // The end is when the process has exited and its IPC channel is closed: only then have all of its
+  // messages, the final counters among them, been delivered ('exit' alone may come before them).
+  let exited = false;
+  let failure: string | null = null;
+  const ended = () => {
+    if (exited && !child.connected) resolveDone();
+  };
+  child.on("disconnect", ended);
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (text: string) => {
     for (const line of text.split("\n")) {
@@ -95,7 +141,11 @@ function openCapProcess(options: LiveCaptureOptions, stderr: (line: string) => v
             if (child.connected) child.send({ type: "stop" });
             else child.kill("SIGTERM");
           },
+          discardRest: () => bytes.discard(),
           done,
+          get failure() {
+            return failure;
+          },
         });
       } else if (msg.type === "error" && !opened) {
         opened = true;
@@ -109,9 +159,14 @@ function openCapProcess(options: LiveCaptureOptions, stderr: (line: string) => v
       if (!opened) {
         opened = true;
         reject(new LiveCaptureError("open", `the capture process exited (${signal ?? code}) before it opened ${options.device}`));
+      } else if (code !== 0) {
+        // It exits with 0 once it has delivered everything; anything else is a crash or a kill.
+        failure = `the capture process on ${options.device} ended unexpectedly (${signal ?? `exit status ${code}`}): frames it had not delivered are lost`;
       }
-      bytes.end();
-      resolveDone();
+      // The stream's own end (stdout closing) ends `bytes`, once the host has read what is still in
+      // the pipe: ending it here could cut that off.
+      exited = true;
+      ended();
     });
   });
 }

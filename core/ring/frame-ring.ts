@@ -2,6 +2,7 @@ import {
   kCtlPageEnds,
   kCtlSlotHead,
   kCtlSlotTail,
+  kCtlStop,
   kCtlStride,
   kMinRingBytes,
   kSlotStride,
@@ -128,8 +129,23 @@ export class FrameRing {
     Atomics.store(this.control, kCtlSlotHead, head);
   }
 
-  /** Releases slots up to (not including) sequence `tail`: their frames and pages may be reused. */
+  /**
+   * Releases slots up to (not including) sequence `tail`: their frames and pages may be reused. A
+   * producer thread waiting for room sleeps on this word (Atomics.waitAsync), hence the notify.
+   */
   release(tail: number): void {
     Atomics.store(this.control, kCtlSlotTail, tail);
+    Atomics.notify(this.control, kCtlSlotTail);
+  }
+
+  /** Tells a producer thread to stop (and wakes it if it waits for room). */
+  requestStop(): void {
+    Atomics.store(this.control, kCtlStop, 1);
+    Atomics.notify(this.control, kCtlSlotTail);
+  }
+
+  /** True once the consumer asked the producer to stop. */
+  get stopRequested(): boolean {
+    return Atomics.load(this.control, kCtlStop) !== 0;
   }
 }

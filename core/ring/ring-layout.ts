@@ -38,6 +38,7 @@ export const kSlotStride = 8;
 export const kCtlSlotHead = 0; // next slot sequence the producer will write (published with Atomics.store)
 export const kCtlSlotTail = 1; // next slot sequence the consumer will release (published with Atomics.store)
 export const kCtlByteOrder = 2; // byte order of the capture file: kByteOrderLittle / kByteOrderBig, 0 unknown
+export const kCtlStop = 3; // set to 1 by the consumer when a producer thread should stop reading
 export const kCtlStride = 16;
 // After the kCtlStride fixed fields, one word per page: the slot sequence that ends the page (see FrameRing).
 export const kCtlPageEnds = kCtlStride;

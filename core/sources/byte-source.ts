@@ -1,4 +1,4 @@
-import { read } from "node:fs";
+import { readSync } from "node:fs";
 
 /** A stream of capture-file bytes: a file, stdin, or the output of a live capture process. */
 export interface ByteSource {
@@ -6,27 +6,18 @@ export interface ByteSource {
   read(into: Uint8Array, offset: number, length: number): Promise<number>;
 }
 
-/** Bytes of a file descriptor, read at `position` (a regular file) or as they come (-1: a pipe). */
-export class FdByteSource implements ByteSource {
-  constructor(
-    private readonly fd: number,
-    private position = -1,
-  ) {}
+/**
+ * A regular file read with blocking reads, from its start. A read of a file in the page cache is a
+ * memory copy that completes at once, and it leaves the bytes in this core's cache for the parser.
+ */
+export class SyncFdByteSource implements ByteSource {
+  private position = 0;
+  constructor(private readonly fd: number) {}
 
   read(into: Uint8Array, offset: number, length: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const attempt = () =>
-        read(this.fd, into, offset, length, this.position < 0 ? null : this.position, (err, n) => {
-          if (err === null) {
-            if (this.position >= 0) this.position += n;
-            return resolve(n);
-          }
-          // A non-blocking stdin with nothing to give yet: try again shortly rather than call it the end.
-          if (err.code === "EAGAIN") return void setTimeout(attempt, 2);
-          reject(err);
-        });
-      attempt();
-    });
+    const n = readSync(this.fd, into, offset, length, this.position);
+    this.position += n;
+    return Promise.resolve(n);
   }
 }
 

@@ -1,10 +1,9 @@
-import { close, fstat, open, read } from "node:fs";
+import { close, createReadStream, fstat, open } from "node:fs";
 import type { FrameRing } from "../ring/frame-ring.ts";
 import {
   kByteOrderBig,
   kByteOrderLittle,
   kCtlByteOrder,
-  kMaxCapLen,
   kSlotCapLen,
   kSlotFileOffset,
   kSlotInterface,
@@ -22,7 +21,7 @@ import {
   kRecordNeedMore,
   kRecordPacket,
 } from "./capture-record.ts";
-import { type ByteSource, FdByteSource } from "./byte-source.ts";
+import { type ByteSource, QueueByteSource, SyncFdByteSource } from "./byte-source.ts";
 import { isPcapMagic, PcapFormat } from "./pcap-format.ts";
 import { isPcapngMagic, PcapngFormat } from "./pcapng-format.ts";
 
@@ -37,6 +36,8 @@ export interface FrameProducerHost {
   released(): Promise<void>;
   /** True once the run should stop early (-c reached, a signal): the producer returns. */
   readonly stopping: boolean;
+  /** Resolves when the run is asked to stop (to abandon a read that may never complete). */
+  readonly stopped?: Promise<void>;
   /**
    * Called once per interface link type the source discovers, with the file's byte order, before any
    * frame of that link type is published.
@@ -53,30 +54,23 @@ export interface ReadProgress {
 }
 
 /**
- * Room kept at the start of every page for the unparsed tail of the previous page (a record cut by
- * the page end): the largest pcap record, so that read-ahead never has to move file data.
- */
-const kCarryRoom = kMaxCapLen + 64;
-/** Reads in flight ahead of the page being parsed. */
-const kReadAhead = 2;
-
-/**
- * Reads a pcap or pcapng file (or stdin, as "-") straight into the ring's pages: file bytes are read
- * into shared memory once and slots point at the frames where they landed, so no frame is copied.
+ * Reads a pcap or pcapng file (or stdin, as "-", or any byte stream) straight into the ring's pages:
+ * file bytes are read into shared memory once and slots point at the frames where they landed, so no
+ * frame is copied.
  *
  * ```
- *  page k                                         page k+1
- *  ┌─────────────┬───────────────────────────┐    ┌─────────────┬──────────────────────
- *  │ carry room  │ file bytes [kD, (k+1)D)   │    │ carry │ tail│ file bytes [(k+1)D, ...
- *  └─────────────┴───────────────────────────┘    └───────▲─────┴──────────────────────
- *                       the record cut by the page end ───┘ is copied just before the next page's bytes
+ *  page k                                       page k+1
+ *  ┌──────────────────────────────────┬──────┐  ┌──────┬──────────────────────────────
+ *  │ rec rec rec rec rec rec rec rec  │ rec… │  │ …rec │ rec rec rec ...
+ *  └──────────────────────────────────┴──▲───┘  └──▲───┴──────────────────────────────
+ *             the record cut by the page end ──────┘ moves to the start of the next page
  * ```
  *
- * A regular file is read ahead: each page's read covers a fixed span of the file, so reads for the
- * next pages are issued (on libuv's threads) while this thread parses the current one and dispatches,
- * and the memory copy of the read stays off the dispatching thread. Pipes and stdin are read in
- * sequence, as their bytes come. Either way the reader waits for the consumer when the next page or a
- * slot is still in use: reading a file never drops a frame, and memory stays at the ring's size.
+ * A page is filled by as many reads as it takes; the unparsed tail of a full page (a record cut by
+ * the page end) is copied to the start of the next page, which must first be free of frames the
+ * consumer still reads. So reading never drops a frame, and memory stays at the ring's size whatever
+ * the file's. Regular files are read by a reader thread of their own (threaded-file-source.ts) with
+ * synchronous reads, so that the bytes a read brings into the cache are parsed right there.
  */
 export class FileSource {
   /** Where the file's bytes stand: how much was read, its size, how many packets. */
@@ -112,99 +106,34 @@ export class FileSource {
   /** Reads the whole file; rejects with CaptureFileError when it is damaged (after publishing what came before). */
   async run(): Promise<void> {
     if (typeof this.input !== "string") return this.readInSequence(this.input, 0);
-    const fd = this.input === "-" ? 0 : await openFile(this.input);
+    if (this.input === "-") {
+      // stdin as a stream, not with fs.read: a read left blocked in libuv's thread pool on a quiet
+      // pipe would keep the process from exiting after ^C.
+      const stdin = process.stdin;
+      try {
+        return await this.readInSequence(new QueueByteSource(4 << 20, stdin), 0);
+      } finally {
+        stdin.pause();
+        stdin.unref?.();
+      }
+    }
+    const fd = await openFile(this.input);
     try {
-      if (fd !== 0) this.progress.size = await fileSize(fd);
-      const ring = this.ring;
-      if (this.progress.size > 0 && ring.pageSize >= 2 * kCarryRoom) {
-        await this.readAhead(fd);
+      this.progress.size = await fileSize(fd);
+      if (this.progress.size > 0) {
+        await this.readInSequence(new SyncFdByteSource(fd), 0);
       } else {
-        await this.readInSequence(new FdByteSource(fd, this.progress.size > 0 ? 0 : -1), 0);
+        // A FIFO or a device: read as a stream, like stdin.
+        await this.readInSequence(new QueueByteSource(4 << 20, createReadStream("", { fd, autoClose: false })), 0);
       }
     } finally {
-      if (fd !== 0) close(fd, () => {});
+      close(fd, () => {});
     }
   }
 
   /**
-   * Read-ahead over a regular file. Page k (in reading order) holds file bytes [kD, (k+1)D) after
-   * its carry room, D = page size - carry room, so every read's position is known in advance.
-   */
-  private async readAhead(fd: number): Promise<void> {
-    const ring = this.ring;
-    const host = this.host;
-    const d = ring.data;
-    const span = ring.pageSize - kCarryRoom;
-    const pending: Array<Promise<number>> = [];
-    let issued = 0; // pages whose read was issued
-    let page = 0; // ring page of the page being parsed
-    let carry = 0;
-    let current = 0; // reading-order number of the page being parsed
-    const pageOf = (k: number) => k % ring.pageCount;
-    const issue = () => {
-      // The page after the ones in flight must be free of frames the consumer still reads, and must
-      // not be the page being parsed: with two pages, page k + 2 is page k, whose unparsed tail is
-      // still to be copied to page k + 1 (a read landing first overwrote it).
-      while (
-        pending.length < kReadAhead &&
-        issued < current + ring.pageCount &&
-        issued * span < this.progress.size &&
-        ring.pageIsFree(pageOf(issued))
-      ) {
-        const start = pageOf(issued) * ring.pageSize + kCarryRoom;
-        pending.push(readInto(fd, d, start, span, issued * span));
-        issued++;
-      }
-    };
-    for (let k = 0; ; k++) {
-      if (host.stopping) break;
-      issue();
-      while (pending.length === 0) {
-        // The next page is still in use: let the consumer release it.
-        host.flush();
-        await host.released();
-        if (host.stopping) return this.settle(pending);
-        issue();
-      }
-      const n = await pending.shift()!;
-      this.progress.bytesRead += n;
-      const base = page * ring.pageSize + kCarryRoom;
-      const end = base + n;
-      const stop = await this.parse(base - carry, end);
-      if (stop < 0) return this.settle(pending);
-      await this.afterPage();
-      const atEnd = (k + 1) * span >= this.progress.size || n < span;
-      carry = end - stop;
-      if (atEnd) return this.finish(carry);
-      ring.closePage(page, this.head);
-      const next = pageOf(k + 1);
-      if (carry > kCarryRoom) {
-        // A block bigger than the carry room straddles the page end (a pcapng block with huge
-        // options): go on reading in sequence from the start of that block.
-        await this.settle(pending);
-        return this.readInSequence(new FdByteSource(fd, this.fileOffset), next);
-      }
-      // The next page takes the carry only once it is ours, that is once its read was issued (which
-      // waits for the consumer to release it). The carry room is not part of that read, so the copy
-      // may happen while the read is still in flight.
-      issue();
-      while (issued <= k + 1) {
-        host.flush();
-        await host.released();
-        if (host.stopping) return this.settle(pending);
-        issue();
-      }
-      if (carry > 0) d.copyWithin(next * ring.pageSize + kCarryRoom - carry, stop, end);
-      page = next;
-      current = k + 1;
-    }
-    await this.settle(pending);
-  }
-
-  /**
-   * Sequential reading (pipes, stdin, a live capture's stream, and the rare fallback of read-ahead)
-   * of `source` into ring page `page` onwards: a page is filled by as many reads as it takes, and the
-   * unparsed tail of a full page moves to the start of the next one.
+   * Reads `source` into ring page `page` onwards: a page is filled by as many reads as it takes, and
+   * the unparsed tail of a full page moves to the start of the next one.
    */
   private async readInSequence(source: ByteSource, page: number): Promise<void> {
     const ring = this.ring;
@@ -222,7 +151,10 @@ export class FileSource {
       if (host.stopping) return;
       let eof = false;
       if (fill < ring.pageSize) {
-        const n = await source.read(d, pageStart + fill, ring.pageSize - fill);
+        // A pipe may stay quiet for ever: a stop request must not wait for its next byte.
+        const read = source.read(d, pageStart + fill, ring.pageSize - fill);
+        const n = host.stopped === undefined ? await read : await Promise.race([read, host.stopped.then(() => -1)]);
+        if (n < 0) return;
         if (n === 0) eof = true;
         fill += n;
         this.progress.bytesRead += n;
@@ -356,11 +288,6 @@ export class FileSource {
     if (this.format === null) throw new CaptureFileError(this.label, 0, "file is empty");
   }
 
-  /** Waits for reads still in flight (their pages are not used any more). */
-  private async settle(pending: Array<Promise<number>>): Promise<void> {
-    await Promise.allSettled(pending);
-  }
-
   private detect(view: DataView, pos: number): CaptureFormat {
     if (isPcapngMagic(view, pos)) return new PcapngFormat();
     if (isPcapMagic(view, pos)) return new PcapFormat();
@@ -400,17 +327,4 @@ function openFile(path: string): Promise<number> {
 
 function fileSize(fd: number): Promise<number> {
   return new Promise((resolve) => fstat(fd, (err, st) => resolve(err === null && st.isFile() ? st.size : 0)));
-}
-
-function readInto(fd: number, d: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const attempt = () =>
-      read(fd, d, offset, length, position < 0 ? null : position, (err, n) => {
-        if (err === null) return resolve(n);
-        // A non-blocking stdin with nothing to give yet: try again shortly rather than call it the end.
-        if (err.code === "EAGAIN") return void setTimeout(attempt, 2);
-        reject(err);
-      });
-    attempt();
-  });
 }

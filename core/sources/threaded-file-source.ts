@@ -1,0 +1,68 @@
+import { Worker } from "node:worker_threads";
+import { isDeno } from "../runtime/host-runtime.ts";
+import { CaptureFileError } from "./capture-record.ts";
+import type { FrameProducerHost, ReadProgress } from "./file-source.ts";
+import type { ReaderMessage, ReaderThreadData } from "./file-reader-thread.ts";
+
+/**
+ * Reads a capture file through the reader thread (file-reader-thread.ts) and relays what it reports
+ * to the pipeline: published slots become decode batches, link types are checked, progress is kept.
+ * Same contract as FileSource.run(): resolves at the end of the file, rejects with CaptureFileError
+ * (after every frame before the damage was published) or with the error a link-type check threw.
+ */
+export class ThreadedFileSource {
+  readonly progress: ReadProgress = { bytesRead: 0, size: 0, packets: 0 };
+
+  constructor(
+    private readonly path: string,
+    private readonly host: FrameProducerHost,
+  ) {}
+
+  run(): Promise<void> {
+    const ring = this.host.ring;
+    const data: ReaderThreadData = { ring: ring.buffers, path: this.path };
+    const entry = isDeno ? "./file-reader-thread.ts" : "./file-reader-thread.js";
+    const worker = new Worker(new URL(entry, import.meta.url), { workerData: data, execArgv: [] });
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const finish = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        if (err !== undefined) {
+          ring.requestStop();
+          reject(err);
+        } else {
+          resolve();
+        }
+      };
+      worker.on("message", (msg: ReaderMessage) => {
+        try {
+          switch (msg.type) {
+            case "published":
+              this.progress.bytesRead = msg.bytesRead;
+              this.progress.size = msg.size;
+              this.progress.packets = msg.packets;
+              this.host.published(msg.head);
+              return;
+            case "flush":
+              this.host.flush();
+              return;
+            case "linktype":
+              this.host.linkType(msg.linktype, msg.littleEndian);
+              return;
+            case "done":
+              return finish();
+            case "error":
+              return finish(new CaptureFileError(msg.file, msg.offset, msg.problem));
+            case "failure":
+              return finish(new Error(msg.message));
+          }
+        } catch (err) {
+          finish(err);
+        }
+      });
+      worker.on("error", (err) => finish(err));
+      worker.on("exit", (code) => finish(code === 0 ? undefined : new Error(`the reader thread exited with status ${code}`)));
+    });
+  }
+}
