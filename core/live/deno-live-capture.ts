@@ -15,7 +15,7 @@ import { type LiveCapture, LiveCaptureError, type LiveCaptureOptions, type LiveC
 /**
  * Opens a live capture on Deno: resolves once libpcap has activated the device and installed the
  * filter, or rejects with a LiveCaptureError of libpcap's kind and words. `stderr` receives libpcap's
- * warnings and a failure during the capture.
+ * warnings and the -Z notice; a failure during the capture is the capture's `failure`.
  */
 export function openDenoCapture(
   options: LiveCaptureOptions,
@@ -34,6 +34,8 @@ export function openDenoCapture(
   const worker = new Worker(new URL("./deno-capture-worker.ts", import.meta.url), { type: "module" });
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  // Why the capture ended without being asked to (libpcap failed, the worker crashed), for run.ts.
+  let failure: string | null = null;
   let ended = false;
   const end = (): void => {
     if (ended) return;
@@ -60,7 +62,12 @@ export function openDenoCapture(
               // Wakes a worker that sleeps on the flag; one in poll(2) sees it within kIdleWaitMs.
               Atomics.notify(control, kStopRequested);
             },
+            // Frees the worker's allowance too (QueueByteSource reports discarded bytes as consumed).
+            discardRest: () => bytes.discard(),
             done,
+            get failure() {
+              return failure;
+            },
           });
           break;
         case "error":
@@ -77,7 +84,7 @@ export function openDenoCapture(
           break;
         case "end":
           Object.assign(stats, msg.counters);
-          if (msg.error !== null) stderr(`capture: ${msg.error}`);
+          if (msg.error !== null) failure = `the capture on ${options.device} failed: ${msg.error}`;
           end();
           break;
       }
@@ -90,7 +97,7 @@ export function openDenoCapture(
         opened = true;
         reject(new LiveCaptureError("open", `the capture worker failed before it opened ${options.device}: ${message}`));
       } else {
-        stderr(`capture: the capture worker failed: ${message}`);
+        failure = `the capture worker on ${options.device} failed: ${message}: frames it had not delivered are lost`;
       }
       end();
     };
