@@ -14,6 +14,7 @@
  * meaning in presentation form (. ; \ ( ) @ $ ") escaped with a backslash, so a label holding a dot
  * cannot pass for two labels.
  */
+import { ipv4Text, ipv6Text } from "../dispatch/address-text.ts";
 
 /** One entry of the question section. */
 export interface DnsQuestion {
@@ -149,34 +150,6 @@ function u32(b: Uint8Array, p: number): number {
   return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
 }
 
-/** An IPv6 address as RFC 5952 text: lower-case, no leading zeros, the longest run of 2+ zero groups as "::". */
-function ipv6Text(b: Uint8Array, p: number): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push(u16(b, p + 2 * i));
-  // An IPv4-mapped address is written with its IPv4 part dotted (RFC 5952 section 5).
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `::ffff:${b[p + 12]}.${b[p + 13]}.${b[p + 14]}.${b[p + 15]}`;
-  }
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (from: number, to: number): string => g.slice(from, to).map((x) => x.toString(16)).join(":");
-  if (bestAt < 0) return hex(0, 8);
-  return `${hex(0, bestAt)}::${hex(bestAt + bestLen, 8)}`;
-}
-
 /** Escapes a character-string the way names are escaped, except that dots and the like are plain text. */
 function stringText(b: Uint8Array, start: number, end: number): string {
   let s = "";
@@ -194,7 +167,7 @@ function rdataText(type: number, b: Uint8Array, p: number, end: number, msgStart
   const len = end - p;
   switch (type) {
     case 1: // A
-      return len === 4 ? `${b[p]}.${b[p + 1]}.${b[p + 2]}.${b[p + 3]}` : null;
+      return len === 4 ? ipv4Text(b, p) : null;
     case 28: // AAAA
       return len === 16 ? ipv6Text(b, p) : null;
     case 2: // NS

@@ -413,20 +413,34 @@ export function tcpFlagText(flags: number): string {
   return s === "" ? "none" : s;
 }
 
-/** The `tcp` event. */
-export class TcpView extends View implements TcpEvent {
+/** What the transport events share: endpoints from the innermost IP header, and the payload. */
+abstract class TransportView extends View {
   get src(): string {
     return this.c.ipSrc();
   }
   get dst(): string {
     return this.c.ipDst();
   }
+  get payload(): Uint8Array {
+    return this.c.payload();
+  }
+}
+
+/** A transport with ports (TCP, UDP). */
+abstract class PortsView extends TransportView {
   get sport(): number {
     return this.res[this.c.r + kResSrcPort];
   }
   get dport(): number {
     return this.res[this.c.r + kResDstPort];
   }
+  get payload_length(): number {
+    return this.res[this.c.r + kResPayloadLen];
+  }
+}
+
+/** The `tcp` event. */
+export class TcpView extends PortsView implements TcpEvent {
   get seq(): number {
     return this.res[this.c.r + kResTcpSeq] >>> 0;
   }
@@ -468,12 +482,6 @@ export class TcpView extends View implements TcpEvent {
   get ts_ecr(): number | null {
     return this.opts & kTcpOptTimestamp ? this.res[this.c.r + kResTcpTsEcr] >>> 0 : null;
   }
-  get payload_length(): number {
-    return this.res[this.c.r + kResPayloadLen];
-  }
-  get payload(): Uint8Array {
-    return this.c.payload();
-  }
   toJSON(): Record<string, unknown> {
     return {
       ts: this.ts,
@@ -498,25 +506,7 @@ export class TcpView extends View implements TcpEvent {
 }
 
 /** The `udp` event. */
-export class UdpView extends View implements UdpEvent {
-  get src(): string {
-    return this.c.ipSrc();
-  }
-  get dst(): string {
-    return this.c.ipDst();
-  }
-  get sport(): number {
-    return this.res[this.c.r + kResSrcPort];
-  }
-  get dport(): number {
-    return this.res[this.c.r + kResDstPort];
-  }
-  get payload_length(): number {
-    return this.res[this.c.r + kResPayloadLen];
-  }
-  get payload(): Uint8Array {
-    return this.c.payload();
-  }
+export class UdpView extends PortsView implements UdpEvent {
   toJSON(): Record<string, unknown> {
     return {
       ts: this.ts,
@@ -531,21 +521,12 @@ export class UdpView extends View implements UdpEvent {
 }
 
 /** The `icmp` and `icmpv6` events. */
-export class IcmpView extends View implements IcmpEvent {
-  get src(): string {
-    return this.c.ipSrc();
-  }
-  get dst(): string {
-    return this.c.ipDst();
-  }
+export class IcmpView extends TransportView implements IcmpEvent {
   get type(): number {
     return this.res[this.c.r + kResIcmp] >> 8;
   }
   get code(): number {
     return this.res[this.c.r + kResIcmp] & 0xff;
-  }
-  get payload(): Uint8Array {
-    return this.c.payload();
   }
   toJSON(): Record<string, unknown> {
     return { ts: this.ts, frame: this.frame, src: this.src, dst: this.dst, type: this.type, code: this.code };
