@@ -121,8 +121,15 @@ function start() {
 
   function seal() {
     if (used === 0) return;
-    queue.push({ buf: chunk, len: used });
-    chunk = free.pop() ?? Buffer.allocUnsafe(chunkBytes);
+    if (used < chunkBytes / 4) {
+      // A chunk the 20 ms flush cut short (a quiet link) leaves as a copy of its bytes, and is
+      // filled on: the queue's bound counts bytes, so it must not keep a 1 MiB buffer per flush
+      // (with the host stalled, a trickle of frames would grow the process by 50 MiB a second).
+      queue.push({ buf: Buffer.from(chunk.subarray(0, used)), len: used });
+    } else {
+      queue.push({ buf: chunk, len: used });
+      chunk = free.pop() ?? Buffer.allocUnsafe(chunkBytes);
+    }
     used = 0;
     pump();
   }
@@ -143,7 +150,7 @@ function start() {
         if (off < len) return next();
         queue.shift();
         queued -= len;
-        if (free.length < 4) free.push(buf);
+        if (free.length < 4 && buf.length === chunkBytes) free.push(buf);
         writing = false;
         if (queue.length > 0) pump();
         else if (stopping) finish();
@@ -153,8 +160,14 @@ function start() {
 
   // Deliver what has gathered at least every 20 ms, so that a quiet link still shows up promptly.
   const flushTimer = setInterval(seal, 20);
-  // Counters go to the host often enough that its --stats-interval lines keep up with what it decodes.
-  const statsTimer = setInterval(() => send({ type: "stats", received, dropped }), 100);
+  // Counters go to the host often enough that its --stats-interval lines keep up with what it decodes,
+  // one message at a time: a stalled host does not read them, and they must not pile up here.
+  let statsInFlight = false;
+  const statsTimer = setInterval(() => {
+    if (statsInFlight || !process.connected) return;
+    statsInFlight = true;
+    process.send({ type: "stats", received, dropped }, () => (statsInFlight = false));
+  }, 100);
 
   function stop() {
     if (stopping) return;

@@ -20,7 +20,14 @@ export class PcapFileWriter {
   written = 0;
   skipped = 0;
 
-  constructor(readonly path: string) {
+  /**
+   * `emptyLinkType` heads the file when no frame is written: a live capture knows its interface's
+   * link type before any frame arrives, and an empty capture of a raw-IP interface is not Ethernet.
+   */
+  constructor(
+    readonly path: string,
+    private readonly emptyLinkType = 1,
+  ) {
     try {
       this.fd = openSync(path, "w");
     } catch (err) {
@@ -75,7 +82,7 @@ export class PcapFileWriter {
 
   /** Flushes and closes; a run with no packet still leaves a valid (empty) capture. */
   close(): void {
-    if (this.linktype < 0) this.header(1);
+    if (this.linktype < 0) this.header(this.emptyLinkType);
     this.flush();
     closeSync(this.fd);
   }
