@@ -200,9 +200,6 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   const durationTimer = config.duration ? setTimeout(stop, config.duration * 1000) : null;
   const watcher = config.watch ? new PluginWatcher(plugins, config.pluginDirs, config.options, io.stderr) : null;
 
-  await pool.warmUp();
-  // A file's rate is measured from the first read; a live capture's duration from when it opened.
-  if (!live) started = performance.now();
   // A regular file is read and parsed by a reader thread; stdin and a live capture's stream are
   // read here (a blocking read would stall dispatch while the writer is quiet).
   const source =
@@ -211,6 +208,10 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
       : config.read !== "-" && isRegularFile(config.read!)
         ? new ThreadedFileSource(config.read!, pipeline)
         : new FileSource(config.read!, pipeline);
+  // Threads start before the clock: a file's rate is measured from its first read; a live capture's
+  // duration from when it opened.
+  await Promise.all([pool.warmUp(), source instanceof ThreadedFileSource ? source.start() : undefined]);
+  if (!live) started = performance.now();
   const progress = io.progress && !live ? startProgress(source, dispatcher, started) : null;
   // Live traffic may trickle: decode what arrived even when a batch is not full.
   const flusher = live ? setInterval(() => pipeline.flush(), kLiveFlushMs) : null;

@@ -11,6 +11,7 @@
  *  - when the ring is full it posts {type:"flush"} (decode what is there, even a partial batch) and
  *    sleeps on the ring's tail word until the main thread releases slots (FrameRing.release notifies);
  *  - the main thread asks it to stop through the control block (FrameRing.requestStop);
+ *  - it posts {type:"ready"} once loaded and starts reading on the main thread's first message;
  *  - it ends with {type:"done"} or {type:"error", ...}; link types go out as {type:"linktype"} before
  *    any of their frames is published, and progress as {type:"progress"}.
  */
@@ -28,6 +29,7 @@ export interface ReaderThreadData {
 
 /** Messages from the reader thread. */
 export type ReaderMessage =
+  | { type: "ready" }
   | { type: "published"; head: number; bytesRead: number; size: number; packets: number }
   | { type: "flush" }
   | { type: "linktype"; linktype: number; littleEndian: boolean }
@@ -65,7 +67,10 @@ const host: FrameProducerHost = {
   },
 };
 
-source = new FileSource(init.path, host, init.path);
+source = new FileSource(init.path, host, init.path, true);
+// Loaded: say so, and start when told (so that a run's clock does not count this thread's start).
+post({ type: "ready" });
+await new Promise((resolve) => parentPort!.once("message", resolve));
 try {
   await source.run();
   post({ type: "done" });

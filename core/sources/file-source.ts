@@ -23,6 +23,7 @@ import {
 } from "./capture-record.ts";
 import { type ByteSource, QueueByteSource, SyncFdByteSource } from "./byte-source.ts";
 import { isPcapMagic, PcapFormat } from "./pcap-format.ts";
+import { UsageError } from "../usage-error.ts";
 import { isPcapngMagic, PcapngFormat } from "./pcapng-format.ts";
 
 /** The side of the pipeline a frame producer talks to. */
@@ -98,6 +99,11 @@ export class FileSource {
     private readonly input: string | ByteSource,
     private readonly host: FrameProducerHost,
     private readonly label: string = input === "-" ? "stdin" : typeof input === "string" ? input : "capture",
+    /**
+     * The source runs in a thread of its own (the reader thread): no need to yield to an event loop
+     * between reads, nor to hand over partial batches after each read (it does when it must wait).
+     */
+    private readonly ownThread = false,
   ) {
     this.ring = host.ring;
     this.head = this.startHead = host.ring.head;
@@ -162,9 +168,11 @@ export class FileSource {
       const stop = await this.parse(pageStart + parse, pageStart + fill);
       if (stop < 0) return;
       parse = stop - pageStart;
-      await this.afterPage();
-      // A pipe delivers what its writer wrote so far: decode it now rather than wait for a full batch.
-      host.flush();
+      if (!this.ownThread) {
+        await this.afterPage();
+        // A pipe delivers what its writer wrote so far: decode it now rather than wait for a full batch.
+        host.flush();
+      }
       if (eof) return this.finish(fill - parse);
       if (fill < ring.pageSize) continue; // a short read: keep filling this page
 
@@ -207,63 +215,74 @@ export class FileSource {
       this.fileOffset += k;
       if (this.skip > 0) return pos;
     }
+    // The loop works on locals and writes them back when it leaves: fields read and written per
+    // record were a measurable share of it.
     let head = this.head;
-    for (;;) {
-      const avail = end - pos;
-      if (this.format === null) {
-        if (avail < 4) break;
-        this.format = this.detect(view, pos);
-      }
-      try {
-        this.format.next(d, view, pos, avail, rec);
-      } catch (e) {
-        this.head = head;
-        ring.publish(head);
-        host.published(head);
-        throw new CaptureFileError(this.label, this.fileOffset, (e as Error).message);
-      }
-      if (rec.kind === kRecordNeedMore) break;
-      if (rec.kind === kRecordPacket) {
-        // Free slots as of the last look at the consumer's tail: re-read only when they run out,
-        // since an Atomics.load per record is a measurable share of this loop.
-        while (this.freeSlots === 0) {
-          this.freeSlots = ring.slotCount - ((head - ring.tail) | 0);
-          if (this.freeSlots > 0) break;
-          ring.publish(head);
-          host.published(head);
-          host.flush();
-          await host.released();
-          if (host.stopping) {
-            this.head = head;
-            return -1;
-          }
+    let fileOffset = this.fileOffset;
+    let freeSlots = this.freeSlots;
+    try {
+      for (;;) {
+        const avail = end - pos;
+        if (this.format === null) {
+          if (avail < 4) break;
+          this.format = this.detect(view, pos);
         }
-        this.freeSlots--;
-        const s = (head & mask) * kSlotStride;
-        slots[s + kSlotOffset] = rec.dataOff;
-        slots[s + kSlotCapLen] = rec.capLen;
-        slots[s + kSlotWireLen] = rec.wireLen;
-        slots[s + kSlotLinkType] = rec.linkType;
-        slots[s + kSlotTsSec] = rec.tsSec;
-        slots[s + kSlotTsNsec] = rec.tsNsec;
-        slots[s + kSlotInterface] = rec.iface;
-        slots[s + kSlotFileOffset] = this.fileOffset & 0x7fffffff;
-        head = (head + 1) | 0;
-      } else {
-        this.announceLinkTypes();
+        this.format.next(d, view, pos, avail, rec);
+        if (rec.kind === kRecordNeedMore) break;
+        if (rec.kind === kRecordPacket) {
+          // Free slots as of the last look at the consumer's tail: re-read only when they run out,
+          // since an Atomics.load per record would cost more than the rest of the record's work.
+          while (freeSlots === 0) {
+            freeSlots = ring.slotCount - ((head - ring.tail) | 0);
+            if (freeSlots > 0) break;
+            ring.publish(head);
+            host.published(head);
+            host.flush();
+            await host.released();
+            if (host.stopping) {
+              this.head = head;
+              this.fileOffset = fileOffset;
+              this.freeSlots = freeSlots;
+              return -1;
+            }
+          }
+          freeSlots--;
+          const s = (head & mask) * kSlotStride;
+          slots[s + kSlotOffset] = rec.dataOff;
+          slots[s + kSlotCapLen] = rec.capLen;
+          slots[s + kSlotWireLen] = rec.wireLen;
+          slots[s + kSlotLinkType] = rec.linkType;
+          slots[s + kSlotTsSec] = rec.tsSec;
+          slots[s + kSlotTsNsec] = rec.tsNsec;
+          slots[s + kSlotInterface] = rec.iface;
+          slots[s + kSlotFileOffset] = fileOffset & 0x7fffffff;
+          head = (head + 1) | 0;
+        } else {
+          this.announceLinkTypes();
+        }
+        if (rec.length > avail) {
+          // A block too big to hold (a block type we skip): the rest is discarded as it is read.
+          this.skip = rec.length - avail;
+          this.skipFrom = fileOffset;
+          fileOffset += avail;
+          pos = end;
+          break;
+        }
+        pos += rec.length;
+        fileOffset += rec.length;
       }
-      if (rec.length > avail) {
-        // A block too big to hold (a block type we skip): the rest is discarded as it is read.
-        this.skip = rec.length - avail;
-        this.skipFrom = this.fileOffset;
-        this.fileOffset += avail;
-        pos = end;
-        break;
-      }
-      pos += rec.length;
-      this.fileOffset += rec.length;
+    } catch (e) {
+      // Damage: every frame before it is published first, then the error names where it is.
+      this.head = head;
+      ring.publish(head);
+      host.published(head);
+      // The formats throw plain Errors about the bytes; what a link-type check throws passes through.
+      if (e instanceof CaptureFileError || e instanceof UsageError) throw e;
+      throw new CaptureFileError(this.label, fileOffset, (e as Error).message);
     }
     this.head = head;
+    this.fileOffset = fileOffset;
+    this.freeSlots = freeSlots;
     ring.publish(head);
     this.progress.packets = (head - this.startHead) | 0;
     host.published(head);

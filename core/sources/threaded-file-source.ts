@@ -18,14 +18,24 @@ export class ThreadedFileSource {
     private readonly host: FrameProducerHost,
   ) {}
 
-  run(): Promise<void> {
+  private worker: Worker | null = null;
+  private outcome: Promise<void> | null = null;
+  private ready: Promise<void> | null = null;
+
+  /** Starts the reader thread and resolves once it is loaded (it reads nothing before `run()`). */
+  start(): Promise<void> {
+    if (this.ready !== null) return this.ready;
     const ring = this.host.ring;
     const data: ReaderThreadData = { ring: ring.buffers, path: this.path };
     const entry = isDeno ? "./file-reader-thread.ts" : "./file-reader-thread.js";
     const worker = new Worker(new URL(entry, import.meta.url), { workerData: data, execArgv: [] });
-    return new Promise<void>((resolve, reject) => {
+    this.worker = worker;
+    let loaded: () => void = () => {};
+    this.ready = new Promise<void>((resolve) => (loaded = resolve));
+    this.outcome = new Promise<void>((resolve, reject) => {
       let settled = false;
       const finish = (err?: unknown) => {
+        loaded();
         if (settled) return;
         settled = true;
         if (err !== undefined) {
@@ -38,6 +48,8 @@ export class ThreadedFileSource {
       worker.on("message", (msg: ReaderMessage) => {
         try {
           switch (msg.type) {
+            case "ready":
+              return loaded();
             case "published":
               this.progress.bytesRead = msg.bytesRead;
               this.progress.size = msg.size;
@@ -64,5 +76,15 @@ export class ThreadedFileSource {
       worker.on("error", (err) => finish(err));
       worker.on("exit", (code) => finish(code === 0 ? undefined : new Error(`the reader thread exited with status ${code}`)));
     });
+    // A failure before run() is reported by run(); until then nobody waits on it.
+    this.outcome.catch(() => {});
+    return this.ready;
+  }
+
+  /** Reads the file: resolves at its end, rejects with what went wrong. */
+  async run(): Promise<void> {
+    await this.start();
+    this.worker!.postMessage({ type: "go" });
+    return this.outcome!;
   }
 }
