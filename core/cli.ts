@@ -11,6 +11,7 @@ import { runHost, type RunConfig, type RunIo } from "./run.ts";
 import { UsageError } from "./usage-error.ts";
 import { kMinRingBytes } from "./ring/ring-layout.ts";
 import { listInterfaces } from "./live/capture-interfaces.ts";
+import { defaultFlowSettings, type FlowSettings } from "./flows/flow-analyzer.ts";
 
 /** The package version (`--version`, the socket server's hello). */
 export const version: string = (
@@ -47,6 +48,10 @@ Plugins:
   --watch                  reload a plugin when its file changes; load files added to a plugin folder
   --max-plugin-errors N    disable a plugin after N handler errors (default 100)
   --teardown-timeout SEC   time a plugin's teardown may take (default 5)
+
+Flows:
+  --flow-timeouts SPEC     idle timeouts in seconds, e.g. tcp=300,udp=60 (the defaults); linger=1 is
+                           how long a TCP flow stays after FIN both ways or RST, for its last ACKs
 
 Pipeline:
   --workers N|auto         decode worker threads (default ${defaultWorkerCount()}: one per core minus one);
@@ -101,6 +106,7 @@ export const commandLineOptions = {
   user: { type: "string", short: "Z" },
   "buffer-size": { type: "string" },
   "stats-interval": { type: "string" },
+  "flow-timeouts": { type: "string" },
   count: { type: "string", short: "c" },
   filter: { type: "string", short: "f" },
   plugins: { type: "string", multiple: true },
@@ -170,6 +176,7 @@ export async function parseCommandLine(
     throw new UsageError("-Z/--user applies to live capture (-i); a file is read with the privileges you have");
   }
   return {
+    flowSettings: parseFlowTimeouts(v["flow-timeouts"]),
     read: v.read ?? null,
     iface: v.interface ?? null,
     write: v.write ?? null,
@@ -191,6 +198,22 @@ export async function parseCommandLine(
     teardownMs: parseCount(v["teardown-timeout"], "--teardown-timeout", 0, 5) * 1000,
     version,
   };
+}
+
+/** Parses --flow-timeouts "tcp=300,udp=60,linger=1" over the defaults. */
+function parseFlowTimeouts(text: string | undefined): FlowSettings {
+  const settings = { ...defaultFlowSettings };
+  if (text === undefined) return settings;
+  const keys = { tcp: "tcpTimeout", udp: "udpTimeout", linger: "closeLinger" } as const;
+  for (const part of text.split(",")) {
+    const m = /^\s*(tcp|udp|linger)\s*=\s*([0-9.]+)\s*$/.exec(part);
+    const n = m === null ? NaN : Number(m[2]);
+    if (m === null || !Number.isFinite(n) || n <= 0) {
+      throw new UsageError(`Invalid --flow-timeouts "${text}": write e.g. tcp=300,udp=60,linger=1 (seconds above 0)`);
+    }
+    settings[keys[m[1] as keyof typeof keys]] = n;
+  }
+  return settings;
 }
 
 function parseSeconds(text: string | undefined, flag: string): number {

@@ -19,7 +19,7 @@ import type { RunStatsSnapshot } from "./plugins/plugin-api.ts";
 import { currentRuntime, isDeno } from "./runtime/host-runtime.ts";
 import { statsJson, statsText, type RunStats } from "./run-stats.ts";
 import { UsageError } from "./usage-error.ts";
-import { FlowAnalyzer } from "./flows/flow-analyzer.ts";
+import { defaultFlowSettings, FlowAnalyzer, type FlowSettings } from "./flows/flow-analyzer.ts";
 import { PluginWatcher } from "./plugins/plugin-watcher.ts";
 import { PcapFileWriter } from "./sinks/pcap-file-writer.ts";
 import { type CaptureUser, type LiveCapture, LiveCaptureError, lookUpUser, openLiveCapture } from "./live/live-capture.ts";
@@ -27,6 +27,8 @@ import { defaultInterface, listInterfaces } from "./live/capture-interfaces.ts";
 
 /** What to run: the parsed command line. */
 export interface RunConfig {
+  /** Flow idle timeouts and bounds (defaults: defaultFlowSettings). */
+  flowSettings?: FlowSettings;
   /** Capture file to read ("-" for stdin), or null for live capture. */
   read: string | null;
   /** Interface to capture on (null with `read`, or to pick the default interface). */
@@ -156,7 +158,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     runtime: await currentRuntime(),
     stats: () => snapshot(stats()),
   });
-  const analyzer = new FlowAnalyzer(bus);
+  const analyzer = new FlowAnalyzer(bus, config.flowSettings ?? defaultFlowSettings);
   // The flow table runs only while some plugin listens to a flow or application event.
   const attachAnalyzer = () => {
     dispatcher.analyzer = analyzer.active ? analyzer : null;
@@ -290,16 +292,20 @@ function liveError(iface: string | null, filter: string | null): (err: unknown) 
       case "filter":
         throw new UsageError(`Bad filter '${filter}': ${err.message}`);
       case "cap-missing":
+        // On Deno the message already says what to install (libpcap itself, no addon).
+        if (isDeno) throw new Error(`${err.message}. Reading files with -r works without it.`);
         throw new Error(
           `Live capture needs the "cap" addon, which is not built here (${err.message}). ` +
             "Install libpcap's headers and rebuild it: apt-get install libpcap-dev (as root), then npm rebuild cap. " +
             "Reading files with -r works without it.",
         );
-      case "permission":
+      case "permission": {
+        const runtime = isDeno ? "deno" : "node";
         throw new Error(
-          `No permission to capture on ${iface}: ${err.message}. Run as root, or let Node capture: ` +
-            `sudo setcap cap_net_raw,cap_net_admin=eip "$(readlink -f "$(command -v node)")"`,
+          `No permission to capture on ${iface}: ${err.message}. Run as root, or let ${runtime} capture: ` +
+            `sudo setcap cap_net_raw,cap_net_admin=eip "$(readlink -f "$(command -v ${runtime})")"`,
         );
+      }
       case "no-device": {
         const names = (await listInterfaces().catch(() => [])).map((i) => i.name);
         throw new Error(`No such interface "${iface}" (${err.message}): available interfaces are ${names.join(", ") || "none"}`);
@@ -312,8 +318,11 @@ function liveError(iface: string | null, filter: string | null): (err: unknown) 
 
 /** Gives up root for the rest of the run (the capture process already did, after opening the device). */
 function dropPrivileges(user: CaptureUser, io: RunIo): void {
-  if (isDeno || typeof process.setuid !== "function") {
-    io.stderr(`host: --user: this runtime cannot change its user; the capture process runs as ${user.name}`);
+  // Deno has setuid but no initgroups: root's supplementary groups would stay, so the Deno capture
+  // says -Z is not supported rather than drop halfway (deno-live-capture.ts prints the notice).
+  if (isDeno) return;
+  if (typeof process.setuid !== "function") {
+    io.stderr(`host: -Z: this platform cannot change the user; the host keeps the privileges it started with`);
     return;
   }
   try {

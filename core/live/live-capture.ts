@@ -94,7 +94,7 @@ export interface LiveCapture {
 
 /** Opens a live capture: the cap addon in a capture process on Node, libpcap through FFI on Deno. */
 export async function openLiveCapture(options: LiveCaptureOptions, stderr: (line: string) => void): Promise<LiveCapture> {
-  if (isDeno) return (await import("./deno-live-capture.ts")).openDenoCapture(options);
+  if (isDeno) return (await import("./deno-live-capture.ts")).openDenoCapture(options, stderr);
   return openCapProcess(options, stderr);
 }
 
