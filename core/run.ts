@@ -68,6 +68,8 @@ export interface RunIo {
 
 /** Largest batch of slots in one decode task. */
 const kMaxBatch = 4096;
+/** Files from this size on are read by a reader thread (see the choice of source in runHost). */
+const kReaderThreadBytes = 64 << 20;
 /** Live capture: how long a batch may wait to fill before it is decoded anyway. */
 const kLiveFlushMs = 10;
 
@@ -182,7 +184,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     await plugins.ready();
   }
 
-  pool = new DecodePool(ring, config.workers, live ? null : config.filter);
+  pool = await DecodePool.create(ring, config.workers, live ? null : config.filter);
   const batch = Math.max(64, Math.min(kMaxBatch, ring.slotCount / 8));
   const pipeline = new Pipeline(ring, pool, dispatcher, batch);
   if (checkFilter !== null) pipeline.onLinkType = (lt, le) => checkFilter(config.filter!, lt, le);
@@ -202,12 +204,13 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   const durationTimer = config.duration ? setTimeout(stop, config.duration * 1000) : null;
   const watcher = config.watch ? new PluginWatcher(plugins, config.pluginDirs, config.options, io.stderr) : null;
 
-  // A regular file is read and parsed by a reader thread; stdin and a live capture's stream are
-  // read here (a blocking read would stall dispatch while the writer is quiet).
+  // A large regular file is read and parsed by a reader thread, which keeps the read's copy and the
+  // parse off the dispatching thread; a small one is read here, as starting that thread would cost
+  // more than it saves. stdin and a live capture's stream are read here too (as streams).
   const source =
     capture !== null
       ? new FileSource(capture.bytes, pipeline, `live capture on ${iface}`)
-      : config.read !== "-" && isRegularFile(config.read!)
+      : config.read !== "-" && fileSize(config.read!) >= kReaderThreadBytes
         ? new ThreadedFileSource(config.read!, pipeline)
         : new FileSource(config.read!, pipeline);
   // Threads start before the clock: a file's rate is measured from its first read; a live capture's
@@ -259,12 +262,13 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   return status;
 }
 
-/** True for a path that names a regular file (not a pipe, a device or a missing file). */
-function isRegularFile(path: string): boolean {
+/** Size of a regular file, 0 for anything else (a pipe, a device, a missing file). */
+function fileSize(path: string): number {
   try {
-    return statSync(path).isFile();
+    const st = statSync(path);
+    return st.isFile() ? st.size : 0;
   } catch {
-    return false;
+    return 0;
   }
 }
 

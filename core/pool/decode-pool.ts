@@ -2,6 +2,7 @@ import { Piscina } from "piscina";
 import { availableParallelism } from "node:os";
 import type { FrameRing } from "../ring/frame-ring.ts";
 import type { DecodeTask, DecodeTaskResult, DecodeWorkerData } from "../../workers/decode-task.ts";
+import { workerModule } from "./worker-module.ts";
 
 /** How many decode workers: a fixed number, or "auto" (Piscina grows and shrinks between min and max). */
 export type WorkerCount = number | "auto";
@@ -10,9 +11,6 @@ export type WorkerCount = number | "auto";
 export function defaultWorkerCount(): number {
   return Math.max(1, availableParallelism() - 1);
 }
-
-/** Whether this process runs on Deno (which runs the TypeScript worker module directly). */
-const isDeno = "Deno" in globalThis;
 
 /**
  * The Piscina pool of decode workers. Every worker attaches to the ring's shared memory through
@@ -27,15 +25,23 @@ export class DecodePool {
   readonly minThreads: number;
   readonly maxThreads: number;
 
-  constructor(ring: FrameRing, workers: WorkerCount, filter: string | null) {
+  /** Creates the pool; `entry` is the worker module to run (see workerModule()). */
+  static async create(ring: FrameRing, workers: WorkerCount, filter: string | null): Promise<DecodePool> {
+    const entry = await workerModule(
+      new URL("../../workers/decode-worker.ts", import.meta.url),
+      new URL("../../workers/decode-worker.js", import.meta.url),
+    );
+    return new DecodePool(ring, workers, filter, entry);
+  }
+
+  private constructor(ring: FrameRing, workers: WorkerCount, filter: string | null, entry: string) {
     const max = workers === "auto" ? Math.max(1, availableParallelism()) : workers;
     const min = workers === "auto" ? 1 : workers;
     this.minThreads = min;
     this.maxThreads = max;
     const data: DecodeWorkerData = { ring: ring.buffers, filter };
-    const entry = isDeno ? "../../workers/decode-worker.ts" : "../../workers/decode-worker.js";
     this.pool = new Piscina({
-      filename: new URL(entry, import.meta.url).href,
+      filename: entry,
       minThreads: min,
       maxThreads: max,
       // With "auto", Piscina starts threads while tasks queue up and retires a thread that has been

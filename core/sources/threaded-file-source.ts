@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { isDeno } from "../runtime/host-runtime.ts";
+import { workerModule } from "../pool/worker-module.ts";
 import { CaptureFileError } from "./capture-record.ts";
 import type { FrameProducerHost, ReadProgress } from "./file-source.ts";
 import type { ReaderMessage, ReaderThreadData } from "./file-reader-thread.ts";
@@ -24,14 +24,18 @@ export class ThreadedFileSource {
 
   /** Starts the reader thread and resolves once it is loaded (it reads nothing before `run()`). */
   start(): Promise<void> {
-    if (this.ready !== null) return this.ready;
+    if (this.ready === null) this.ready = this.spawn();
+    return this.ready;
+  }
+
+  private async spawn(): Promise<void> {
     const ring = this.host.ring;
     const data: ReaderThreadData = { ring: ring.buffers, path: this.path };
-    const entry = isDeno ? "./file-reader-thread.ts" : "./file-reader-thread.js";
-    const worker = new Worker(new URL(entry, import.meta.url), { workerData: data, execArgv: [] });
+    const entry = await workerModule(new URL("./file-reader-thread.ts", import.meta.url), new URL("./file-reader-thread.js", import.meta.url));
+    const worker = new Worker(new URL(entry), { workerData: data, execArgv: [] });
     this.worker = worker;
     let loaded: () => void = () => {};
-    this.ready = new Promise<void>((resolve) => (loaded = resolve));
+    const ready = new Promise<void>((resolve) => (loaded = resolve));
     this.outcome = new Promise<void>((resolve, reject) => {
       let settled = false;
       const finish = (err?: unknown) => {
@@ -78,7 +82,7 @@ export class ThreadedFileSource {
     });
     // A failure before run() is reported by run(); until then nobody waits on it.
     this.outcome.catch(() => {});
-    return this.ready;
+    return ready;
   }
 
   /** Reads the file: resolves at its end, rejects with what went wrong. */
