@@ -28,7 +28,10 @@ import {
   kResDstPort,
   kResEtherType,
   kResFlags,
+  kResFamily,
   kResFlowHash,
+  kResSrcAddr,
+  kResDstAddr,
   kResFragDataLen,
   kResFragDataOff,
   kResFragId,
@@ -135,6 +138,11 @@ export class FrameDecoder {
     res[r + kResTcpOptions] = 0;
     res[r + kResIcmp] = 0;
     res[r + kResFlowHash] = 0;
+    res[r + kResFamily] = 0;
+    for (let i = 0; i < 4; i++) {
+      res[r + kResSrcAddr + i] = 0;
+      res[r + kResDstAddr + i] = 0;
+    }
     res[r + kResIpExt] = 0;
     // Fields only some packets carry are reset too, so that a record never shows a field of the
     // packet this slot held before, whoever reads it without looking at the layer bits first.
@@ -342,11 +350,18 @@ export class FrameDecoder {
   private hashFlow(family: 4 | 6, proto: number): void {
     const res = this.res;
     const r = this.r;
+    const d = this.d;
     const l3 = res[r + kResL3Off];
     const src = family === 4 ? l3 + 12 : l3 + 8;
     const dst = family === 4 ? l3 + 16 : l3 + 24;
     const vlan = res[r + kResVlan] & 0xfff;
-    res[r + kResFlowHash] = flowHash(this.d, family, src, dst, res[r + kResSrcPort], res[r + kResDstPort], proto, vlan);
+    res[r + kResFlowHash] = flowHash(d, family, src, dst, res[r + kResSrcPort], res[r + kResDstPort], proto, vlan);
+    res[r + kResFamily] = family;
+    const words = family === 4 ? 1 : 4;
+    for (let i = 0; i < words; i++) {
+      res[r + kResSrcAddr + i] = (d[src + 4 * i] << 24) | (d[src + 4 * i + 1] << 16) | (d[src + 4 * i + 2] << 8) | d[src + 4 * i + 3];
+      res[r + kResDstAddr + i] = (d[dst + 4 * i] << 24) | (d[dst + 4 * i + 1] << 16) | (d[dst + 4 * i + 2] << 8) | d[dst + 4 * i + 3];
+    }
   }
 
   private fail(layer: number, status: number): void {

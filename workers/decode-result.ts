@@ -42,7 +42,13 @@ export const kResFlowHash = 28; // symmetric hash of the 5-tuple and VLAN, 0 wit
 export const kResIpExt = 29; // bit set of IPv6 extension headers seen (kIp6Ext*)
 export const kResFragDataOff = 30; // fragments: offset of the fragment's data (after the IP or fragment header)
 export const kResFragDataLen = 31; // fragments: length of that data the IP header declares
-export const kResStride = 32;
+// The flow key of a TCP/UDP packet, copied out of the packet so that the flow table on the main thread
+// never has to touch the packet's bytes: on that thread they are a cache miss per packet, the result
+// record is not (the worker just wrote it). IPv4 uses word 0 of each address only.
+export const kResFamily = 32; // 4 or 6 for a TCP/UDP packet with a flow key, 0 otherwise
+export const kResSrcAddr = 33; // 4 words: the source address, big-endian words
+export const kResDstAddr = 37; // 4 words: the destination address
+export const kResStride = 41;
 /** Entries per slot in the results array. */
 export const kResultStride = kResStride;
 

@@ -70,12 +70,17 @@ export interface HttpSink {
 export interface HttpParserLimits {
   /** Largest message head (start line and headers) assembled; a longer one ends parsing of its direction. Default 64 KiB. */
   maxHeaderBytes?: number;
-  /** Bytes scanned for a new start line after a gap or garbage before giving the direction up. Default 1 MiB. */
+  /**
+   * Bytes scanned for a new start line after a gap or garbage before giving the direction up.
+   * Default 64 KiB: a direction that shows no start line for that long is not speaking HTTP (a binary
+   * transfer after an HTTP-looking first line), and scanning it to its end would cost more than
+   * parsing all the HTTP in the capture.
+   */
   maxResyncBytes?: number;
 }
 
 const kDefaultMaxHeaderBytes = 64 * 1024;
-const kDefaultMaxResyncBytes = 1024 * 1024;
+const kDefaultMaxResyncBytes = 64 * 1024;
 /** Requests waiting for their response; pipelining deeper than this is not seen in practice. */
 const kMaxPendingRequests = 64;
 /** Head buffers up to this size are kept for the next message; bigger ones are dropped to keep idle flows small. */

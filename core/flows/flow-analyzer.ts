@@ -15,7 +15,10 @@ import {
   kLayerUdp,
   kResDstPort,
   kResFlags,
+  kResFamily,
   kResFlowHash,
+  kResSrcAddr,
+  kResDstAddr,
   kResFragDataLen,
   kResFragDataOff,
   kResFragId,
@@ -162,30 +165,38 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     if (ts >= this.nextExpiry) this.expire(ts);
     const d = c.ring.data;
     const l3 = res[r + kResL3Off];
-    const family = d[l3] >> 4 === 6 ? 6 : 4;
-    this.family = family;
     this.addr = d;
-    this.srcOff = family === 4 ? l3 + 12 : l3 + 8;
-    this.dstOff = family === 4 ? l3 + 16 : l3 + 24;
     this.vlan = (res[r + kResTags] & 0xff) > 0 ? res[r + kResVlan] & 0xfff : -1;
     this.wire = c.ring.slots[c.s + kSlotWireLen] >>> 0;
     const frameEnd = c.ring.slots[c.s + kSlotOffset] + c.ring.slots[c.s + kSlotCapLen];
-    let routed = false;
-    if (family === 6 && (res[r + kResIpExt] & kIp6ExtRouting) !== 0) {
-      const finalDst = ipv6FinalDestination(d, l3, frameEnd);
-      if (finalDst >= 0) {
-        this.dstOff = finalDst;
-        routed = true;
-      }
+    if (flags & kFlagFragment) {
+      // Rare: the packet's own bytes give the key (there is no transport header to copy it with).
+      this.setFamily(d[l3] >> 4 === 6 ? 6 : 4, l3);
+      this.routeTo(d, l3, res[r + kResIpExt], frameEnd);
+      this.keyFromBytes();
+      return this.fragment(c);
     }
-    if (flags & kFlagFragment) return this.fragment(c);
+    // The key as the worker copied it into the result record: no read of the packet's bytes here.
+    this.setFamily(res[r + kResFamily] === 6 ? 6 : 4, l3);
+    this.s0 = res[r + kResSrcAddr];
+    this.d0 = res[r + kResDstAddr];
+    if (this.family === 6) {
+      this.s1 = res[r + kResSrcAddr + 1];
+      this.s2 = res[r + kResSrcAddr + 2];
+      this.s3 = res[r + kResSrcAddr + 3];
+      this.d1 = res[r + kResDstAddr + 1];
+      this.d2 = res[r + kResDstAddr + 2];
+      this.d3 = res[r + kResDstAddr + 3];
+    }
     this.proto = layers & kLayerTcp ? 6 : 17;
     this.sport = res[r + kResSrcPort];
     this.dport = res[r + kResDstPort];
-    // The workers hashed the header's destination; a routed packet's flow is that of its final one.
-    this.hash = routed
-      ? flowHash(d, 6, this.srcOff, this.dstOff, this.sport, this.dport, this.proto, this.vlan < 0 ? 0 : this.vlan)
-      : res[r + kResFlowHash];
+    this.hash = res[r + kResFlowHash];
+    if (this.family === 6 && (res[r + kResIpExt] & kIp6ExtRouting) !== 0 && this.routeTo(d, l3, kIp6ExtRouting, frameEnd)) {
+      // The workers hashed the header's destination; a routed packet's flow is that of its final one.
+      this.keyFromBytes();
+      this.hash = flowHash(d, 6, this.srcOff, this.dstOff, this.sport, this.dport, this.proto, this.vlan < 0 ? 0 : this.vlan);
+    }
     this.tcpSeq = res[r + kResTcpSeq] >>> 0;
     this.tcpFlags = res[r + kResTcpFlags];
     const payOff = res[r + kResPayloadOff];
@@ -193,6 +204,42 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     this.payOff = payOff;
     this.payLen = Math.max(0, Math.min(res[r + kResPayloadLen], frameEnd - payOff));
     this.transport();
+  }
+
+  /** Family and where the addresses are, for an IP header at `l3` (offsets only: nothing is read). */
+  private setFamily(family: 4 | 6, l3: number): void {
+    this.family = family;
+    this.srcOff = family === 4 ? l3 + 12 : l3 + 8;
+    this.dstOff = family === 4 ? l3 + 16 : l3 + 24;
+  }
+
+  /**
+   * An IPv6 packet with a routing header that still has segments left belongs to the flow of its
+   * final destination (tshark and Zeek agree): point `dstOff` there. True when it moved.
+   */
+  private routeTo(d: Uint8Array, l3: number, ext: number, frameEnd: number): boolean {
+    if (this.family !== 6 || (ext & kIp6ExtRouting) === 0) return false;
+    const finalDst = ipv6FinalDestination(d, l3, frameEnd);
+    if (finalDst < 0) return false;
+    this.dstOff = finalDst;
+    return true;
+  }
+
+  /** Reads the address words of the key from the packet's bytes. */
+  private keyFromBytes(): void {
+    const d = this.addr;
+    const s = this.srcOff;
+    const t = this.dstOff;
+    this.s0 = word(d, s);
+    this.d0 = word(d, t);
+    if (this.family === 6) {
+      this.s1 = word(d, s + 4);
+      this.s2 = word(d, s + 8);
+      this.s3 = word(d, s + 12);
+      this.d1 = word(d, t + 4);
+      this.d2 = word(d, t + 8);
+      this.d3 = word(d, t + 12);
+    }
   }
 
   /** A fragment: held until its datagram is whole, which then counts once (as tshark counts it). */
@@ -231,19 +278,6 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
 
   /** The packet's flow: counters, TCP state, streams, and DNS over UDP. */
   private transport(): void {
-    const d = this.addr;
-    const s = this.srcOff;
-    const t = this.dstOff;
-    this.s0 = word(d, s);
-    this.d0 = word(d, t);
-    if (this.family === 6) {
-      this.s1 = word(d, s + 4);
-      this.s2 = word(d, s + 8);
-      this.s3 = word(d, s + 12);
-      this.d1 = word(d, t + 4);
-      this.d2 = word(d, t + 8);
-      this.d3 = word(d, t + 12);
-    }
     let dir: 0 | 1 = 0;
     let f = this.table.chain(this.hash);
     while (f !== undefined) {
@@ -283,7 +317,9 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     f.last = ts;
     if (isTcp) {
       this.tcpState(f, dir, flags);
-      if (f.session !== null) {
+      // A session that is done (a bulk transfer, a TLS connection past its hello) costs nothing more,
+      // and a bare ACK carries nothing a stream needs (SYN and FIN move its sequence numbers).
+      if (f.session !== null && (this.payLen > 0 || (flags & 0x03) !== 0) && !f.session.done) {
         f.session.segment(
           dir,
           this.tcpSeq,

@@ -76,6 +76,11 @@ export class TcpSession {
     ];
   }
 
+  /** True once nothing more is to be learnt from the connection: its segments need not be passed on. */
+  get done(): boolean {
+    return this.kind === kDone;
+  }
+
   /** One TCP segment of direction `dir` (0: a→b). `payload` is valid only during the call. */
   segment(dir: 0 | 1, seq: number, syn: boolean, fin: boolean, payload: Uint8Array, ts: number): void {
     this.streams[dir].segment(seq, syn, fin, payload, ts);

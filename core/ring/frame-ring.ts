@@ -4,6 +4,7 @@ import {
   kCtlSlotTail,
   kCtlStop,
   kCtlStride,
+  kCtlWaiting,
   kMinRingBytes,
   kSlotStride,
 } from "./ring-layout.ts";
@@ -131,11 +132,23 @@ export class FrameRing {
 
   /**
    * Releases slots up to (not including) sequence `tail`: their frames and pages may be reused. A
-   * producer thread waiting for room sleeps on this word (Atomics.waitAsync), hence the notify.
+   * producer thread waiting for room sleeps on this word; it is woken only when it says it sleeps,
+   * as a notify costs more than the rest of a release.
    */
   release(tail: number): void {
     Atomics.store(this.control, kCtlSlotTail, tail);
-    Atomics.notify(this.control, kCtlSlotTail);
+    if (Atomics.load(this.control, kCtlWaiting) !== 0) Atomics.notify(this.control, kCtlSlotTail);
+  }
+
+  /**
+   * Sleeps (in a producer thread) until the consumer releases slots past `tail` or asks to stop, at
+   * most `ms`. The waiting flag goes up before the wait re-checks the tail, so a release that comes
+   * in between either sees the flag or changes the tail the wait compares against: no lost wake-up.
+   */
+  waitForRelease(tail: number, ms: number): void {
+    Atomics.store(this.control, kCtlWaiting, 1);
+    if (!this.stopRequested) Atomics.wait(this.control, kCtlSlotTail, tail, ms);
+    Atomics.store(this.control, kCtlWaiting, 0);
   }
 
   /** Tells a producer thread to stop (and wakes it if it waits for room). */

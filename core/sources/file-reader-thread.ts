@@ -53,10 +53,9 @@ const host: FrameProducerHost = {
   },
   released() {
     // This thread has nothing else to do while the ring is full: sleep until the main thread releases
-    // slots (FrameRing.release notifies this word) or asks it to stop. A blocking wait also keeps the
-    // thread alive, where a pending Atomics.waitAsync would let its event loop run dry and exit.
-    const tail = Atomics.load(ring.control, kCtlSlotTail);
-    if (!ring.stopRequested) Atomics.wait(ring.control, kCtlSlotTail, tail, 100);
+    // slots or asks it to stop. A blocking wait also keeps the thread alive, where a pending
+    // Atomics.waitAsync would let its event loop run dry and exit.
+    ring.waitForRelease(Atomics.load(ring.control, kCtlSlotTail), 100);
     return Promise.resolve();
   },
   get stopping() {
