@@ -3,7 +3,7 @@
  * the project's own generator (test/bench/make-capture.ts), never with a timed test.
  *
  * Each scenario runs the real CLI as a child process with `--stats --format json` and reads the rate
- * (packets / capture time, the pool warmed up first) and the peak RSS from its stats line. Every
+ * (frames read / capture time, the pool warmed up first) and the peak RSS from its stats line. Every
  * scenario runs `--repeat` times (default 3); the table shows the median and the best run, since on a
  * shared machine other work only ever slows a run down.
  *
@@ -135,8 +135,11 @@ function runHost(file: string, args: string[], clients = 0): Promise<Result> {
     child.on("close", (status) => {
       const last = err.trim().split("\n").pop() ?? "";
       if (status !== 0) return reject(new Error(`host exited with ${status}: ${err.trim()}`));
-      const stats = JSON.parse(last) as { pps: number; max_rss: number; packets: number };
-      const result: Result = { pps: stats.pps, rss: stats.max_rss, packets: stats.packets };
+      const stats = JSON.parse(last) as { elapsed: number; max_rss: number; packets: number; filtered: number };
+      // Frames read per second, whether the filter kept them or not: with -f, the rate compares
+      // with the run without a filter over the same capture.
+      const frames = stats.packets + stats.filtered;
+      const result: Result = { pps: Math.round(frames / stats.elapsed), rss: stats.max_rss, packets: frames };
       if (clients === 0) return resolve(result);
       if (tallies === null) return reject(new Error(`host ended without listening: ${err.trim()}`));
       tallies.then((read) => {
@@ -208,7 +211,7 @@ async function main(): Promise<void> {
     console.log(`\nsocket-server: 100 clients at ${((100 * hundred) / none).toFixed(0)}% of the rate with 0 clients (target: at least 80%)`);
   }
   writeFileSync(join(outDir, "results.json"), `${JSON.stringify(rows, null, 2)}\n`);
-  console.log(`\nrates are packets/s over the capture (pool warmed up); results in ${join(outDir, "results.json")}`);
+  console.log(`\nrates are frames read per second over the capture (pool warmed up); results in ${join(outDir, "results.json")}`);
 }
 
 await main();
