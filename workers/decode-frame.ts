@@ -242,11 +242,7 @@ export class FrameDecoder {
     const proto = ip.protocol;
     res[r + kResIpProto] = proto;
     if (ip.moreFragments || ip.fragmentOffset !== 0) {
-      res[r + kResFlags] |= kFlagFragment;
-      res[r + kResFragment] = ip.fragmentOffset | (ip.moreFragments ? 1 << 16 : 0) | (1 << 17);
-      res[r + kResFragId] = ip.id;
-      res[r + kResFragDataOff] = q;
-      res[r + kResFragDataLen] = ip.payloadLength;
+      this.fragment(ip.fragmentOffset, ip.moreFragments, ip.id, q, ip.payloadLength);
       if (ip.fragmentOffset !== 0) return; // the transport header is in the first fragment only
     }
     this.transport(proto, q, ip.payloadEnd, p + ip.totalLength, nesting, 4);
@@ -264,11 +260,7 @@ export class FrameDecoder {
     res[r + kResIpExt] |= ip.extensions;
     res[r + kResIpProto] = ip.protocol;
     if (ip.isFragment) {
-      res[r + kResFlags] |= kFlagFragment;
-      res[r + kResFragment] = ip.fragmentOffset | (ip.moreFragments ? 1 << 16 : 0) | (1 << 17);
-      res[r + kResFragId] = ip.fragmentId;
-      res[r + kResFragDataOff] = ip.fragmentDataOff;
-      res[r + kResFragDataLen] = p + 40 + ip.payloadLength - ip.fragmentDataOff;
+      this.fragment(ip.fragmentOffset, ip.moreFragments, ip.fragmentId, ip.fragmentDataOff, p + 40 + ip.payloadLength - ip.fragmentDataOff);
       if (ip.fragmentOffset !== 0) return;
     }
     this.transport(ip.protocol, q, ip.payloadEnd, q + ip.upperLength, nesting, 6);
@@ -362,6 +354,17 @@ export class FrameDecoder {
       res[r + kResSrcAddr + i] = (d[src + 4 * i] << 24) | (d[src + 4 * i + 1] << 16) | (d[src + 4 * i + 2] << 8) | d[src + 4 * i + 3];
       res[r + kResDstAddr + i] = (d[dst + 4 * i] << 24) | (d[dst + 4 * i + 1] << 16) | (d[dst + 4 * i + 2] << 8) | d[dst + 4 * i + 3];
     }
+  }
+
+  /** Marks the packet as an IP fragment and records what reassembly needs. */
+  private fragment(offset: number, more: boolean, id: number, dataOff: number, dataLen: number): void {
+    const res = this.res;
+    const r = this.r;
+    res[r + kResFlags] |= kFlagFragment;
+    res[r + kResFragment] = offset | (more ? 1 << 16 : 0) | (1 << 17);
+    res[r + kResFragId] = id;
+    res[r + kResFragDataOff] = dataOff;
+    res[r + kResFragDataLen] = dataLen;
   }
 
   private fail(layer: number, status: number): void {

@@ -87,11 +87,11 @@ export class PcapngFormat implements CaptureFormat {
       case kInterfaceDescription:
         return this.interfaceDescription(view, pos, length, out);
       case kEnhancedPacket:
-        return this.enhancedPacket(view, pos, length, out);
+        return this.timedPacket(view, pos, length, out, false);
       case kSimplePacket:
         return this.simplePacket(view, pos, length, out);
       default:
-        return this.obsoletePacket(view, pos, length, out);
+        return this.timedPacket(view, pos, length, out, true);
     }
   }
 
@@ -145,21 +145,14 @@ export class PcapngFormat implements CaptureFormat {
     return i;
   }
 
-  private enhancedPacket(view: DataView, pos: number, length: number, out: CaptureRecord): void {
+  /**
+   * An EPB, or the obsolete OPB: the same layout after the interface id, which the OPB keeps in 16
+   * bits (followed by a drops counter) where the EPB has 32.
+   */
+  private timedPacket(view: DataView, pos: number, length: number, out: CaptureRecord, obsolete: boolean): void {
     const le = this.littleEndian;
-    if (length < 32) throw new Error(`enhanced packet block length ${length} is too short`);
-    const id = view.getUint32(pos + 8, le);
-    const iface = this.iface(id);
-    const capLen = view.getUint32(pos + 20, le);
-    if (capLen > length - 32) throw new Error(`captured length ${capLen} exceeds its block`);
-    this.timestamp(iface, view.getUint32(pos + 12, le), view.getUint32(pos + 16, le));
-    this.packet(out, iface, id, pos + 28, capLen, view.getUint32(pos + 24, le));
-  }
-
-  private obsoletePacket(view: DataView, pos: number, length: number, out: CaptureRecord): void {
-    const le = this.littleEndian;
-    if (length < 32) throw new Error(`packet block length ${length} is too short`);
-    const id = view.getUint16(pos + 8, le);
+    if (length < 32) throw new Error(`${obsolete ? "packet" : "enhanced packet"} block length ${length} is too short`);
+    const id = obsolete ? view.getUint16(pos + 8, le) : view.getUint32(pos + 8, le);
     const iface = this.iface(id);
     const capLen = view.getUint32(pos + 20, le);
     if (capLen > length - 32) throw new Error(`captured length ${capLen} exceeds its block`);
