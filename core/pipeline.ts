@@ -53,10 +53,6 @@ export class Pipeline implements FrameProducerHost {
     this.wake();
   }
 
-  /** Batches submitted and not yet dispatched. */
-  get inFlight(): number {
-    return this.batches.length;
-  }
 
   linkType(linktype: number, littleEndian: boolean): void {
     this.onLinkType(linktype, littleEndian);

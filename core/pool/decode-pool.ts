@@ -81,10 +81,6 @@ export class DecodePool {
     return this.pool.queueSize;
   }
 
-  /** Fraction of time the workers were busy since the pool started (0..1). */
-  get utilization(): number {
-    return this.pool.utilization;
-  }
 
   /** Stops the workers. */
   async close(): Promise<void> {

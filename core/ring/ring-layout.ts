@@ -31,7 +31,7 @@ export const kSlotLinkType = 3; // LINKTYPE_* of the frame's interface
 export const kSlotTsSec = 4; // timestamp, seconds (uint32 stored as int32: read with `>>> 0`)
 export const kSlotTsNsec = 5; // timestamp, nanoseconds within the second
 export const kSlotInterface = 6; // interface index (pcapng IDB number, 0 for pcap and live)
-export const kSlotFileOffset = 7; // byte offset of the record in its file (low 31 bits) for error messages
+// Field 7 is padding: eight fields keep a descriptor on a 32-byte boundary.
 export const kSlotStride = 8;
 
 /** Control block fields (Int32Array `control`): counters every thread may read. */

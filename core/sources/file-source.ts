@@ -5,7 +5,6 @@ import {
   kByteOrderLittle,
   kCtlByteOrder,
   kSlotCapLen,
-  kSlotFileOffset,
   kSlotInterface,
   kSlotLinkType,
   kSlotOffset,
@@ -255,7 +254,6 @@ export class FileSource {
           slots[s + kSlotTsSec] = rec.tsSec;
           slots[s + kSlotTsNsec] = rec.tsNsec;
           slots[s + kSlotInterface] = rec.iface;
-          slots[s + kSlotFileOffset] = fileOffset & 0x7fffffff;
           head = (head + 1) | 0;
         } else {
           this.announceLinkTypes();
