@@ -497,13 +497,15 @@ export class HttpConnectionParser {
   }
 
   /**
-   * True when this connection is clearly not HTTP: every direction that sent data was given up on, or has
-   * not said one valid HTTP message yet and is looking for a start line after bytes that were not one. The
+   * True when this connection is clearly not HTTP: a side was given up on before any message was seen on
+   * the connection, or every direction that sent data was given up on, or has not said one valid HTTP
+   * message yet and is looking for a start line after bytes that were not one. The
    * consumer may stop feeding it then. A CONNECT tunnel or an upgrade is not a failure; those directions
    * simply produce no more events.
    */
   get failed(): boolean {
     const [a, b] = this.#dirs;
+    if (a.messages + b.messages === 0 && (a.state === kStateDead || b.state === kStateDead)) return true;
     return (a.sentData || b.sentData) && (!a.sentData || notHttp(a)) && (!b.sentData || notHttp(b));
   }
 
@@ -690,6 +692,12 @@ export class HttpConnectionParser {
    */
   #rejectStartLine(d: Direction, bytes: Uint8Array, start: number, end: number, lineEnded: boolean): void {
     this.#weird("http_bad_start_line", quote(bytes, start, end));
+    if (this.#dirs[0].messages + this.#dirs[1].messages === 0 && hasControlBytes(bytes, start, end)) {
+      // Binary bytes before any message on the connection: another protocol whose first line looked like
+      // a request (a line-based one, "GET blob\n"). Scanning 64 KiB of it for a start line would find none.
+      this.#die(d);
+      return;
+    }
     this.#startResync(d, lineEnded);
   }
 

@@ -101,6 +101,9 @@ export class TcpSession {
       case kHttp:
         this.feeding = dir;
         this.http!.data(dir, chunk, ts);
+        // Both sides given up on (e.g. a line-based protocol whose first line looked like a request):
+        // the rest of the connection costs nothing more.
+        if (this.http!.failed) this.stop();
         return;
       case kTls:
         if (dir === this.tlsDir) this.feedTls(chunk, ts);
@@ -225,17 +228,19 @@ export class TcpSession {
     if (r === null) return;
     if (r !== "not-tls") this.events.tlsHello(this.flow, this.tlsDir, r, ts);
     // One ClientHello is all this analyzer wants from a connection.
-    this.kind = kDone;
-    this.detach();
+    this.stop();
   }
 
   private refuse(dir: 0 | 1): void {
     this.sniffed[dir] = null;
     this.refused[dir] = true;
-    if (this.refused[0] && this.refused[1]) {
-      this.kind = kDone;
-      this.detach();
-    }
+    if (this.refused[0] && this.refused[1]) this.stop();
+  }
+
+  /** Nothing more to learn: no more bytes are reassembled or parsed. */
+  private stop(): void {
+    this.kind = kDone;
+    this.detach();
   }
 
   private detach(): void {

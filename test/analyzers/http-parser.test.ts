@@ -458,12 +458,33 @@ t.test("HttpConnectionParser picks up a connection captured from the middle of a
 t.test("HttpConnectionParser gives up a direction after maxResyncBytes without a start line", async (t) => {
   const ev = new Events();
   const p = new HttpConnectionParser(ev, { maxResyncBytes: 1000 });
-  p.data(0, Uint8Array.of(0x16, 0x03, 0x01, 0x02, 0x00), 0);
+  p.data(0, bytes("of a body sent before the capture began\n"), 0);
+  t.equal(p.failed, true, "looking for a start line");
   for (let i = 0; i < 5; i++) p.data(0, new Uint8Array(300).fill(0x41), i + 1);
   t.same(ev.weirds, ["http_bad_start_line", "http_resync_failed"]);
   p.data(0, bytes("\nGET / HTTP/1.1\r\n\r\n"), 9);
   t.same(ev.requests, [], "a dead direction stays dead");
   t.equal(p.failed, true);
+});
+
+t.test("HttpConnectionParser gives up at once on binary bytes before any message of the connection", async (t) => {
+  // A line-based protocol whose first line looked like a request, then a binary stream back.
+  const ev = new Events();
+  const p = new HttpConnectionParser(ev);
+  p.data(0, bytes("GET blob\n"), 0);
+  t.equal(p.failed, false, "an incomplete head may still become a request");
+  p.data(1, Uint8Array.of(0x9e, 0x00, 0x41, 0x0a, 0x42), 1);
+  t.same(ev.weirds, ["http_bad_start_line"], "no resync");
+  t.equal(p.failed, true, "the connection is not HTTP");
+
+  // After a message, binary bytes are a mis-framed body: the side resynchronises.
+  const qe = new Events();
+  const q = new HttpConnectionParser(qe);
+  q.data(0, bytes("GET / HTTP/1.1\r\n\r\n"), 0);
+  q.data(1, Uint8Array.of(0x9e, 0x00, 0x41, 0x0a, 0x42), 1);
+  t.equal(q.failed, false, "one side spoke HTTP");
+  q.data(1, bytes("\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 2);
+  t.same(qe.log, ["req GET / HTTP/1.1 host= @0", "resp 200 HTTP/1.1 @2"], "the response after the garbage is found");
 });
 
 t.test("HttpConnectionParser.end() reports a head that never completed", async (t) => {
