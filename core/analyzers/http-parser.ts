@@ -31,6 +31,7 @@
  * http_bad_transfer_encoding, http_bad_chunk, http_content_gap, http_resync, http_resync_failed,
  * http_unmatched_response, http_too_many_pending_requests, http_truncated_head.
  */
+import { latin1, Latin1Interner } from "./latin1-strings.ts";
 
 /** A request line and its headers. */
 export interface HttpRequestHead {
@@ -40,8 +41,8 @@ export interface HttpRequestHead {
   /** The first Host header's value, or "" without one. */
   host: string;
   /**
-   * Header names lower-cased; a repeated header's values joined with ", " (Set-Cookie too). A null-prototype
-   * object, so a header called "__proto__" or "constructor" is just a header: test with `in` or `Object.hasOwn`.
+   * Header names lower-cased; a repeated header's values joined with ", " (Set-Cookie too). An object that
+   * inherits nothing, so a header called "__proto__" or "constructor" is just a header: test with `in` or `Object.hasOwn`.
    */
   headers: Record<string, string>;
 }
@@ -259,13 +260,23 @@ function startLineKind(bytes: Uint8Array, off: number, len: number): number {
 
 // --- Text helpers ------------------------------------------------------------------------------------------
 
-/** Bytes as text, one char per byte (latin1): lossless, so odd bytes in a URI survive. */
-function latin1(bytes: Uint8Array, start: number, end: number): string {
-  let s = "";
-  for (let i = start; i < end; i += 4096) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
-  }
-  return s;
+/** Header names (lower-cased) and values seen before come back as the same strings, built once. */
+const headerNames = new Latin1Interner({ slots: 256, maxBytes: 32, lowerCase: true });
+const headerValues = new Latin1Interner({ slots: 1024, maxBytes: 64 });
+
+/**
+ * The prototype of every headers object: empty and inheriting nothing, so no header name meets an inherited
+ * property (not even `__proto__`'s setter). Not `Object.create(null)` itself: V8 keeps null-prototype objects
+ * in slow dictionary mode, while objects made from a shared prototype get fast properties whose shapes are
+ * shared by messages with the same headers in the same order.
+ */
+const kHeadersPrototype: object = Object.freeze(Object.create(null) as object);
+
+/** Index of the first LF in bytes[from, end), or `end`. A loop: header lines are too short for indexOf to pay. */
+function lineFeed(bytes: Uint8Array, from: number, end: number): number {
+  let i = from;
+  while (i < end && bytes[i] !== LF) i++;
+  return i;
 }
 
 /** A short, printable quote of some bytes for a weird's detail. */
@@ -301,15 +312,14 @@ interface ParsedHead {
  * replaced by one space as RFC 9112 5.2 asks).
  */
 function parseHead(bytes: Uint8Array, off: number, end: number, kind: number, weird: (name: string, detail: string) => void): ParsedHead {
-  let lf = bytes.indexOf(LF, off);
-  if (lf < 0 || lf >= end) lf = end;
+  let lf = lineFeed(bytes, off, end);
   let lineEnd = lf > off && bytes[lf - 1] === CR ? lf - 1 : lf;
 
   // Start line, split as tshark's get_token_len() does: tokens end at a space, runs of spaces are skipped,
   // except that two spaces after the method mean an empty URI.
   let p = off;
   while (p < lineEnd && bytes[p] !== SP) p++;
-  const first = latin1(bytes, off, p);
+  const first = headerValues.get(bytes, off, p);
   let q = p;
   while (q < lineEnd && bytes[q] === SP) q++;
   if (q - p >= 2 && kind !== kLineResponse) q--;
@@ -319,16 +329,15 @@ function parseHead(bytes: Uint8Array, off: number, end: number, kind: number, we
   while (r < lineEnd && bytes[r] === SP) r++;
   let restEnd = lineEnd;
   while (restEnd > r && isOws(bytes[restEnd - 1]!)) restEnd--;
-  const rest = latin1(bytes, r, restEnd);
+  const rest = headerValues.get(bytes, r, restEnd);
 
-  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  const headers: Record<string, string> = Object.create(kHeadersPrototype) as Record<string, string>;
   let host: string | null = null;
   let hostCount = 0;
   let last: string | null = null;
   let lineStart = lf + 1;
   while (lineStart < end) {
-    lf = bytes.indexOf(LF, lineStart);
-    if (lf < 0 || lf >= end) lf = end;
+    lf = lineFeed(bytes, lineStart, end);
     lineEnd = lf > lineStart && bytes[lf - 1] === CR ? lf - 1 : lf;
     if (lineEnd === lineStart) break; // the empty line ending the head
     const c0 = bytes[lineStart]!;
@@ -356,12 +365,12 @@ function parseHead(bytes: Uint8Array, off: number, end: number, kind: number, we
       lineStart = lf + 1;
       continue;
     }
-    const name = latin1(bytes, lineStart, nameEnd).toLowerCase();
+    const name = headerNames.get(bytes, lineStart, nameEnd);
     let a = colon + 1;
     while (a < lineEnd && isOws(bytes[a]!)) a++;
     let b = lineEnd;
     while (b > a && isOws(bytes[b - 1]!)) b--;
-    const value = latin1(bytes, a, b);
+    const value = headerValues.get(bytes, a, b);
     const prev = headers[name];
     headers[name] = prev === undefined ? value : prev + ", " + value;
     if (name === "host" && hostCount++ === 0) host = value;
@@ -627,9 +636,9 @@ export class HttpConnectionParser {
     for (;;) {
       const lf = chunk.indexOf(LF, i);
       if (lf < 0) {
-        if (d.startKind < 0 && hasControlBytes(chunk, i, end)) {
-          // Binary bytes where a start line should be: do not keep 64 KiB of them before saying so.
-          this.#rejectStartLine(d, chunk, start, end, false);
+        if (hasControlBytes(chunk, i, end)) {
+          // Binary bytes where a start line or header should be: do not keep 64 KiB of them before saying so.
+          this.#rejectHead(d, d.startKind < 0 ? "http_bad_start_line" : "http_bad_header_line", chunk, i, end, false);
           return end;
         }
         if (d.lineLen === 0) d.lineFirst = chunk[i]!;
@@ -651,6 +660,10 @@ export class HttpConnectionParser {
           ok = this.#startLine(d, d.buf!, 0, d.bufLen - 1);
         }
         if (!ok) return d.state === kStateDead ? end : lf + 1;
+      } else if (hasControlBytes(chunk, i, lf)) {
+        // A header line with binary bytes: a version-less "request line" of some other protocol, then its data.
+        this.#rejectHead(d, "http_bad_header_line", chunk, i, lf, true);
+        return d.state === kStateDead ? end : lf + 1;
       } else if (lineLen === 0 || (lineLen === 1 && first === CR)) {
         // The empty line: the head is complete.
         if (d.bufLen === 0) {
@@ -673,7 +686,7 @@ export class HttpConnectionParser {
   #startLine(d: Direction, bytes: Uint8Array, start: number, lf: number): boolean {
     const kind = startLineKind(bytes, start, lf - start);
     if (kind === kLineInvalid) {
-      this.#rejectStartLine(d, bytes, start, lf, true);
+      this.#rejectHead(d, "http_bad_start_line", bytes, start, lf, true);
       return false;
     }
     if (kind === kLineUnknownRequest) {
@@ -686,12 +699,12 @@ export class HttpConnectionParser {
   }
 
   /**
-   * A start line is not one: look for the next. After earlier messages a body was probably mis-framed; as
-   * the first thing a side says, it is either not HTTP (and `failed` says so while no side has spoken HTTP)
-   * or a capture that began inside a message, where the next start line is still worth finding.
+   * A head that is not one (`why` names the weird): look for the next start line. After earlier messages a
+   * body was probably mis-framed; as the first thing a side says, it is either not HTTP (and `failed` says
+   * so) or a capture that began inside a message, where the next start line is still worth finding.
    */
-  #rejectStartLine(d: Direction, bytes: Uint8Array, start: number, end: number, lineEnded: boolean): void {
-    this.#weird("http_bad_start_line", quote(bytes, start, end));
+  #rejectHead(d: Direction, why: string, bytes: Uint8Array, start: number, end: number, lineEnded: boolean): void {
+    this.#weird(why, quote(bytes, start, end));
     if (this.#dirs[0].messages + this.#dirs[1].messages === 0 && hasControlBytes(bytes, start, end)) {
       // Binary bytes before any message on the connection: another protocol whose first line looked like
       // a request (a line-based one, "GET blob\n"). Scanning 64 KiB of it for a start line would find none.

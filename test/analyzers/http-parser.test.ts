@@ -477,6 +477,15 @@ t.test("HttpConnectionParser gives up at once on binary bytes before any message
   t.same(ev.weirds, ["http_bad_start_line"], "no resync");
   t.equal(p.failed, true, "the connection is not HTTP");
 
+  // The same from the side that sent the line: its binary data is no header.
+  const up = new Events();
+  const u = new HttpConnectionParser(up);
+  u.data(0, bytes("PUT blob\n"), 0);
+  u.data(0, Uint8Array.of(0x41, 0x00, 0x9e, 0x0a, 0x0a, 0x42), 1);
+  t.same(up.requests, [], "no request made of binary lines");
+  t.same(up.weirds, ["http_bad_header_line"]);
+  t.equal(u.failed, true);
+
   // After a message, binary bytes are a mis-framed body: the side resynchronises.
   const qe = new Events();
   const q = new HttpConnectionParser(qe);
