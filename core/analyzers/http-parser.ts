@@ -636,8 +636,9 @@ export class HttpConnectionParser {
     for (;;) {
       const lf = chunk.indexOf(LF, i);
       if (lf < 0) {
-        if (hasControlBytes(chunk, i, end)) {
-          // Binary bytes where a start line or header should be: do not keep 64 KiB of them before saying so.
+        if ((d.startKind < 0 || this.#firstMessage()) && hasControlBytes(chunk, i, end)) {
+          // Binary bytes where a start line (or the first message's header) should be: do not keep 64 KiB of
+          // them before saying so.
           this.#rejectHead(d, d.startKind < 0 ? "http_bad_start_line" : "http_bad_header_line", chunk, i, end, false);
           return end;
         }
@@ -660,8 +661,9 @@ export class HttpConnectionParser {
           ok = this.#startLine(d, d.buf!, 0, d.bufLen - 1);
         }
         if (!ok) return d.state === kStateDead ? end : lf + 1;
-      } else if (hasControlBytes(chunk, i, lf)) {
-        // A header line with binary bytes: a version-less "request line" of some other protocol, then its data.
+      } else if (this.#firstMessage() && hasControlBytes(chunk, i, lf)) {
+        // A header line with binary bytes before any message: a version-less "request line" of some other
+        // protocol, then its data. (Later, such a line is only a bad header line: parseHead says so.)
         this.#rejectHead(d, "http_bad_header_line", chunk, i, lf, true);
         return d.state === kStateDead ? end : lf + 1;
       } else if (lineLen === 0 || (lineLen === 1 && first === CR)) {
@@ -698,6 +700,11 @@ export class HttpConnectionParser {
     return true;
   }
 
+  /** True while no message head has completed on the connection: whether it is HTTP at all is still open. */
+  #firstMessage(): boolean {
+    return this.#dirs[0].messages + this.#dirs[1].messages === 0;
+  }
+
   /**
    * A head that is not one (`why` names the weird): look for the next start line. After earlier messages a
    * body was probably mis-framed; as the first thing a side says, it is either not HTTP (and `failed` says
@@ -705,7 +712,7 @@ export class HttpConnectionParser {
    */
   #rejectHead(d: Direction, why: string, bytes: Uint8Array, start: number, end: number, lineEnded: boolean): void {
     this.#weird(why, quote(bytes, start, end));
-    if (this.#dirs[0].messages + this.#dirs[1].messages === 0 && hasControlBytes(bytes, start, end)) {
+    if (this.#firstMessage() && hasControlBytes(bytes, start, end)) {
       // Binary bytes before any message on the connection: another protocol whose first line looked like
       // a request (a line-based one, "GET blob\n"). Scanning 64 KiB of it for a start line would find none.
       this.#die(d);
