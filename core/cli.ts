@@ -11,6 +11,7 @@ import { runHost, type RunConfig, type RunIo } from "./run.ts";
 import { UsageError } from "./usage-error.ts";
 import { kMinRingBytes } from "./ring/ring-layout.ts";
 import { listInterfaces } from "./live/capture-interfaces.ts";
+import { kDefaultKernelBufferBytes } from "./live/live-capture.ts";
 import { defaultFlowSettings, type FlowSettings } from "./flows/flow-analyzer.ts";
 
 /** The package version (`--version`, the socket server's hello). */
@@ -38,7 +39,7 @@ Capture:
   --duration SEC           stop after SEC seconds
   -w, --write FILE         also write the captured (filtered) frames to FILE as a pcap
   -Z, --user NAME          live: drop root privileges to NAME once the capture is open
-  --buffer-size SIZE       live: libpcap's kernel buffer, e.g. 64M (default 32M)
+  --buffer-size SIZE       live: libpcap's kernel buffer, e.g. 256M (default 128M)
 
 Plugins:
   --plugins A,B            plugins to load (default: ${defaultPlugins.join(",")})
@@ -54,7 +55,7 @@ Flows:
                            how long a TCP flow stays after FIN both ways or RST, for its last ACKs
 
 Pipeline:
-  --workers N|auto         decode worker threads (default ${defaultWorkerCount()}: one per core minus one);
+  --workers N|auto         decode worker threads (default ${defaultWorkerCount()}: cores - 1, or one per core up to 2);
                            auto grows and shrinks the pool with the load
   --ring-size SIZE         bytes of shared memory for frames, e.g. 64M (default 32M, at least 1M)
 
@@ -183,7 +184,7 @@ export async function parseCommandLine(
     duration: parseSeconds(v.duration, "--duration"),
     statsInterval: parseSeconds(v["stats-interval"], "--stats-interval"),
     user: v.user ?? null,
-    bufferBytes: v["buffer-size"] === undefined ? 32 << 20 : parseSize(v["buffer-size"], "--buffer-size"),
+    bufferBytes: v["buffer-size"] === undefined ? kDefaultKernelBufferBytes : parseSize(v["buffer-size"], "--buffer-size"),
     filter,
     count: parseCount(v.count, "-c", 1, 0),
     plugins: [...new Set(plugins)],

@@ -22,7 +22,7 @@ import { UsageError } from "./usage-error.ts";
 import { defaultFlowSettings, FlowAnalyzer, type FlowSettings } from "./flows/flow-analyzer.ts";
 import { PluginWatcher } from "./plugins/plugin-watcher.ts";
 import { PcapFileWriter } from "./sinks/pcap-file-writer.ts";
-import { type CaptureUser, type LiveCapture, LiveCaptureError, lookUpUser, openLiveCapture } from "./live/live-capture.ts";
+import { type CaptureUser, kDefaultKernelBufferBytes, type LiveCapture, LiveCaptureError, lookUpUser, openLiveCapture } from "./live/live-capture.ts";
 import { defaultInterface, listInterfaces } from "./live/capture-interfaces.ts";
 
 /** What to run: the parsed command line. */
@@ -113,7 +113,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
       {
         device: iface,
         filter: config.filter ?? "",
-        bufferBytes: config.bufferBytes ?? 32 << 20,
+        bufferBytes: config.bufferBytes ?? kDefaultKernelBufferBytes,
         queueBytes: Math.max(4 << 20, config.ringBytes),
         user,
       },

@@ -17,6 +17,14 @@ export class LiveCaptureError extends Error {
   }
 }
 
+/**
+ * libpcap's kernel buffer unless `--buffer-size` says otherwise: 128 MiB, Zeek's AF_Packet default. cap
+ * turns on immediate mode, where the kernel ring has one slot of about 64 KiB per frame whatever its size,
+ * so 128 MiB holds some 2000 frames: a few milliseconds of a busy link, enough to ride out a pause of the
+ * capture process (tcpdump, without immediate mode, packs frames and gets by with 2 MiB).
+ */
+export const kDefaultKernelBufferBytes = 128 << 20;
+
 /** Settings of a live capture. */
 export interface LiveCaptureOptions {
   device: string;

@@ -234,7 +234,7 @@ async function main(): Promise<void> {
       packets: { type: "string", default: "200000" },
       rates: { type: "string", default: "25000,50000,75000,100000,150000,200000,250000,300000,350000,400000,500000" },
       refine: { type: "string", default: "2" },
-      "buffer-size": { type: "string", default: "32M" },
+      "buffer-size": { type: "string", default: "128M" },
       plugins: { type: "string", default: "flow-counter,http-printer" },
     },
   });

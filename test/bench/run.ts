@@ -1,22 +1,24 @@
 /**
  * `npm run bench`: end-to-end throughput and peak memory of `host -r`, measured on captures made by
- * the project's own generator (test/bench/make-capture.ts), never with a timed test.
+ * the project's own generator (test/bench/make-capture.ts) and, when `../shared` is there, on real
+ * traffic looped by `../shared/bench/make-bench-capture` (see CaptureKind); never with a timed test.
  *
  * Each scenario runs the real CLI as a child process with `--stats --format json` and reads the rate
  * (frames read / capture time, the pool warmed up first) and the peak RSS from its stats line. Every
  * scenario runs `--repeat` times (default 3); the table shows the median and the best run, since on a
  * shared machine other work only ever slows a run down.
  *
- *   npm run bench                       # all scenarios on a 1M-packet capture (+ a 2M one for RSS)
+ *   npm run bench                       # all scenarios on 1M-packet captures (+ a 2M one for RSS)
  *   npm run bench -- --packets 2000000 --repeat 5 --only tcp
  *   npm run bench -- --only socket      # socket-server with 0, 1, 10 and 100 clients
+ *   npm run bench -- --format json      # the plugins write JSON lines instead of text
  *
  * The socket-server scenarios connect their clients from this process (cheap: it only reads and
  * discards), once the plugin prints its port; `wait=N` holds the capture until all N have subscribed
  * to `flow.end`, so every run streams the same events to every client. flow-counter is loaded in each
  * of them, so that the flow table runs with 0 clients too and the rates differ by the streaming alone.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
@@ -30,11 +32,19 @@ const outDir = join(here, "out");
 const hostBin = join(root, "core", "bin.js");
 const benchPlugins = join(here, "plugins");
 
+/**
+ * The captures a scenario runs on: the project's synthetic one (bulk TCP, HTTP with bodies, DNS; 1 KB
+ * frames on average), the same twice as long (memory must not grow with the file), and a mix of real
+ * traffic that `../shared/bench/make-bench-capture` builds from the zeek captures (HTTP-heavy: one
+ * HTTP message per 13 frames; 500-byte frames), when `../shared` is there.
+ */
+type CaptureKind = "synthetic" | "synthetic-2x" | "zeek-mix";
+
 interface Scenario {
   name: string;
   args: string[];
-  /** Also run on the larger capture, to show memory does not grow with the file. */
-  sizes?: "both";
+  /** Captures to run on (default: the synthetic one). */
+  on?: CaptureKind[];
   /** socket-server scenarios: clients that connect, subscribe to `flow.end` and read everything. */
   clients?: number;
 }
@@ -55,11 +65,12 @@ const socketScenario = (n: number): Scenario => ({
   clients: n,
 });
 
+const all: CaptureKind[] = ["synthetic", "synthetic-2x", "zeek-mix"];
 const scenarios: Scenario[] = [
-  { name: "tcp-count, 1 worker", args: ["--plugins-dir", benchPlugins, "--plugins", "tcp-count", "--workers", "1"], sizes: "both" },
-  { name: "tcp-count, 2 workers", args: ["--plugins-dir", benchPlugins, "--plugins", "tcp-count", "--workers", "2"], sizes: "both" },
-  { name: "flow-counter", args: ["--plugins", "flow-counter", "--workers", "1"] },
-  { name: "http-printer", args: ["--plugins", "http-printer", "--workers", "1"] },
+  { name: "tcp-count, 1 worker", args: ["--plugins-dir", benchPlugins, "--plugins", "tcp-count", "--workers", "1"], on: all },
+  { name: "tcp-count, 2 workers", args: ["--plugins-dir", benchPlugins, "--plugins", "tcp-count", "--workers", "2"], on: all },
+  { name: "flow-counter, 2 workers", args: ["--plugins", "flow-counter", "--workers", "2"], on: ["synthetic", "zeek-mix"] },
+  { name: "http-printer, 2 workers", args: ["--plugins", "http-printer", "--workers", "2"], on: ["synthetic", "zeek-mix"] },
   { name: "tcp-count, no filter", args: ["--plugins-dir", benchPlugins, "--plugins", "tcp-count", "--workers", "1"] },
   { name: "tcp-count, -f 'tcp port 80'", args: ["--plugins-dir", benchPlugins, "--plugins", "tcp-count", "--workers", "1", "-f", "tcp port 80"] },
   ...[0, 1, 10, 100].map(socketScenario),
@@ -118,10 +129,31 @@ function socketClients(port: number, n: number): Promise<ClientTally[]> {
   );
 }
 
+/** The part of the host's `--stats` this benchmark reads. */
+interface HostStats {
+  elapsed: number;
+  max_rss: number;
+  packets: number;
+  filtered: number;
+}
+
+/** Reads the text form of `--stats` ("packets:          181331", "elapsed:          0.408 s", "peak RSS: 192.0 MiB"). */
+function textStats(stderr: string): HostStats {
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s+([\\d.]+)`, "m").exec(stderr);
+    if (m === null) throw new Error(`no "${name}:" line in the host's --stats:\n${stderr}`);
+    return Number(m[1]);
+  };
+  return { elapsed: field("elapsed"), max_rss: field("peak RSS") * 1048576, packets: field("packets"), filtered: field("filtered out") };
+}
+
+/** Plugins' output format for every run (`--format`): the default text, or json. */
+let format: "text" | "json" = "text";
+
 /** Runs the host once; stdout goes to /dev/null (the printers' output is part of the cost, not of the report). */
 function runHost(file: string, args: string[], clients = 0): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [hostBin, "-r", file, "--stats", "--format", "json", ...args], {
+    const child = spawn(process.execPath, [hostBin, "-r", file, "--stats", "--format", format, ...args], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     let err = "";
@@ -133,9 +165,8 @@ function runHost(file: string, args: string[], clients = 0): Promise<Result> {
       if (m !== null) tallies = socketClients(Number(m[1]), clients);
     });
     child.on("close", (status) => {
-      const last = err.trim().split("\n").pop() ?? "";
       if (status !== 0) return reject(new Error(`host exited with ${status}: ${err.trim()}`));
-      const stats = JSON.parse(last) as { elapsed: number; max_rss: number; packets: number; filtered: number };
+      const stats = format === "json" ? (JSON.parse(err.trim().split("\n").pop() ?? "") as HostStats) : textStats(err);
       // Frames read per second, whether the filter kept them or not: with -f, the rate compares
       // with the run without a filter over the same capture.
       const frames = stats.packets + stats.filtered;
@@ -159,40 +190,65 @@ function median(xs: number[]): number {
 const fmtRate = (n: number) => `${(n / 1e6).toFixed(2)}M`;
 const fmtMiB = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
 
+const sharedMaker = join(root, "..", "shared", "bench", "make-bench-capture");
+
+/** The capture file of `kind` for `packets` packets, made on first use; null when it cannot be made here. */
+async function capture(kind: CaptureKind, packets: number): Promise<string | null> {
+  const n = kind === "synthetic-2x" ? packets * 2 : packets;
+  const file = join(outDir, `${kind === "zeek-mix" ? "zeek-mix" : "synthetic"}-${n}.pcap`);
+  if (existsSync(file)) return file;
+  process.stdout.write(`generating ${file} ... `);
+  if (kind !== "zeek-mix") {
+    const summary = await makeCapture(file, { packets: n, seed: 1 });
+    process.stdout.write(`${summary.packets} packets, ${(summary.bytes / 1e6).toFixed(0)} MB\n`);
+    return file;
+  }
+  if (!existsSync(sharedMaker)) {
+    process.stdout.write(`skipped: ${sharedMaker} is not there\n`);
+    return null;
+  }
+  const made = spawnSync("python3", [sharedMaker, file, "--packets", String(n)], { encoding: "utf8" });
+  if (made.status !== 0) {
+    process.stdout.write(`skipped: make-bench-capture failed: ${(made.stderr || made.stdout).trim()}\n`);
+    return null;
+  }
+  process.stdout.write(`${made.stdout.trim()}\n`);
+  return file;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       packets: { type: "string", default: "1000000" },
       repeat: { type: "string", default: "3" },
       only: { type: "string" },
+      format: { type: "string", default: "text" },
     },
   });
+  if (values.format !== "text" && values.format !== "json") throw new Error(`--format must be text or json, not ${values.format}`);
+  format = values.format;
   const packets = Number(values.packets);
   const repeat = Number(values.repeat);
   mkdirSync(outDir, { recursive: true });
-  const small = join(outDir, `synthetic-${packets}.pcap`);
-  const large = join(outDir, `synthetic-${packets * 2}.pcap`);
   const chosen = scenarios.filter((sc) => values.only === undefined || sc.name.includes(values.only));
-  // The larger capture only when a chosen scenario runs on it.
-  const files: Array<readonly [string, number]> = [[small, packets]];
-  if (chosen.some((sc) => sc.sizes === "both")) files.push([large, packets * 2]);
-  for (const [file, n] of files) {
-    if (!existsSync(file)) {
-      process.stdout.write(`generating ${file} ... `);
-      const summary = await makeCapture(file, { packets: n, seed: 1 });
-      process.stdout.write(`${summary.packets} packets, ${(summary.bytes / 1e6).toFixed(0)} MB\n`);
-    }
+  const wanted = new Set<CaptureKind>(chosen.flatMap((sc): CaptureKind[] => sc.on ?? ["synthetic"]));
+  const files = new Map<CaptureKind, string>();
+  for (const kind of wanted) {
+    const file = await capture(kind, packets);
+    if (file !== null) files.set(kind, file);
   }
   const rows: Array<Record<string, string | number>> = [];
   console.log(`\n${"scenario".padEnd(34)} ${"capture".padEnd(10)} ${"median".padStart(8)} ${"best".padStart(8)} ${"peak RSS".padStart(9)}`);
   for (const sc of chosen) {
-    for (const file of sc.sizes === "both" ? [small, large] : [small]) {
+    for (const kind of sc.on ?? (["synthetic"] as CaptureKind[])) {
+      const file = files.get(kind);
+      if (file === undefined) continue;
       const runs: Result[] = [];
       for (let i = 0; i < repeat; i++) runs.push(await runHost(file, sc.args, sc.clients));
       const med = median(runs.map((r) => r.pps));
       const best = Math.max(...runs.map((r) => r.pps));
       const rss = Math.max(...runs.map((r) => r.rss));
-      const label = `${(runs[0].packets / 1e6).toFixed(0)}M pkts`;
+      const label = `${kind.startsWith("synthetic") ? "synth" : "zeek"} ${(runs[0].packets / 1e6).toFixed(0)}M`;
       console.log(`${sc.name.padEnd(34)} ${label.padEnd(10)} ${fmtRate(med).padStart(8)} ${fmtRate(best).padStart(8)} ${fmtMiB(rss).padStart(9)}`);
       const row: Record<string, string | number> = { scenario: sc.name, file, packets: runs[0].packets, median_pps: med, best_pps: best, peak_rss: rss };
       if (sc.clients !== undefined && sc.clients > 0) {
