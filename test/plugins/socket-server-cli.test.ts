@@ -5,6 +5,7 @@
  * with a run without that behaviour, from the `--stats` line), and SIGINT during a run ends every
  * connection with the stats line and a clean close.
  */
+import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import t from "tap";
@@ -131,7 +132,12 @@ t.test("a client that floods commands without reading the replies does not grow 
 });
 
 t.test("SIGINT during a run: clients get the stats line and a clean close, and the host exits 0", async (t) => {
-  const host = startCli(hostArgs("wait=1"));
+  // The capture comes through a pipe that stays open, half written: the run cannot end before the
+  // signal, however fast the host is.
+  const host = startCli(["-r", "-", ...hostArgs("wait=1").slice(2)], "node", "pipe");
+  const bytes = readFileSync(capture);
+  host.stdin!.on("error", () => {});
+  host.stdin!.write(bytes.subarray(0, bytes.length >> 1));
   const client = await subscribedClient(await host.port, ["packet"]);
   const first = await client.next();
   t.equal(first.type, "packet", "the capture is under way");
@@ -145,6 +151,7 @@ t.test("SIGINT during a run: clients get the stats line and a clean close, and t
   const last = lines[lines.length - 1];
   t.match(last, { type: "stats", packets }, "the last line is the stats line, with the packets the host read");
   t.equal(lines.filter((l) => l.type === "stats").length, 1, "one stats line");
+  host.stdin!.destroy();
 });
 
 t.test("SIGINT while the host waits for clients: the waiting client gets the stats line and a clean close", async (t) => {

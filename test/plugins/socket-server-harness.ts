@@ -13,6 +13,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { connect, type Socket } from "node:net";
+import type { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { builtinPluginDir } from "../../core/plugins/plugin-loader.ts";
 import { groupOptionArgs } from "../../core/plugins/plugin-options.ts";
@@ -205,6 +206,8 @@ export interface HostRun {
   readonly done: Promise<HostOutcome>;
   /** Sends a signal to the child process (child runs only). */
   kill(signal: NodeJS.Signals): void;
+  /** The child's standard input, when `startCli` was asked for a pipe (`-r -` runs). */
+  readonly stdin: Writable | null;
 }
 
 const kListening = /^\[socket-server\] listening on (.+):(\d+)$/;
@@ -301,6 +304,7 @@ export function startInProcess(file: string, plugins: readonly string[], options
     kill() {
       throw new Error("An in-process run cannot be sent a signal");
     },
+    stdin: null,
   };
 }
 
@@ -332,10 +336,11 @@ export function denoMissing(): string | false {
  * Runs the CLI as a child process in the repository root: `node core/bin.js ARGS`, or
  * `deno run -A core/cli.ts ARGS` with the Deno of `npx deno` (call `denoMissing()` first).
  */
-export function startCli(args: readonly string[], runtime: CliRuntime = "node"): HostRun {
+export function startCli(args: readonly string[], runtime: CliRuntime = "node", stdin: "ignore" | "pipe" = "ignore"): HostRun {
   if (runtime === "deno" && denoPath === undefined && denoMissing() !== false) throw new Error("Deno is not available");
   const [command, prefix] = runtime === "node" ? [process.execPath, ["core/bin.js"]] : [denoPath!, ["run", "-A", "core/cli.ts"]];
-  const child = spawn(command, [...prefix, ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command, [...prefix, ...args], { cwd: repoRoot, stdio: [stdin, "pipe", "pipe"] });
+  const [out, err] = [child.stdout!, child.stderr!];
   // A host left waiting for clients by a failed test must not outlive the test process.
   const reap = () => child.kill("SIGKILL");
   process.once("exit", reap);
@@ -344,10 +349,10 @@ export function startCli(args: readonly string[], runtime: CliRuntime = "node"):
   let stdout = "";
   let partial = "";
   const stderr: string[] = [];
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (text: string) => (stdout += text));
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (text: string) => {
+  out.setEncoding("utf8");
+  out.on("data", (text: string) => (stdout += text));
+  err.setEncoding("utf8");
+  err.on("data", (text: string) => {
     const parts = (partial + text).split("\n");
     partial = parts.pop() ?? "";
     for (const line of parts) {
@@ -372,6 +377,7 @@ export function startCli(args: readonly string[], runtime: CliRuntime = "node"):
     kill(signal) {
       child.kill(signal);
     },
+    stdin: child.stdin,
   };
 }
 
