@@ -31,6 +31,7 @@ import {
   kResPayloadOff,
   kResSrcPort,
   kResTcpFlags,
+  kResTcpAck,
   kResTcpSeq,
   kResVlan,
   kResTags,
@@ -107,6 +108,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   private hash = 0;
   private wire = 0;
   private tcpSeq = 0;
+  private tcpAck = 0;
   private tcpFlags = 0;
   private pay: Uint8Array = new Uint8Array(0);
   private payOff = 0;
@@ -198,6 +200,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
       this.hash = flowHash(d, 6, this.srcOff, this.dstOff, this.sport, this.dport, this.proto, this.vlan < 0 ? 0 : this.vlan);
     }
     this.tcpSeq = res[r + kResTcpSeq] >>> 0;
+    this.tcpAck = res[r + kResTcpAck] >>> 0;
     this.tcpFlags = res[r + kResTcpFlags];
     const payOff = res[r + kResPayloadOff];
     this.pay = d;
@@ -261,6 +264,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
       const hl = (whole[12] >> 4) * 4;
       if (hl < 20 || whole.length < hl) return;
       this.tcpSeq = ((whole[4] << 24) | (whole[5] << 16) | (whole[6] << 8) | whole[7]) >>> 0;
+      this.tcpAck = ((whole[8] << 24) | (whole[9] << 16) | (whole[10] << 8) | whole[11]) >>> 0;
       this.tcpFlags = ((whole[12] & 1) << 8) | whole[13];
       this.payOff = hl;
     } else {
@@ -317,17 +321,15 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     f.last = ts;
     if (isTcp) {
       this.tcpState(f, dir, flags);
-      // A session that is done (a bulk transfer, a TLS connection past its hello) costs nothing more,
-      // and a bare ACK carries nothing a stream needs (SYN and FIN move its sequence numbers).
-      if (f.session !== null && (this.payLen > 0 || (flags & 0x03) !== 0) && !f.session.done) {
-        f.session.segment(
-          dir,
-          this.tcpSeq,
-          (flags & 0x02) !== 0,
-          (flags & 0x01) !== 0,
-          this.pay.subarray(this.payOff, this.payOff + this.payLen),
-          ts,
-        );
+      // A session that is done (a bulk transfer, a TLS connection past its hello) costs nothing more.
+      // A bare ACK carries no bytes (SYN and FIN move sequence numbers, so they count), but it may tell
+      // the other direction that a hole it waits on was lost by the capture.
+      const session = f.session;
+      if (session !== null && !session.done) {
+        if (this.payLen > 0 || (flags & 0x03) !== 0) {
+          session.segment(dir, this.tcpSeq, (flags & 0x02) !== 0, (flags & 0x01) !== 0, this.pay.subarray(this.payOff, this.payOff + this.payLen), ts);
+        }
+        if (flags & 0x10) session.acked(dir, this.tcpAck, ts);
       }
     } else {
       this.table.touch(f, kListUdp);

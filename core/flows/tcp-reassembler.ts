@@ -165,6 +165,23 @@ export class TcpReassembler {
     if (len !== 0) this.#accept(dataSeq, payload, ts);
   }
 
+  /**
+   * The other side acknowledged every byte of this direction before `ack`. A hole below held data that
+   * the receiver acknowledged was lost by the capture, not by the network (the receiver has those bytes),
+   * so no retransmission will fill it: it becomes a gap now, and what is held behind it is delivered,
+   * rather than everything after the hole being copied and held until the limits give up on it (Zeek
+   * reports such content gaps on the ACK the same way). Holes the receiver has not acknowledged may still
+   * be retransmitted and are waited for.
+   */
+  acked(ack: number, ts: number): void {
+    if (this.#detached || this.#heldSeq.length === 0) return;
+    const first = this.#heldSeq[0]!;
+    const lostTo = seqDiff(ack, first) >= 0 ? first : ack >>> 0;
+    if (seqDiff(lostTo, this.#nextSeq) <= 0) return;
+    this.#skipTo(lostTo, ts);
+    this.#drain(ts);
+  }
+
   /** Delivers everything still held, in order, reporting the holes between as gaps; for the end of the flow. */
   flush(ts: number): void {
     if (this.#detached) return;

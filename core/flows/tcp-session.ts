@@ -86,6 +86,15 @@ export class TcpSession {
     this.streams[dir].segment(seq, syn, fin, payload, ts);
   }
 
+  /**
+   * Direction `dir` acknowledged the other direction's bytes before `ack`. Costs one check unless the
+   * other direction holds data behind a hole.
+   */
+  acked(dir: 0 | 1, ack: number, ts: number): void {
+    const other = this.streams[1 - dir]!;
+    if (other.heldBytes !== 0) other.acked(ack, ts);
+  }
+
   /** End of the flow: deliver what is held, then let the parser see the end. */
   finish(ts: number): void {
     this.streams[0].flush(ts);

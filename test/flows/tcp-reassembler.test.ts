@@ -301,3 +301,39 @@ t.test("segment() rebuilds the stream from any shuffle of overlapping, duplicate
     t.equal(budget.usedBytes, 0, `seed ${seed}: nothing left held`);
   }
 });
+
+t.test("acked() turns a hole the receiver acknowledged into a gap at once, and delivers what was held behind it", async (t) => {
+  const { sink, r, budget } = setup();
+  r.segment(0, true, false, new Uint8Array(0), 1); // data from 1
+  r.segment(1, false, false, bytes("aaaa"), 2); // 1..4
+  r.segment(9, false, false, bytes("cccc"), 3); // 9..12 held: 5..8 missing
+  r.segment(13, false, false, bytes("dddd"), 4); // 13..16 held
+  t.equal(r.heldBytes, 8);
+
+  r.acked(5, 5);
+  t.equal(sink.text, "aaaa", "an ACK up to the hole says nothing about it");
+  r.acked(7, 6);
+  t.equal(sink.text, "aaaa[gap 2]", "bytes 5..6 were acknowledged, so they were lost by the capture; 7..8 may still come");
+  t.equal(r.heldBytes, 8);
+  r.segment(7, false, false, bytes("bb"), 7);
+  t.equal(sink.text, "aaaa[gap 2]bbccccdddd", "and they did");
+  t.equal(budget.usedBytes, 0);
+
+  r.segment(21, false, false, bytes("ffff"), 8); // 17..20 missing
+  r.acked(30, 9);
+  t.equal(sink.text, "aaaa[gap 2]bbccccdddd[gap 4]ffff", "an ACK past the held data: the hole goes, the held bytes are delivered");
+  t.equal(r.heldBytes, 0);
+  t.same(r.stats, { retransmittedBytes: 0, outOfOrderSegments: 3, gaps: 2, gapBytes: 6 });
+});
+
+t.test("acked() with nothing held, or across the sequence wrap, does the right thing", async (t) => {
+  const { sink, r } = setup();
+  r.segment(0xfffffffd, false, false, bytes("ab"), 1); // 0xfffffffd..0xfffffffe
+  r.acked(100, 2);
+  t.equal(sink.text, "ab", "no hole known: an ACK beyond what was seen is not a gap (the data may not be captured yet)");
+  r.segment(2, false, false, bytes("cd"), 3); // held: 0xffffffff, 0, 1 missing
+  r.acked(1, 4);
+  t.equal(sink.text, "ab[gap 2]", "0xffffffff and 0 acknowledged across the wrap");
+  r.acked(3, 5);
+  t.equal(sink.text, "ab[gap 2][gap 1]cd");
+});
