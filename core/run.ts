@@ -209,7 +209,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   // more than it saves. stdin and a live capture's stream are read here too (as streams).
   const source =
     capture !== null
-      ? new FileSource(capture.bytes, pipeline, `live capture on ${iface}`)
+      ? new FileSource(capture.bytes, pipeline, `live capture on ${iface}`, { flushEachRead: false })
       : config.read !== "-" && fileSize(config.read!) >= kReaderThreadBytes
         ? new ThreadedFileSource(config.read!, pipeline)
         : new FileSource(config.read!, pipeline);

@@ -66,7 +66,7 @@ const host: FrameProducerHost = {
   },
 };
 
-source = new FileSource(init.path, host, init.path, true);
+source = new FileSource(init.path, host, init.path, { ownThread: true });
 // Loaded: say so, and start when told (so that a run's clock does not count this thread's start).
 post({ type: "ready" });
 await new Promise((resolve) => parentPort!.once("message", resolve));

@@ -72,12 +72,29 @@ export interface ReadProgress {
  * the file's. Regular files are read by a reader thread of their own (threaded-file-source.ts) with
  * synchronous reads, so that the bytes a read brings into the cache are parsed right there.
  */
+/** How a FileSource hands frames over. */
+export interface FileSourceOptions {
+  /**
+   * The source runs in a thread of its own (the reader thread): no need to yield to an event loop
+   * between reads, nor to hand over partial batches after each read (it does when it must wait).
+   */
+  ownThread?: boolean;
+  /**
+   * Hand over a partial batch after every read (default true), so a pipe's frames are decoded as they
+   * come. A live capture turns it off: its host flushes on a timer, and a batch per pipe read (a few
+   * dozen frames) would cost a pool round trip each on a busy link.
+   */
+  flushEachRead?: boolean;
+}
+
 export class FileSource {
   /** Where the file's bytes stand: how much was read, its size, how many packets. */
   readonly progress: ReadProgress = { bytesRead: 0, size: 0, packets: 0 };
   private format: CaptureFormat | null = null;
   private readonly rec = new CaptureRecord();
   private readonly ring: FrameRing;
+  private readonly ownThread: boolean;
+  private readonly flushEachRead: boolean;
   // Parse state, carried from page to page.
   private head: number;
   private readonly startHead: number;
@@ -98,12 +115,10 @@ export class FileSource {
     private readonly input: string | ByteSource,
     private readonly host: FrameProducerHost,
     private readonly label: string = input === "-" ? "stdin" : typeof input === "string" ? input : "capture",
-    /**
-     * The source runs in a thread of its own (the reader thread): no need to yield to an event loop
-     * between reads, nor to hand over partial batches after each read (it does when it must wait).
-     */
-    private readonly ownThread = false,
+    options: FileSourceOptions = {},
   ) {
+    this.ownThread = options.ownThread ?? false;
+    this.flushEachRead = !this.ownThread && (options.flushEachRead ?? true);
     this.ring = host.ring;
     this.head = this.startHead = host.ring.head;
   }
@@ -167,11 +182,9 @@ export class FileSource {
       const stop = await this.parse(pageStart + parse, pageStart + fill);
       if (stop < 0) return;
       parse = stop - pageStart;
-      if (!this.ownThread) {
-        await this.afterPage();
-        // A pipe delivers what its writer wrote so far: decode it now rather than wait for a full batch.
-        host.flush();
-      }
+      if (!this.ownThread) await this.afterPage();
+      // A pipe delivers what its writer wrote so far: decode it now rather than wait for a full batch.
+      if (this.flushEachRead) host.flush();
       if (eof) return this.finish(fill - parse);
       if (fill < ring.pageSize) continue; // a short read: keep filling this page
 
