@@ -98,6 +98,21 @@ export function discoverPlugins(dirs: readonly string[]): Map<string, PluginFile
   return found;
 }
 
+let tsxRegistered: Promise<void> | null = null;
+
+/**
+ * Makes TypeScript plugins importable. Deno runs them natively, and so does a process started with a
+ * TypeScript loader (tests, the tsx fallback of core/bin.js); the host's bundle (see core/bin.js) has
+ * none, and registers tsx when the first TypeScript plugin loads: after a -Z drop of privileges, so the
+ * compiler process tsx starts runs as that user.
+ */
+function typeScriptLoader(): Promise<void> {
+  if (!(globalThis as Record<symbol, unknown>)[Symbol.for("packet-host.bundled")]) return Promise.resolve();
+  return (tsxRegistered ??= import("tsx/esm/api").then(({ register }) => {
+    register();
+  }));
+}
+
 /** Throws a UsageError naming the available plugins. */
 export function unknownPlugin(name: string, available: Map<string, PluginFile>): never {
   const names = [...available.keys()].sort().join(", ") || "(none)";
@@ -111,6 +126,7 @@ const kOptionTypes = new Set(["string", "number", "boolean", "list"]);
  * for hot reload (ES modules are cached by URL, so each reload imports a new URL).
  */
 export async function importPlugin(file: PluginFile, generation = 0): Promise<PluginDefinition> {
+  if (/\.[cm]?ts$/.test(file.path)) await typeScriptLoader();
   const url = pathToFileURL(file.path).href + (generation > 0 ? `?v=${generation}` : "");
   const mod = (await import(url)) as { default?: unknown };
   const def = mod.default as Partial<PluginDefinition> | undefined;

@@ -67,8 +67,8 @@ export class HostProcess {
   private readonly watchers = new Set<() => void>();
 
   /** `stdout: "ignore"` sends stdout to /dev/null (a benchmark that must not pay for reading it). */
-  constructor(command: string, args: readonly string[], stdout: "pipe" | "ignore" = "pipe") {
-    this.child = spawn(command, args, { cwd: repoRoot, stdio: ["ignore", stdout, "pipe"] });
+  constructor(command: string, args: readonly string[], stdout: "pipe" | "ignore" = "pipe", env?: NodeJS.ProcessEnv) {
+    this.child = spawn(command, args, { cwd: repoRoot, stdio: ["ignore", stdout, "pipe"], env: env === undefined ? process.env : { ...process.env, ...env } });
     if (this.child.stdout !== null) this.collect(this.child.stdout, this.stdout);
     this.collect(this.child.stderr!, this.stderr);
     this.exited = new Promise((resolve) => {
@@ -176,12 +176,13 @@ export class HostProcess {
 /** Starts `node core/bin.js ...args`, optionally inside network namespace `netns` or through a wrapper (setpriv). */
 export function startHost(
   args: readonly string[],
-  options: { netns?: string; wrapper?: readonly string[]; stdout?: "pipe" | "ignore" } = {},
+  options: { netns?: string; wrapper?: readonly string[]; stdout?: "pipe" | "ignore"; env?: NodeJS.ProcessEnv } = {},
 ): HostProcess {
   const node = [process.execPath, hostBin, ...args];
-  if (options.netns !== undefined) return new HostProcess("ip", ["netns", "exec", options.netns, ...node], options.stdout);
-  if (options.wrapper !== undefined) return new HostProcess(options.wrapper[0], [...options.wrapper.slice(1), ...node], options.stdout);
-  return new HostProcess(node[0], node.slice(1), options.stdout);
+  const { stdout, env } = options;
+  if (options.netns !== undefined) return new HostProcess("ip", ["netns", "exec", options.netns, ...node], stdout, env);
+  if (options.wrapper !== undefined) return new HostProcess(options.wrapper[0], [...options.wrapper.slice(1), ...node], stdout, env);
+  return new HostProcess(node[0], node.slice(1), stdout, env);
 }
 
 /** Runs a command to its end; throws with its stderr when it fails. */
@@ -270,19 +271,30 @@ export function processAnonRss(pid: number): number {
 
 /** The host's capture process (core/live/cap-capture-process.js), a child of `hostPid`, or null. */
 export function captureProcessOf(hostPid: number): number | null {
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const pid of childProcessesOf(hostPid)) {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // The fields after the command name (which is in parentheses and may hold spaces): state, ppid, ...
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== hostPid) continue;
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("cap-capture-process.js")) return Number(entry);
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("cap-capture-process.js")) return pid;
     } catch {
       // the process ended meanwhile
     }
   }
   return null;
+}
+
+/** The processes whose parent is `pid`, from /proc. */
+export function childProcessesOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // The fields after the command name (which is in parentheses and may hold spaces): state, ppid, ...
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) children.push(Number(entry));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return children;
 }
 
 /** Uid of a user from the system's user database, or null. */

@@ -8,11 +8,12 @@
  * with a filter on that socket's port, so that other traffic on lo does not count.
  */
 import { createSocket, type Socket } from "node:dgram";
+import { chmodSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { makeTempDir } from "../support/wireshark-tools.ts";
-import { captureProcessOf, type HostProcess, type JsonLine, liveSkip, processUids, run, runRaw, startHost, uidOf } from "./live-host.ts";
+import { captureProcessOf, childProcessesOf, type HostProcess, type JsonLine, liveSkip, processUids, run, runRaw, startHost, uidOf } from "./live-host.ts";
 
 /** Numbered datagrams to a local socket, one every `everyMs`, at most `max` of them. */
 interface Traffic {
@@ -148,11 +149,19 @@ const nobody = uidOf("nobody");
 
 t.test("-Z nobody: the capture goes on after the host and its capture process gave up root", { skip: liveSkip() || (nobody === null ? "there is no user nobody" : false) }, async (t) => {
   const traffic = await startTraffic(t);
-  const host = hostOnLo(t, traffic, ["-Z", "nobody", "--plugins", "flow-counter", "--stats", "--format", "json", "--stats-interval", "0.2"]);
+  // A temporary folder of its own: tsx's compile cache starts empty, so the plugin's TypeScript is
+  // compiled in this run, by a compiler process that must not be left running as root.
+  const tmp = makeTempDir();
+  t.teardown(tmp.remove);
+  chmodSync(tmp.path, 0o1777);
+  const args = ["-i", "lo", "-f", `udp dst port ${traffic.port}`, "-Z", "nobody", "--plugins", "flow-counter", "--stats", "--format", "json", "--stats-interval", "0.2"];
+  const host = startHost(args, { env: { TMPDIR: tmp.path } });
+  t.teardown(() => host.kill());
   await host.until("datagrams decoded after the switch", () => Number(latestInterval(host)?.decoded ?? 0) >= 10);
   const hostUids = processUids(host.pid);
   const capturePid = captureProcessOf(host.pid);
   const captureUids = capturePid === null ? [] : processUids(capturePid);
+  const children = childProcessesOf(host.pid).map((pid) => ({ pid, uids: processUids(pid) }));
   host.interrupt();
   const exit = await host.end();
   await traffic.stop();
@@ -160,6 +169,11 @@ t.test("-Z nobody: the capture goes on after the host and its capture process ga
   t.same(hostUids, [nobody, nobody, nobody, nobody], "the host runs as nobody (real, effective, saved, filesystem uid)");
   t.ok(capturePid, "the capture process is found");
   t.same(captureUids, [nobody, nobody, nobody, nobody], "so does its capture process");
+  t.same(
+    children.filter((c) => c.uids.some((uid) => uid !== nobody)),
+    [],
+    `no child of the host keeps another user (${children.length} children: the capture process, the TypeScript compiler)`,
+  );
   t.same(exit, { code: 0, signal: null });
   t.ok(Number(host.stats?.packets) >= 10, "the datagrams were decoded");
 });
