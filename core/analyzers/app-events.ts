@@ -64,14 +64,18 @@ export class HttpRequest extends FlowMessage implements HttpRequestEvent {
   readonly host: string;
   readonly uri: string;
   readonly version: string;
-  readonly headers: Record<string, string>;
+  readonly #head: HttpRequestHead;
   constructor(o: MessageOrigin, head: HttpRequestHead) {
     super(o);
     this.method = head.method;
     this.host = head.host;
     this.uri = head.uri;
     this.version = head.version;
-    this.headers = head.headers;
+    this.#head = head;
+  }
+  /** Built when first read (most listeners never do). */
+  get headers(): Record<string, string> {
+    return this.#head.headers;
   }
   toJSON(): Record<string, unknown> {
     return {
@@ -90,13 +94,17 @@ export class HttpResponse extends FlowMessage implements HttpResponseEvent {
   readonly status: number;
   readonly reason: string;
   readonly version: string;
-  readonly headers: Record<string, string>;
+  readonly #head: HttpResponseHead;
   constructor(o: MessageOrigin, head: HttpResponseHead) {
     super(o);
     this.status = head.status;
     this.reason = head.reason;
     this.version = head.version;
-    this.headers = head.headers;
+    this.#head = head;
+  }
+  /** Built when first read (most listeners never do). */
+  get headers(): Record<string, string> {
+    return this.#head.headers;
   }
   toJSON(): Record<string, unknown> {
     return {

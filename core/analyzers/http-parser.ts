@@ -43,8 +43,9 @@ export interface HttpRequestHead {
   /**
    * Header names lower-cased; a repeated header's values joined with ", " (Set-Cookie too). An object that
    * inherits nothing, so a header called "__proto__" or "constructor" is just a header: test with `in` or `Object.hasOwn`.
+   * Built when first read.
    */
-  headers: Record<string, string>;
+  readonly headers: Record<string, string>;
 }
 
 /** A status line and its headers. */
@@ -53,8 +54,8 @@ export interface HttpResponseHead {
   status: number;
   reason: string;
   version: string;
-  /** Header names lower-cased; a repeated header's values joined with ", ". */
-  headers: Record<string, string>;
+  /** Header names lower-cased; a repeated header's values joined with ", ". Built when first read. */
+  readonly headers: Record<string, string>;
 }
 
 /** Receives what an `HttpConnectionParser` finds. */
@@ -264,6 +265,33 @@ function startLineKind(bytes: Uint8Array, off: number, len: number): number {
 const headerNames = new Latin1Interner({ slots: 256, maxBytes: 32, lowerCase: true });
 const headerValues = new Latin1Interner({ slots: 1024, maxBytes: 64 });
 
+/** An HttpRequestHead whose headers object is made when first read. */
+class RequestHead implements HttpRequestHead {
+  constructor(
+    readonly method: string,
+    readonly uri: string,
+    readonly version: string,
+    readonly host: string,
+    private readonly parsed: ParsedHead,
+  ) {}
+  get headers(): Record<string, string> {
+    return this.parsed.headers;
+  }
+}
+
+/** An HttpResponseHead whose headers object is made when first read. */
+class ResponseHead implements HttpResponseHead {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    readonly version: string,
+    private readonly parsed: ParsedHead,
+  ) {}
+  get headers(): Record<string, string> {
+    return this.parsed.headers;
+  }
+}
+
 /**
  * The prototype of every headers object: empty and inheriting nothing, so no header name meets an inherited
  * property (not even `__proto__`'s setter). Not `Object.create(null)` itself: V8 keeps null-prototype objects
@@ -296,24 +324,195 @@ function isOws(c: number): boolean {
 
 // --- Head parsing -----------------------------------------------------------------------------------------
 
-/** A parsed head before it becomes an event: the start line's three fields and the headers. */
-interface ParsedHead {
-  kind: number;
-  first: string;
-  second: string;
-  rest: string;
-  headers: Record<string, string>;
-  host: string | null;
+/**
+ * A parsed head before it becomes an event: the start line's three fields, the headers the parser itself
+ * needs (framing, and the first Host), and the whole headers object only on demand. Most consumers (the
+ * text printers) never ask for it, and building it (a string per name and value, an object per message)
+ * was the larger part of parsing a head.
+ */
+class ParsedHead {
+  #headers: Record<string, string> | null = null;
+
+  constructor(
+    readonly kind: number,
+    readonly first: string,
+    readonly second: string,
+    readonly rest: string,
+    /** The first Host header's value (with its folded lines), or null. */
+    readonly host: string | null,
+    readonly connection: string | undefined,
+    readonly transferEncoding: string | undefined,
+    readonly contentLength: string | undefined,
+    /** The header lines, copied: the bytes they came from are reused as soon as parsing returns. */
+    private readonly block: Uint8Array,
+  ) {}
+
+  /** Every header, lower-cased names, repeated ones joined with ", " (see HttpRequestHead.headers). */
+  get headers(): Record<string, string> {
+    if (this.#headers === null) {
+      const builder = new HeadersBuilder();
+      headerLines(this.block, 0, this.block.length, builder, null);
+      this.#headers = builder.headers;
+    }
+    return this.#headers;
+  }
+}
+
+/** What `headerLines` finds, line by line. Offsets are into the bytes it walks. */
+interface HeaderLineSink {
+  /** A header line: its name (OWS before the colon trimmed) and value (OWS trimmed). */
+  field(bytes: Uint8Array, nameStart: number, nameEnd: number, valueStart: number, valueEnd: number): void;
+  /** A continuation line (obsolete folding) of the header before it, trimmed, not empty. */
+  folded(bytes: Uint8Array, valueStart: number, valueEnd: number): void;
+  /** A line that is not a header: a continuation after it continues nothing. */
+  broken(): void;
 }
 
 /**
- * Splits a complete head (start line, header lines, empty line) held in bytes[off, end). Lines end in LF
- * with an optional CR; a line starting with SP or HTAB continues the previous header (obsolete folding,
- * replaced by one space as RFC 9112 5.2 asks).
+ * Walks the header lines of bytes[start, end) up to the empty line that ends a head. Lines end in LF with
+ * an optional CR; a line starting with SP or HTAB continues the previous header (obsolete folding, replaced
+ * by one space as RFC 9112 5.2 asks). `weird`, when given, hears of lines that are not headers.
  */
+function headerLines(bytes: Uint8Array, start: number, end: number, sink: HeaderLineSink, weird: ((name: string, detail: string) => void) | null): void {
+  let continues = false;
+  let lineStart = start;
+  while (lineStart < end) {
+    const lf = lineFeed(bytes, lineStart, end);
+    const lineEnd = lf > lineStart && bytes[lf - 1] === CR ? lf - 1 : lf;
+    if (lineEnd === lineStart) return; // the empty line ending the head
+    if (isOws(bytes[lineStart]!)) {
+      let a = lineStart;
+      while (a < lineEnd && isOws(bytes[a]!)) a++;
+      let b = lineEnd;
+      while (b > a && isOws(bytes[b - 1]!)) b--;
+      if (!continues) weird?.("http_bad_header_line", quote(bytes, lineStart, lineEnd));
+      else if (b > a) sink.folded(bytes, a, b);
+      lineStart = lf + 1;
+      continue;
+    }
+    let colon = lineStart;
+    while (colon < lineEnd && bytes[colon] !== 0x3a) colon++;
+    let nameEnd = colon;
+    while (nameEnd > lineStart && isOws(bytes[nameEnd - 1]!)) nameEnd--;
+    if (colon === lineEnd || nameEnd === lineStart) {
+      weird?.("http_bad_header_line", quote(bytes, lineStart, lineEnd));
+      continues = false;
+      sink.broken();
+      lineStart = lf + 1;
+      continue;
+    }
+    let a = colon + 1;
+    while (a < lineEnd && isOws(bytes[a]!)) a++;
+    let b = lineEnd;
+    while (b > a && isOws(bytes[b - 1]!)) b--;
+    sink.field(bytes, lineStart, nameEnd, a, b);
+    continues = true;
+    lineStart = lf + 1;
+  }
+}
+
+/** Builds the headers object: names lower-cased, repeats joined with ", ", folded lines with " ". */
+class HeadersBuilder implements HeaderLineSink {
+  readonly headers: Record<string, string> = Object.create(kHeadersPrototype) as Record<string, string>;
+  #last: string | null = null;
+
+  field(bytes: Uint8Array, nameStart: number, nameEnd: number, valueStart: number, valueEnd: number): void {
+    const name = headerNames.get(bytes, nameStart, nameEnd);
+    const value = headerValues.get(bytes, valueStart, valueEnd);
+    const prev = this.headers[name];
+    this.headers[name] = prev === undefined ? value : prev + ", " + value;
+    this.#last = name;
+  }
+
+  folded(bytes: Uint8Array, valueStart: number, valueEnd: number): void {
+    const last = this.#last;
+    if (last === null) return;
+    const more = latin1(bytes, valueStart, valueEnd);
+    this.headers[last] = this.headers[last] === "" ? more : this.headers[last] + " " + more;
+  }
+
+  broken(): void {
+    this.#last = null;
+  }
+}
+
+// The headers the parser reads itself, by index into FramingScan.values.
+const kOther = 0;
+const kHost = 1;
+const kConnection = 2;
+const kTransferEncoding = 3;
+const kContentLength = 4;
+const kFramingNames = ["", "host", "connection", "transfer-encoding", "content-length"].map((n) => new TextEncoder().encode(n));
+
+/** Which framing header the name bytes[start, end) is (ASCII case-insensitively), or kOther. */
+function framingHeader(bytes: Uint8Array, start: number, end: number): number {
+  const n = end - start;
+  const which = n === 4 ? kHost : n === 10 ? kConnection : n === 17 ? kTransferEncoding : n === 14 ? kContentLength : kOther;
+  if (which === kOther) return kOther;
+  const want = kFramingNames[which]!;
+  for (let i = 0; i < n; i++) {
+    let c = bytes[start + i]!;
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== want[i]) return kOther;
+  }
+  return which;
+}
+
+/** The framing headers of a head, with the same joining rules as HeadersBuilder, and the first Host. */
+class FramingScan implements HeaderLineSink {
+  readonly values: (string | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  host: string | null = null;
+  #hosts = 0;
+  #last = kOther;
+
+  field(bytes: Uint8Array, nameStart: number, nameEnd: number, valueStart: number, valueEnd: number): void {
+    const which = framingHeader(bytes, nameStart, nameEnd);
+    this.#last = which;
+    if (which === kOther) return;
+    const value = headerValues.get(bytes, valueStart, valueEnd);
+    const prev = this.values[which];
+    this.values[which] = prev === undefined ? value : prev + ", " + value;
+    if (which === kHost && this.#hosts++ === 0) this.host = value;
+  }
+
+  folded(bytes: Uint8Array, valueStart: number, valueEnd: number): void {
+    const which = this.#last;
+    if (which === kOther) return;
+    const more = latin1(bytes, valueStart, valueEnd);
+    this.values[which] = this.values[which] === "" ? more : this.values[which] + " " + more;
+    if (which === kHost && this.#hosts === 1) this.host = this.values[which]!;
+  }
+
+  broken(): void {
+    this.#last = kOther;
+  }
+}
+
+/**
+ * Copies of header blocks, carved from shared slabs: a fresh ArrayBuffer per message costs more than
+ * parsing the message. A slab lives as long as any head copied into it (an event a plugin keeps).
+ */
+const kSlabBytes = 32 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+function keepBytes(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  const n = end - start;
+  if (n > kSlabBytes / 8) return bytes.slice(start, end);
+  if (slabUsed + n > slab.length) {
+    slab = new Uint8Array(kSlabBytes);
+    slabUsed = 0;
+  }
+  const copy = slab.subarray(slabUsed, slabUsed + n);
+  copy.set(bytes.subarray(start, end));
+  slabUsed += n;
+  return copy;
+}
+
+/** Splits a complete head (start line, header lines, empty line) held in bytes[off, end). */
 function parseHead(bytes: Uint8Array, off: number, end: number, kind: number, weird: (name: string, detail: string) => void): ParsedHead {
-  let lf = lineFeed(bytes, off, end);
-  let lineEnd = lf > off && bytes[lf - 1] === CR ? lf - 1 : lf;
+  const lf = lineFeed(bytes, off, end);
+  const lineEnd = lf > off && bytes[lf - 1] === CR ? lf - 1 : lf;
 
   // Start line, split as tshark's get_token_len() does: tokens end at a space, runs of spaces are skipped,
   // except that two spaces after the method mean an empty URI.
@@ -331,53 +530,11 @@ function parseHead(bytes: Uint8Array, off: number, end: number, kind: number, we
   while (restEnd > r && isOws(bytes[restEnd - 1]!)) restEnd--;
   const rest = headerValues.get(bytes, r, restEnd);
 
-  const headers: Record<string, string> = Object.create(kHeadersPrototype) as Record<string, string>;
-  let host: string | null = null;
-  let hostCount = 0;
-  let last: string | null = null;
-  let lineStart = lf + 1;
-  while (lineStart < end) {
-    lf = lineFeed(bytes, lineStart, end);
-    lineEnd = lf > lineStart && bytes[lf - 1] === CR ? lf - 1 : lf;
-    if (lineEnd === lineStart) break; // the empty line ending the head
-    const c0 = bytes[lineStart]!;
-    if (isOws(c0)) {
-      let a = lineStart;
-      while (a < lineEnd && isOws(bytes[a]!)) a++;
-      let b = lineEnd;
-      while (b > a && isOws(bytes[b - 1]!)) b--;
-      if (last === null) {
-        weird("http_bad_header_line", quote(bytes, lineStart, lineEnd));
-      } else if (b > a) {
-        headers[last] = headers[last] === "" ? latin1(bytes, a, b) : headers[last] + " " + latin1(bytes, a, b);
-        if (last === "host" && hostCount === 1) host = headers[last]!;
-      }
-      lineStart = lf + 1;
-      continue;
-    }
-    let colon = lineStart;
-    while (colon < lineEnd && bytes[colon] !== 0x3a) colon++;
-    let nameEnd = colon;
-    while (nameEnd > lineStart && isOws(bytes[nameEnd - 1]!)) nameEnd--;
-    if (colon === lineEnd || nameEnd === lineStart) {
-      weird("http_bad_header_line", quote(bytes, lineStart, lineEnd));
-      last = null;
-      lineStart = lf + 1;
-      continue;
-    }
-    const name = headerNames.get(bytes, lineStart, nameEnd);
-    let a = colon + 1;
-    while (a < lineEnd && isOws(bytes[a]!)) a++;
-    let b = lineEnd;
-    while (b > a && isOws(bytes[b - 1]!)) b--;
-    const value = headerValues.get(bytes, a, b);
-    const prev = headers[name];
-    headers[name] = prev === undefined ? value : prev + ", " + value;
-    if (name === "host" && hostCount++ === 0) host = value;
-    last = name;
-    lineStart = lf + 1;
-  }
-  return { kind, first, second, rest, headers, host };
+  const scan = new FramingScan();
+  const headersStart = Math.min(lf + 1, end);
+  headerLines(bytes, headersStart, end, scan, weird);
+  const v = scan.values;
+  return new ParsedHead(kind, first, second, rest, scan.host, v[kConnection], v[kTransferEncoding], v[kContentLength], keepBytes(bytes, headersStart, end));
 }
 
 /** Comma-separated tokens of a header value, lower-cased. */
@@ -401,8 +558,8 @@ function contentLength(value: string): number {
 }
 
 /** Whether the sender of a message with this version and Connection header keeps the connection open. */
-function keepsAlive(version: string, headers: Record<string, string>): boolean {
-  const conn = tokens(headers["connection"]);
+function keepsAlive(version: string, connection: string | undefined): boolean {
+  const conn = tokens(connection);
   if (conn.includes("close")) return false;
   if (/^HTTP\/1\.0$/i.test(version) || /^HTTP\/0\./i.test(version)) return conn.includes("keep-alive");
   return true;
@@ -776,9 +933,9 @@ export class HttpConnectionParser {
       this.#weird("http_too_many_pending_requests", `more than ${kMaxPendingRequests} requests without a response`);
       this.#pending.shift();
     }
-    this.#pending.push({ head: bare === "HEAD", tunnel, keepAlive: keepsAlive(head.rest, head.headers), from: d });
+    this.#pending.push({ head: bare === "HEAD", tunnel, keepAlive: keepsAlive(head.rest, head.connection), from: d });
     if (head.kind === kLineRequest) {
-      this.#sink.request({ method, uri: head.second, version: head.rest, host: head.host ?? "", headers: head.headers }, this.#ts);
+      this.#sink.request(new RequestHead(method, head.second, head.rest, head.host ?? "", head), this.#ts);
     }
     if (tunnel) {
       // Whatever the client sends before the answer is either tunnel data or nothing: wait for the response.
@@ -801,7 +958,7 @@ export class HttpConnectionParser {
     // 1xx answers come before the real one and do not consume the request.
     const req = interim ? this.#pending[0] : this.#pending.shift();
     if (req === undefined && !interim) this.#weird("http_unmatched_response", `${status} without a pending request`);
-    this.#sink.response({ status, reason: head.rest, version: head.first, headers: head.headers }, this.#ts);
+    this.#sink.response(new ResponseHead(status, head.rest, head.first, head), this.#ts);
 
     if (status === 101 || (req !== undefined && req.tunnel && status >= 200 && status < 300)) {
       // Switching protocols, or a tunnel: what follows on both sides is not HTTP.
@@ -820,13 +977,13 @@ export class HttpConnectionParser {
       this.#messageDone(d);
       return;
     }
-    this.#body(d, head, true, req === undefined ? keepsAlive(head.first, head.headers) : req.keepAlive && keepsAlive(head.first, head.headers));
+    this.#body(d, head, true, req === undefined ? keepsAlive(head.first, head.connection) : req.keepAlive && keepsAlive(head.first, head.connection));
   }
 
   /** Sets up the body of a message from its framing headers (RFC 9112 6.3). */
   #body(d: Direction, head: ParsedHead, isResponse: boolean, keepAlive = true): void {
-    const te = head.headers["transfer-encoding"];
-    const cl = head.headers["content-length"];
+    const te = head.transferEncoding;
+    const cl = head.contentLength;
     if (te !== undefined) {
       if (cl !== undefined) this.#weird("http_content_length_and_chunked", `Transfer-Encoding: ${te}; Content-Length: ${cl}`);
       const codings = tokens(te);

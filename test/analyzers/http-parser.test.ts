@@ -556,3 +556,20 @@ t.test("HttpConnectionParser never throws on random bytes", async (t) => {
   }
   t.pass("300 random conversations parsed without a throw");
 });
+
+t.test("a head kept by a listener reads its own headers later, however many messages were parsed since", async (t) => {
+  // The headers object is built on first read from a copy of the header lines: the bytes the parser
+  // was fed are reused at once, and the copies share slabs.
+  const kept: HttpRequestHead[] = [];
+  const p = new HttpConnectionParser({ request: (h) => kept.push(h), response: () => {}, weird: () => {} });
+  for (let i = 0; i < 2000; i++) {
+    const chunk = bytes(`GET /${i} HTTP/1.1\r\nHost: h${i}\r\nX-Index: ${i}\r\nX-Fold: a\r\n  b${i}\r\nX-Pad: ${"p".repeat(i % 97)}\r\n\r\n`);
+    p.data(0, chunk, i);
+    chunk.fill(0x21); // the caller reuses its buffer
+  }
+  t.equal(kept.length, 2000);
+  const wrong = kept.filter((h, i) => h.headers["x-index"] !== String(i) || h.headers["host"] !== `h${i}` || h.headers["x-fold"] !== `a b${i}`);
+  t.same(wrong.map((h) => h.uri), [], "every kept head has its own headers");
+  t.equal(kept[1999]!.host, "h1999");
+  t.same(Object.keys(kept[5]!.headers), ["host", "x-index", "x-fold", "x-pad"], "in the order they came");
+});
