@@ -7,6 +7,7 @@
  *
  *   npm run bench:live
  *   npm run bench:live -- --packets 200000 --rates 100000,200000,300000 --refine 2 --buffer-size 32M
+ *   npm run bench:live -- --runtime both      # the host on Node (cap) and on Deno (libpcap through FFI)
  *
  * What "drops nothing" means, per run:
  *   - host: `received` (what libpcap handed to the capture process) equals the frames tcpreplay sent,
@@ -41,7 +42,7 @@ const outDir = join(dirname(fileURLToPath(import.meta.url)), "out");
 
 /** One run of one tool at one rate. */
 interface Trial {
-  readonly tool: "host" | "tcpdump";
+  readonly tool: "host" | "host-deno" | "tcpdump";
   readonly rate: number;
   readonly replay: ReplayResult;
   /** Frames the capture saw (host: received; tcpdump: received by filter). */
@@ -74,6 +75,7 @@ function cpuSeconds(pids: number[]): number {
 
 /** What every run needs. */
 interface Bench {
+  readonly runtime: "node" | "deno";
   readonly netns: string;
   readonly file: string;
   readonly plugins: string;
@@ -107,11 +109,12 @@ async function hostTrial(bench: Bench, rate: number): Promise<Trial> {
       "--plugins", bench.plugins,
       "--stats", "--format", "json", "--stats-interval", "0.1",
     ],
-    { netns: bench.netns, stdout: "ignore" },
+    { netns: bench.netns, stdout: "ignore", runtime: bench.runtime },
   );
   try {
     await host.until("the host to start reading", () => host.jsonLines("stats-interval").length > 0, 60_000);
-    const pids = [host.pid, captureProcessOf(host.pid) ?? host.pid];
+    // On Node the capture runs in a process of its own; on Deno in a worker thread of the host.
+    const pids = bench.runtime === "node" ? [host.pid, captureProcessOf(host.pid) ?? host.pid] : [host.pid];
     const cpuBefore = cpuSeconds(pids);
     const replay = replayAt(bench.netns, bench.file, rate);
     const received = () => Number(host.jsonLines("stats-interval").at(-1)?.received ?? 0);
@@ -124,7 +127,7 @@ async function hostTrial(bench: Bench, rate: number): Promise<Trial> {
     const got = Number(stats.received);
     const dropped = Number(stats.dropped);
     return {
-      tool: "host",
+      tool: bench.runtime === "node" ? "host" : "host-deno",
       rate,
       replay,
       received: got,
@@ -139,7 +142,7 @@ async function hostTrial(bench: Bench, rate: number): Promise<Trial> {
   }
 }
 
-async function tcpdumpTrial(bench: Bench, rate: number): Promise<Trial> {
+async function tcpdumpTrial(bench: Omit<Bench, "runtime">, rate: number): Promise<Trial> {
   const buffer = String(Math.floor(bench.bufferBytes / 1024)); // -B is in KiB
   const dump = new HostProcess("ip", ["netns", "exec", bench.netns, "tcpdump", "-i", kCaptureSide, "-nn", "-B", buffer, "-w", "/dev/null"]);
   try {
@@ -176,7 +179,7 @@ const fmtK = (n: number) => `${Math.round(n / 1000)}k`;
 function printTrial(t: Trial): void {
   console.log(
     [
-      t.tool.padEnd(8),
+      t.tool.padEnd(9),
       fmtK(t.rate).padStart(6),
       fmtK(t.replay.pps).padStart(7),
       String(t.replay.sent).padStart(8),
@@ -236,8 +239,11 @@ async function main(): Promise<void> {
       refine: { type: "string", default: "2" },
       "buffer-size": { type: "string", default: "128M" },
       plugins: { type: "string", default: "flow-counter,http-printer" },
+      runtime: { type: "string", default: "node" },
     },
   });
+  const runtimes = values.runtime === "both" ? (["node", "deno"] as const) : values.runtime === "deno" ? (["deno"] as const) : values.runtime === "node" ? (["node"] as const) : null;
+  if (runtimes === null) throw new Error(`--runtime must be node, deno or both, not ${values.runtime}`);
   const skip = liveSkip("ip", "tcpreplay", "tcpdump");
   if (skip !== false) {
     console.error(`bench:live cannot run here: ${skip}`);
@@ -265,20 +271,24 @@ async function main(): Promise<void> {
   try {
     // Jumbo MTU: the generator's VLAN-tagged full-size segments are a little over 1514 bytes.
     createVethNamespace({ teardown: (fn) => cleanups.push(fn) }, netns, 9000, async () => {});
-    const bench: Bench = { netns, file, plugins: values.plugins, bufferBytes: parseSize(values["buffer-size"], "--buffer-size") };
+    const bench = { netns, file, plugins: values.plugins, bufferBytes: parseSize(values["buffer-size"], "--buffer-size") };
     const load = loadavg().map((l) => l.toFixed(2)).join(" ");
     console.log(`\n${packets} packets per run, kernel buffer ${values["buffer-size"]} for both, host plugins ${values.plugins}; load average before: ${load}`);
-    console.log(`\n${"tool".padEnd(8)} ${"rate".padStart(6)} ${"actual".padStart(7)} ${"sent".padStart(8)} ${"received".padStart(9)} ${"dropped".padStart(8)} ${"lost".padStart(7)} ${"handled".padStart(8)} ${"cpu s".padStart(6)} ${"".padStart(6)}`);
+    console.log(`\n${"tool".padEnd(9)} ${"rate".padStart(6)} ${"actual".padStart(7)} ${"sent".padStart(8)} ${"received".padStart(9)} ${"dropped".padStart(8)} ${"lost".padStart(7)} ${"handled".padStart(8)} ${"cpu s".padStart(6)} ${"".padStart(6)}`);
     const trials: Trial[] = [];
     const refine = Number(values.refine);
     const tcpdumpBest = await search(rates, refine, (rate) => tcpdumpTrial(bench, rate), trials);
-    const hostBest = await search(rates, refine, (rate) => hostTrial(bench, rate), trials);
-    console.log(`\nhighest rate with no drop: host ${fmtK(hostBest)} packets/s, tcpdump ${fmtK(tcpdumpBest)} packets/s`);
+    const best: string[] = [];
+    for (const runtime of runtimes) {
+      const hostBest = await search(rates, refine, (rate) => hostTrial({ ...bench, runtime }, rate), trials);
+      best.push(`host on ${runtime === "node" ? "Node (cap)" : "Deno (FFI)"} ${fmtK(hostBest)} packets/s`);
+    }
+    console.log(`\nhighest rate with no drop: ${best.join(", ")}, tcpdump ${fmtK(tcpdumpBest)} packets/s`);
     console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
     console.log(
-      "received: frames the capture saw; dropped: host = frames its capture process could not queue, tcpdump = kernel drops;\n" +
-        "lost: sent - received (for the host, the kernel's drops, which cap cannot count); handled: decoded (host) or written (tcpdump);\n" +
-        "actual: tcpreplay's achieved rate; cpu s: CPU time of the tool (host: with its capture process) from the replay until it was stopped.",
+      "received: frames the capture saw; dropped: host = frames its capture process could not queue (on Deno: also the kernel's drops, from pcap_stats),\n" +
+        "tcpdump = kernel drops; lost: sent - received (for the host on Node, the kernel's drops, which cap cannot count); handled: decoded (host) or\n" +
+        "written (tcpdump); actual: tcpreplay's achieved rate; cpu s: CPU time of the tool (host: with its capture process) from the replay until it was stopped.",
     );
   } finally {
     process.off("SIGINT", onSignal);

@@ -16,6 +16,9 @@ import { fileURLToPath } from "node:url";
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 /** The `host` command's entry point. */
 export const hostBin = fileURLToPath(new URL("../../core/bin.js", import.meta.url));
+/** The host on Deno: `deno run -A core/cli.ts`, with the deno the project installs as a dev dependency. */
+const hostCli = fileURLToPath(new URL("../../core/cli.ts", import.meta.url));
+export const denoBin = fileURLToPath(new URL("../../node_modules/.bin/deno", import.meta.url));
 
 function capBuilt(): boolean {
   try {
@@ -176,9 +179,9 @@ export class HostProcess {
 /** Starts `node core/bin.js ...args`, optionally inside network namespace `netns` or through a wrapper (setpriv). */
 export function startHost(
   args: readonly string[],
-  options: { netns?: string; wrapper?: readonly string[]; stdout?: "pipe" | "ignore"; env?: NodeJS.ProcessEnv } = {},
+  options: { netns?: string; wrapper?: readonly string[]; stdout?: "pipe" | "ignore"; env?: NodeJS.ProcessEnv; runtime?: "node" | "deno" } = {},
 ): HostProcess {
-  const node = [process.execPath, hostBin, ...args];
+  const node = options.runtime === "deno" ? [denoBin, "run", "-A", hostCli, ...args] : [process.execPath, hostBin, ...args];
   const { stdout, env } = options;
   if (options.netns !== undefined) return new HostProcess("ip", ["netns", "exec", options.netns, ...node], stdout, env);
   if (options.wrapper !== undefined) return new HostProcess(options.wrapper[0], [...options.wrapper.slice(1), ...node], stdout, env);
