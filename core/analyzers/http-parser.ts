@@ -300,7 +300,16 @@ class ResponseHead implements HttpResponseHead {
  */
 const kHeadersPrototype: object = Object.freeze(Object.create(null) as object);
 
-/** Index of the first LF in bytes[from, end), or `end`. A loop: header lines are too short for indexOf to pay. */
+/**
+ * Where #head found the LFs of the head it hands to parseHead, so that the head is not scanned for them
+ * twice: `lineFeedCount` of them, or -1 when they were not recorded (a head assembled across chunks, or
+ * one of more than kRecordedLines lines). Valid only during that call.
+ */
+const kRecordedLines = 128;
+const lineFeeds = new Int32Array(kRecordedLines);
+let lineFeedCount = -1;
+
+/** Index of the first LF in bytes[from, end), A loop: header lines are too short for indexOf to pay. */
 function lineFeed(bytes: Uint8Array, from: number, end: number): number {
   let i = from;
   while (i < end && bytes[i] !== LF) i++;
@@ -373,11 +382,21 @@ interface HeaderLineSink {
  * an optional CR; a line starting with SP or HTAB continues the previous header (obsolete folding, replaced
  * by one space as RFC 9112 5.2 asks). `weird`, when given, hears of lines that are not headers.
  */
-function headerLines(bytes: Uint8Array, start: number, end: number, sink: HeaderLineSink, weird: ((name: string, detail: string) => void) | null): void {
+function headerLines(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  sink: HeaderLineSink,
+  weird: ((name: string, detail: string) => void) | null,
+  /** The LFs of these lines, when the caller knows them: lineFeeds[first, first + count). */
+  recorded: { first: number; count: number } | null = null,
+): void {
   let continues = false;
   let lineStart = start;
+  let next = recorded === null ? 0 : recorded.first;
+  const last = recorded === null ? 0 : recorded.first + recorded.count;
   while (lineStart < end) {
-    const lf = lineFeed(bytes, lineStart, end);
+    const lf = recorded !== null && next < last ? lineFeeds[next++]! : lineFeed(bytes, lineStart, end);
     const lineEnd = lf > lineStart && bytes[lf - 1] === CR ? lf - 1 : lf;
     if (lineEnd === lineStart) return; // the empty line ending the head
     if (isOws(bytes[lineStart]!)) {
@@ -511,7 +530,9 @@ function keepBytes(bytes: Uint8Array, start: number, end: number): Uint8Array {
 
 /** Splits a complete head (start line, header lines, empty line) held in bytes[off, end). */
 function parseHead(bytes: Uint8Array, off: number, end: number, kind: number, weird: (name: string, detail: string) => void): ParsedHead {
-  const lf = lineFeed(bytes, off, end);
+  const recorded = lineFeedCount > 0 ? lineFeedCount : 0;
+  lineFeedCount = -1;
+  const lf = recorded > 0 ? lineFeeds[0]! : lineFeed(bytes, off, end);
   const lineEnd = lf > off && bytes[lf - 1] === CR ? lf - 1 : lf;
 
   // Start line, split as tshark's get_token_len() does: tokens end at a space, runs of spaces are skipped,
@@ -532,7 +553,7 @@ function parseHead(bytes: Uint8Array, off: number, end: number, kind: number, we
 
   const scan = new FramingScan();
   const headersStart = Math.min(lf + 1, end);
-  headerLines(bytes, headersStart, end, scan, weird);
+  headerLines(bytes, headersStart, end, scan, weird, recorded > 0 ? { first: 1, count: recorded - 1 } : null);
   const v = scan.values;
   return new ParsedHead(kind, first, second, rest, scan.host, v[kConnection], v[kTransferEncoding], v[kContentLength], keepBytes(bytes, headersStart, end));
 }
@@ -790,8 +811,12 @@ export class HttpConnectionParser {
     // [start, i): bytes of this chunk that belong to the head and are not in the buffer yet.
     let start = pos;
     let i = pos;
+    // The LFs of a head found whole in this chunk, for parseHead (see lineFeeds).
+    let recorded = 0;
     for (;;) {
       const lf = chunk.indexOf(LF, i);
+      if (recorded < kRecordedLines) lineFeeds[recorded] = lf;
+      recorded++;
       if (lf < 0) {
         if ((d.startKind < 0 || this.#firstMessage()) && hasControlBytes(chunk, i, end)) {
           // Binary bytes where a start line (or the first message's header) should be: do not keep 64 KiB of
@@ -826,6 +851,7 @@ export class HttpConnectionParser {
       } else if (lineLen === 0 || (lineLen === 1 && first === CR)) {
         // The empty line: the head is complete.
         if (d.bufLen === 0) {
+          lineFeedCount = recorded <= kRecordedLines ? recorded : -1;
           this.#headDone(d, chunk, start, lf + 1);
         } else {
           if (!this.#keep(d, chunk, start, lf + 1)) return end;

@@ -573,3 +573,33 @@ t.test("a head kept by a listener reads its own headers later, however many mess
   t.equal(kept[1999]!.host, "h1999");
   t.same(Object.keys(kept[5]!.headers), ["host", "x-index", "x-fold", "x-pad"], "in the order they came");
 });
+
+t.test("a head parsed where it lies and one assembled byte by byte give the same events, headers and weirds", async (t) => {
+  // Heads found whole in a chunk are split at the line ends the head scan already found; heads
+  // assembled across chunks are scanned again. Both must read every kind of line alike.
+  const heads = [
+    "GET /a HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n\r\n",
+    "GET /b HTTP/1.1\nHost: h\nFolded: one\n  two\n\tthree\n\n",
+    "GET /c HTTP/1.1\r\n  orphan continuation\r\nNoColonHere\r\nHost:   spaced   \r\n: empty name\r\nHost: second\r\n\r\n",
+    "GET /d HTTP/1.1\r\n" + Array.from({ length: 200 }, (_, i) => `H${i}: v${i}\r\n`).join("") + "\r\n",
+    "POST /e HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+  ];
+  for (const head of heads) {
+    const record = (feed: (p: HttpConnectionParser) => void) => {
+      const seen: unknown[] = [];
+      const p = new HttpConnectionParser({
+        request: (h) => seen.push({ method: h.method, uri: h.uri, host: h.host, headers: { ...h.headers } }),
+        response: () => {},
+        weird: (name, detail) => seen.push({ weird: name, detail }),
+      });
+      feed(p);
+      return seen;
+    };
+    const whole = record((p) => p.data(0, bytes(head), 0));
+    const byByte = record((p) => {
+      for (const b of bytes(head)) p.data(0, Uint8Array.of(b), 0);
+    });
+    t.ok(whole.length > 0, `${JSON.stringify(head.slice(0, 12))}: events`);
+    t.same(whole, byByte, `${JSON.stringify(head.slice(0, 12))}: the same either way`);
+  }
+});
