@@ -17,8 +17,10 @@ const kFlushMs = 10;
 /** A connected client: its subscriptions, its bounded output queue and its manners. */
 class Client {
   readonly events = new Set<string>();
-  /** Encoded lines waiting for the socket (bounded by the `queue` option). */
+  /** Encoded lines waiting for the socket (bounded by the `queue` and `queue-bytes` options). */
   readonly queue: Uint8Array[] = [];
+  /** Bytes of those lines. */
+  private queuedBytes = 0;
   /** Events dropped since the client was last told. */
   missed = 0;
   missedTotal = 0;
@@ -40,6 +42,7 @@ class Client {
   constructor(
     readonly conn: TcpConnection,
     readonly limit: number,
+    readonly limitBytes: number,
     needsToken: boolean,
   ) {
     this.authenticated = !needsToken;
@@ -51,12 +54,13 @@ class Client {
   /** Queues one line; beyond the bound the line is dropped and counted, never buffered. */
   send(line: Uint8Array): void {
     if (this.closed || this.ending) return;
-    if (this.queue.length >= this.limit) {
+    if (this.full(line.length)) {
       this.missed++;
       this.missedTotal++;
       return;
     }
     this.queue.push(line);
+    this.queuedBytes += line.length;
     if (!this.writing && !this.scheduled) {
       // Events come in bursts (a batch of packets at a time): lines gathered over a few milliseconds
       // go out in one write, where a write per burst cost a fifth of the host's time with 100 clients.
@@ -71,8 +75,19 @@ class Client {
   /** Queues a control message (hello, ok, error): these are never dropped, and they are few. */
   control(message: Record<string, unknown>): void {
     if (this.closed || this.ending) return;
-    this.queue.push(encoder.encode(`${JSON.stringify(message)}\n`));
+    this.enqueue(encoder.encode(`${JSON.stringify(message)}\n`));
     if (!this.writing) void this.drain();
+  }
+
+  /** True when a line of `bytes` more would pass a bound of the queue. */
+  private full(bytes: number): boolean {
+    return this.queue.length >= this.limit || this.queuedBytes + bytes > this.limitBytes;
+  }
+
+  /** Queues a line whatever the bounds (control lines, the last lines). */
+  private enqueue(line: Uint8Array): void {
+    this.queue.push(line);
+    this.queuedBytes += line.length;
   }
 
   /**
@@ -81,7 +96,7 @@ class Client {
    * not grow the queue without bound; instead its input waits in the kernel, which slows its writes.
    */
   room(): Promise<void> {
-    if (this.queue.length < this.limit || this.ending || this.closed) return Promise.resolve();
+    if (!this.full(0) || this.ending || this.closed) return Promise.resolve();
     return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 
@@ -97,6 +112,7 @@ class Client {
     try {
       while (this.queue.length > 0 && !this.closed) {
         const batch = this.queue.splice(0, this.queue.length);
+        this.queuedBytes = 0;
         this.wakeRoomWaiters();
         if (this.missed > 0) {
           batch.push(encoder.encode(`${JSON.stringify({ type: "dropped", count: this.missed })}\n`));
@@ -119,10 +135,10 @@ class Client {
     this.wakeRoomWaiters();
     // The count of events missed since the last notice goes before the last line, which must be last.
     if (this.missed > 0) {
-      this.queue.push(encoder.encode(`${JSON.stringify({ type: "dropped", count: this.missed })}\n`));
+      this.enqueue(encoder.encode(`${JSON.stringify({ type: "dropped", count: this.missed })}\n`));
       this.missed = 0;
     }
-    this.queue.push(encoder.encode(`${JSON.stringify(last)}\n`));
+    this.enqueue(encoder.encode(`${JSON.stringify(last)}\n`));
     const done = (async () => {
       while (this.writing || this.queue.length > 0) {
         if (!this.writing) await this.drain();
@@ -138,6 +154,7 @@ class Client {
     if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
+    this.queuedBytes = 0;
     this.wakeRoomWaiters();
     this.conn.close();
   }
@@ -173,7 +190,12 @@ export default definePlugin({
     port: { type: "number", default: 7070, description: "TCP port (0: any free port, printed at start)" },
     token: { type: "string", default: "", description: "clients must send this token first (AUTH <token> or {\"token\":...})" },
     "max-clients": { type: "number", default: 64, description: "clients at once; more are refused with a message" },
-    queue: { type: "number", default: 10000, description: "lines queued per client before its events are dropped" },
+    queue: { type: "number", default: 32768, description: "lines queued per client before its events are dropped" },
+    "queue-bytes": {
+      type: "number",
+      default: 8 * 1024 * 1024,
+      description: "bytes queued per client before its events are dropped (a batch of 4096 packets with 4 events each is about 4 MB)",
+    },
     "max-line": { type: "number", default: 4096, description: "longest command line a client may send, in bytes" },
     strikes: { type: "number", default: 3, description: "bad commands or overlong lines before a client is disconnected" },
     wait: { type: "number", default: 0, description: "hold the start of capture until N clients have subscribed" },
@@ -181,7 +203,9 @@ export default definePlugin({
   async setup(ctx) {
     const o = ctx.options;
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) ctx.fail(`port ${o.port} is not a TCP port`);
-    if (o["max-clients"] < 1 || o.queue < 1 || o["max-line"] < 16) ctx.fail("max-clients and queue must be at least 1, max-line at least 16");
+    if (o["max-clients"] < 1 || o.queue < 1 || o["max-line"] < 16 || o["queue-bytes"] < 4096) {
+      ctx.fail("max-clients and queue must be at least 1, max-line at least 16, queue-bytes at least 4096");
+    }
     const clients = new Set<Client>();
     /** Clients per subscribed event, and the bus handler of each event that has any. */
     const subscribers = new Map<string, Set<Client>>();
@@ -362,7 +386,7 @@ export default definePlugin({
     let shuttingDown = false;
 
     const listener = await ctx.listen({ host: o.host, port: o.port }, (conn) => {
-      const client = new Client(conn, o.queue, o.token !== "");
+      const client = new Client(conn, o.queue, o["queue-bytes"], o.token !== "");
       if (shuttingDown) {
         void client.finish({ type: "error", error: "the host is shutting down" }, 1000);
         return;

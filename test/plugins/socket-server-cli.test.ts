@@ -131,6 +131,22 @@ t.test("a client that floods commands without reading the replies does not grow 
   t.ok(grew < kRssMarginMiB, `peak RSS grew by ${grew.toFixed(1)} MiB with the flooder not reading (at most ${kRssMarginMiB})`);
 });
 
+t.test("a client that reads as fast as it can gets every per-packet event, with the default queue", async (t) => {
+  // A batch of frames is dispatched in slices with event-loop turns between them, so the client's
+  // lines go out while the rest is dispatched: its queue never holds a whole batch (4096 packets,
+  // four lines each), which used to overflow it whatever the client's speed.
+  const host = startCli(hostArgs("wait=1"));
+  const client = await subscribedClient(await host.port, ["packet", "ethernet", "ipv4", "tcp"]);
+  const lines = await client.rest();
+  const outcome = await host.done;
+  t.equal(outcome.status, 0);
+  const stats = lines[lines.length - 1];
+  t.match(stats, { type: "stats", packets: kPackets, dropped_for_you: 0 }, "nothing was dropped for it");
+  const events = eventLines(lines);
+  t.equal(events.length, stats.events_sent, `it read every event the server sent (${events.length})`);
+  t.equal(events.filter((l) => l.type === "packet").length, kPackets, "one packet line per packet");
+});
+
 t.test("SIGINT during a run: clients get the stats line and a clean close, and the host exits 0", async (t) => {
   // The capture comes through a pipe that stays open, half written: the run cannot end before the
   // signal, however fast the host is.
