@@ -58,24 +58,30 @@ abstract class FlowMessage {
   }
 }
 
+/** An HTTP message: its headers object is the parser's, built when first read (most listeners never do). */
+abstract class HttpMessage extends FlowMessage {
+  readonly #head: { readonly headers: Record<string, string> };
+  constructor(o: MessageOrigin, head: { readonly headers: Record<string, string> }) {
+    super(o);
+    this.#head = head;
+  }
+  get headers(): Record<string, string> {
+    return this.#head.headers;
+  }
+}
+
 /** `http.request` */
-export class HttpRequest extends FlowMessage implements HttpRequestEvent {
+export class HttpRequest extends HttpMessage implements HttpRequestEvent {
   readonly method: string;
   readonly host: string;
   readonly uri: string;
   readonly version: string;
-  readonly #head: HttpRequestHead;
   constructor(o: MessageOrigin, head: HttpRequestHead) {
-    super(o);
+    super(o, head);
     this.method = head.method;
     this.host = head.host;
     this.uri = head.uri;
     this.version = head.version;
-    this.#head = head;
-  }
-  /** Built when first read (most listeners never do). */
-  get headers(): Record<string, string> {
-    return this.#head.headers;
   }
   toJSON(): Record<string, unknown> {
     return {
@@ -90,21 +96,15 @@ export class HttpRequest extends FlowMessage implements HttpRequestEvent {
 }
 
 /** `http.response` */
-export class HttpResponse extends FlowMessage implements HttpResponseEvent {
+export class HttpResponse extends HttpMessage implements HttpResponseEvent {
   readonly status: number;
   readonly reason: string;
   readonly version: string;
-  readonly #head: HttpResponseHead;
   constructor(o: MessageOrigin, head: HttpResponseHead) {
-    super(o);
+    super(o, head);
     this.status = head.status;
     this.reason = head.reason;
     this.version = head.version;
-    this.#head = head;
-  }
-  /** Built when first read (most listeners never do). */
-  get headers(): Record<string, string> {
-    return this.#head.headers;
   }
   toJSON(): Record<string, unknown> {
     return {

@@ -15,6 +15,7 @@
  * cannot pass for two labels.
  */
 import { ipv4Text, ipv6Text } from "../dispatch/address-text.ts";
+import { latin1 } from "./latin1-strings.ts";
 
 /** One entry of the question section. */
 export interface DnsQuestion {
@@ -84,7 +85,7 @@ function labelText(b: Uint8Array, start: number, end: number): string {
       break;
     }
   }
-  if (plain) return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+  if (plain) return latin1(b, start, end);
   let s = "";
   for (let i = start; i < end; i++) {
     const c = b[i]!;

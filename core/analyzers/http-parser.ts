@@ -301,13 +301,12 @@ class ResponseHead implements HttpResponseHead {
 const kHeadersPrototype: object = Object.freeze(Object.create(null) as object);
 
 /**
- * Where #head found the LFs of the head it hands to parseHead, so that the head is not scanned for them
- * twice: `lineFeedCount` of them, or -1 when they were not recorded (a head assembled across chunks, or
- * one of more than kRecordedLines lines). Valid only during that call.
+ * Where #head found the LFs of the head it hands to parseHead (with their count), so that the head is
+ * not scanned for them twice. Not recorded for a head assembled across chunks, or one of more than
+ * kRecordedLines lines. Valid only during that call.
  */
 const kRecordedLines = 128;
 const lineFeeds = new Int32Array(kRecordedLines);
-let lineFeedCount = -1;
 
 /** Index of the first LF in bytes[from, end), A loop: header lines are too short for indexOf to pay. */
 function lineFeed(bytes: Uint8Array, from: number, end: number): number {
@@ -388,15 +387,15 @@ function headerLines(
   end: number,
   sink: HeaderLineSink,
   weird: ((name: string, detail: string) => void) | null,
-  /** The LFs of these lines, when the caller knows them: lineFeeds[first, first + count). */
-  recorded: { first: number; count: number } | null = null,
+  /** The LFs of these lines, when the caller knows them: lineFeeds[firstRecorded, lastRecorded). */
+  firstRecorded = 0,
+  lastRecorded = 0,
 ): void {
   let continues = false;
   let lineStart = start;
-  let next = recorded === null ? 0 : recorded.first;
-  const last = recorded === null ? 0 : recorded.first + recorded.count;
+  let next = firstRecorded;
   while (lineStart < end) {
-    const lf = recorded !== null && next < last ? lineFeeds[next++]! : lineFeed(bytes, lineStart, end);
+    const lf = next < lastRecorded ? lineFeeds[next++]! : lineFeed(bytes, lineStart, end);
     const lineEnd = lf > lineStart && bytes[lf - 1] === CR ? lf - 1 : lf;
     if (lineEnd === lineStart) return; // the empty line ending the head
     if (isOws(bytes[lineStart]!)) {
@@ -528,10 +527,11 @@ function keepBytes(bytes: Uint8Array, start: number, end: number): Uint8Array {
   return copy;
 }
 
-/** Splits a complete head (start line, header lines, empty line) held in bytes[off, end). */
-function parseHead(bytes: Uint8Array, off: number, end: number, kind: number, weird: (name: string, detail: string) => void): ParsedHead {
-  const recorded = lineFeedCount > 0 ? lineFeedCount : 0;
-  lineFeedCount = -1;
+/**
+ * Splits a complete head (start line, header lines, empty line) held in bytes[off, end). `recorded`: how
+ * many of its LFs lineFeeds holds (0: none, the head is scanned for them).
+ */
+function parseHead(bytes: Uint8Array, off: number, end: number, kind: number, weird: (name: string, detail: string) => void, recorded: number): ParsedHead {
   const lf = recorded > 0 ? lineFeeds[0]! : lineFeed(bytes, off, end);
   const lineEnd = lf > off && bytes[lf - 1] === CR ? lf - 1 : lf;
 
@@ -553,7 +553,7 @@ function parseHead(bytes: Uint8Array, off: number, end: number, kind: number, we
 
   const scan = new FramingScan();
   const headersStart = Math.min(lf + 1, end);
-  headerLines(bytes, headersStart, end, scan, weird, recorded > 0 ? { first: 1, count: recorded - 1 } : null);
+  headerLines(bytes, headersStart, end, scan, weird, 1, recorded);
   const v = scan.values;
   return new ParsedHead(kind, first, second, rest, scan.host, v[kConnection], v[kTransferEncoding], v[kContentLength], keepBytes(bytes, headersStart, end));
 }
@@ -851,8 +851,7 @@ export class HttpConnectionParser {
       } else if (lineLen === 0 || (lineLen === 1 && first === CR)) {
         // The empty line: the head is complete.
         if (d.bufLen === 0) {
-          lineFeedCount = recorded <= kRecordedLines ? recorded : -1;
-          this.#headDone(d, chunk, start, lf + 1);
+          this.#headDone(d, chunk, start, lf + 1, recorded <= kRecordedLines ? recorded : 0);
         } else {
           if (!this.#keep(d, chunk, start, lf + 1)) return end;
           this.#headDone(d, d.buf!, 0, d.bufLen);
@@ -933,10 +932,10 @@ export class HttpConnectionParser {
     d.bufLen = 0;
   }
 
-  /** A complete head lies in bytes[off, end): emit its event and set up the body. */
-  #headDone(d: Direction, bytes: Uint8Array, off: number, end: number): void {
+  /** A complete head lies in bytes[off, end): emit its event and set up the body. `recorded`: see parseHead. */
+  #headDone(d: Direction, bytes: Uint8Array, off: number, end: number, recorded = 0): void {
     const kind = d.startKind;
-    const head = parseHead(bytes, off, end, kind, (n, detail) => this.#weird(n, detail));
+    const head = parseHead(bytes, off, end, kind, (n, detail) => this.#weird(n, detail), recorded);
     d.messages++;
     d.startKind = -1;
     d.framingBytes = 0;

@@ -10,6 +10,7 @@
  * SSLv2-format hellos (a first byte with the top bit set) are reported as "not-tls": nothing has sent them
  * by default for over a decade, and they carry no extensions.
  */
+import { latin1 } from "./latin1-strings.ts";
 
 /** What a ClientHello offers. */
 export interface TlsClientHello {
@@ -231,7 +232,7 @@ function parseClientHello(b: Uint8Array, start: number, end: number, recordVersi
           break;
         }
         if (nameType === 0) {
-          out.sni = String.fromCharCode.apply(null, b.subarray(q + 3, q + 3 + nameLen) as unknown as number[]);
+          out.sni = latin1(b, q + 3, q + 3 + nameLen);
           break;
         }
         q += 3 + nameLen;
@@ -245,7 +246,7 @@ function parseClientHello(b: Uint8Array, start: number, end: number, recordVersi
           out.truncated = true;
           break;
         }
-        out.alpn.push(String.fromCharCode.apply(null, b.subarray(q + 1, q + 1 + n) as unknown as number[]));
+        out.alpn.push(latin1(b, q + 1, q + 1 + n));
         q += 1 + n;
       }
     } else if (type === kExtSupportedVersions && len >= 1) {
