@@ -17,6 +17,42 @@ export interface RunStats {
   workers: { min: number; max: number; peak: number; tasks: Record<string, number> };
   plugins: PluginStats[];
   flows?: { active: number; total: number };
+  /** CPU seconds over the run (final stats only); NaN where the system does not tell. */
+  cpu?: RunCpu;
+}
+
+/**
+ * Where a run's CPU went, in seconds over the same span as `elapsed`. `total` is every thread of the
+ * process; what main, the reader thread and the decode workers do not account for ran on the threads
+ * of V8 (the optimizing compiler, the garbage collector) and libuv.
+ */
+export interface RunCpu {
+  total: number;
+  main: number;
+  /** The file reader thread (null when the file was read on the main thread, or live). */
+  reader: number | null;
+  /** Per decode worker thread id. */
+  decode: Record<string, number>;
+}
+
+/** CPU seconds in the stats: two decimals, like `time`. */
+function seconds(x: number): number {
+  return Number(x.toFixed(2));
+}
+
+/** The CPU line for people: the total, then the threads that are known, then the rest. */
+function cpuText(c: RunCpu): string {
+  if (!Number.isFinite(c.total)) return "unknown";
+  const decode = Object.values(c.decode);
+  if (!Number.isFinite(c.main) || decode.length === 0) return `${c.total.toFixed(2)} s`;
+  const decodeSum = decode.reduce((a, b) => a + b, 0);
+  const perThread = Object.entries(c.decode).map(([thread, s]) => `thread ${thread}: ${s.toFixed(2)}`);
+  const parts = [`main ${c.main.toFixed(2)}`];
+  if (c.reader !== null && Number.isFinite(c.reader)) parts.push(`reader ${c.reader.toFixed(2)}`);
+  parts.push(`decode ${decodeSum.toFixed(2)} (${perThread.join(", ")})`);
+  const other = c.total - c.main - (c.reader ?? 0) - decodeSum;
+  parts.push(`other ${Math.max(0, other).toFixed(2)}`);
+  return `${c.total.toFixed(2)} s: ${parts.join(", ")}`;
 }
 
 /** Packets per second over the run. */
@@ -41,6 +77,16 @@ export function statsJson(s: RunStats): Record<string, unknown> {
     workers: s.workers,
     plugins: s.plugins.map((p) => ({ ...p, ms: Number(p.ms.toFixed(1)) })),
     ...(s.flows ? { flows: s.flows } : {}),
+    ...(s.cpu
+      ? {
+          cpu: {
+            total: seconds(s.cpu.total),
+            main: seconds(s.cpu.main),
+            reader: s.cpu.reader === null ? null : seconds(s.cpu.reader),
+            decode: Object.fromEntries(Object.entries(s.cpu.decode).map(([t, x]) => [t, seconds(x)])),
+          },
+        }
+      : {}),
   };
 }
 
@@ -68,6 +114,7 @@ export function statsText(s: RunStats): string[] {
     `peak RSS:         ${(s.maxRss / 1048576).toFixed(1)} MiB`,
     `workers:          ${workers} (tasks per worker: ${tasks || "none"})`,
   );
+  if (s.cpu) lines.push(`cpu:              ${cpuText(s.cpu)}`);
   if (s.flows) lines.push(`flows:            ${s.flows.total} (${s.flows.active} open at the end)`);
   for (const p of s.plugins) {
     lines.push(

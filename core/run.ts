@@ -17,6 +17,7 @@ import { checkPluginName, discoverPlugins, unknownPlugin, type PluginFile } from
 import type { RawPluginOptions } from "./plugins/plugin-options.ts";
 import type { RunStatsSnapshot } from "./plugins/plugin-api.ts";
 import { currentRuntime, isDeno } from "./runtime/host-runtime.ts";
+import { processCpuSeconds, threadCpuSeconds } from "./runtime/thread-cpu.ts";
 import { statsJson, statsText, type RunStats } from "./run-stats.ts";
 import { UsageError } from "./usage-error.ts";
 import { defaultFlowSettings, FlowAnalyzer, type FlowSettings } from "./flows/flow-analyzer.ts";
@@ -217,6 +218,9 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   // duration from when it opened.
   await Promise.all([pool.warmUp(), source instanceof ThreadedFileSource ? source.start() : undefined]);
   if (!live) started = performance.now();
+  // CPU is counted over the same span as `elapsed` (start-up and teardown left out).
+  const cpuAtStart = { process: processCpuSeconds(), main: threadCpuSeconds() };
+  let cpuAtEnd = cpuAtStart;
   const progress = io.progress && !live ? startProgress(source, dispatcher, started) : null;
   // Live traffic may trickle: decode what arrived even when a batch is not full.
   const flusher = live ? setInterval(() => pipeline.flush(), kLiveFlushMs) : null;
@@ -245,6 +249,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   watcher?.close();
   analyzer.finish();
   ended = performance.now();
+  cpuAtEnd = { process: processCpuSeconds(), main: threadCpuSeconds() };
   await plugins.teardownAll();
   out.flush();
   writer?.close();
@@ -255,7 +260,15 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     io.stderr(failure instanceof CaptureFileError ? failure.message : `host: ${errorText(failure)}`);
   }
   if (config.stats) {
-    const s = stats();
+    const s: RunStats = {
+      ...stats(),
+      cpu: {
+        total: cpuAtEnd.process - cpuAtStart.process,
+        main: cpuAtEnd.main - cpuAtStart.main,
+        reader: source instanceof ThreadedFileSource ? source.cpuSeconds : null,
+        decode: pool.cpuSeconds(),
+      },
+    };
     if (config.format === "json") io.stderr(JSON.stringify(statsJson(s)));
     else for (const line of statsText(s)) io.stderr(line);
   }

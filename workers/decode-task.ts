@@ -21,4 +21,6 @@ export interface DecodeTask {
 export interface DecodeTaskResult {
   threadId: number;
   filteredOut: number;
+  /** CPU seconds this thread has used since it started, when the task ended (NaN where unknown). */
+  cpu: number;
 }

@@ -20,6 +20,7 @@ import { FrameDecoder } from "./decode-frame.ts";
 import { kFlagFilteredOut, kResFlags, kResStride } from "./decode-result.ts";
 import type { DecodeTask, DecodeTaskResult, DecodeWorkerData } from "./decode-task.ts";
 import type { FilterAst, FrameFilter } from "./filter/pcap-filter.ts";
+import { threadCpuSeconds } from "../core/runtime/thread-cpu.ts";
 
 const init = workerData as DecodeWorkerData;
 const ring = FrameRing.attach(init.ring);
@@ -29,7 +30,7 @@ const filterModule = init.filter === null ? null : await import("./filter/pcap-f
 const filterAst: FilterAst | null = filterModule === null ? null : filterModule.parseFilter(init.filter!);
 // Compiled lazily per link type: a pcapng file may mix link types, and each needs its own offsets.
 const filters = new Map<number, FrameFilter | null>();
-const result: DecodeTaskResult = { threadId, filteredOut: 0 };
+const result: DecodeTaskResult = { threadId, filteredOut: 0, cpu: 0 };
 
 function filterFor(linktype: number): FrameFilter | null {
   let f = filters.get(linktype);
@@ -68,5 +69,6 @@ export default function decodeBatch(task: DecodeTask): DecodeTaskResult {
     decoder.decodeSlot(index);
   }
   result.filteredOut = filteredOut;
+  result.cpu = threadCpuSeconds();
   return result;
 }

@@ -24,6 +24,8 @@ export class DecodePool {
   private readonly pool: Piscina<DecodeTask, DecodeTaskResult>;
   /** Tasks completed per worker thread id. */
   readonly tasksByThread = new Map<number, number>();
+  /** Per worker thread id: its CPU seconds when the warm-up ended (0 for a thread started later), and at its last task. */
+  private readonly cpuByThread = new Map<number, { start: number; last: number }>();
   /** Largest number of threads seen at once (for "auto"). */
   peakThreads = 0;
   readonly minThreads: number;
@@ -63,13 +65,27 @@ export class DecodePool {
    * first batch of a capture does not wait for a thread to boot (and the run's rate is the rate).
    */
   async warmUp(): Promise<void> {
-    await Promise.all(Array.from({ length: this.minThreads }, () => this.pool.run({ start: 0, count: 0 })));
+    const results = await Promise.all(Array.from({ length: this.minThreads }, () => this.pool.run({ start: 0, count: 0 })));
+    for (const r of results) this.cpuByThread.set(r.threadId, { start: r.cpu, last: r.cpu });
+  }
+
+  /**
+   * CPU seconds each worker thread spent since the warm-up (a thread started later: since it started),
+   * as of its last task; empty where the system does not tell.
+   */
+  cpuSeconds(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [thread, c] of this.cpuByThread) if (Number.isFinite(c.last)) out[thread] = c.last - c.start;
+    return out;
   }
 
   /** Decodes slot sequences [start, start + count). */
   async run(start: number, count: number): Promise<DecodeTaskResult> {
     const result = await this.pool.run({ start, count });
     this.tasksByThread.set(result.threadId, (this.tasksByThread.get(result.threadId) ?? 0) + 1);
+    const cpu = this.cpuByThread.get(result.threadId);
+    if (cpu !== undefined) cpu.last = result.cpu;
+    else this.cpuByThread.set(result.threadId, { start: 0, last: result.cpu });
     const n = this.pool.threads.length;
     if (n > this.peakThreads) this.peakThreads = n;
     return result;

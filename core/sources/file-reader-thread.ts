@@ -20,6 +20,7 @@ import { FrameRing, type RingBuffers } from "../ring/frame-ring.ts";
 import { kCtlSlotTail } from "../ring/ring-layout.ts";
 import { CaptureFileError } from "./capture-record.ts";
 import { FileSource, type FrameProducerHost } from "./file-source.ts";
+import { threadCpuSeconds } from "../runtime/thread-cpu.ts";
 
 /** What the main thread gives the reader thread. */
 export interface ReaderThreadData {
@@ -33,8 +34,8 @@ export type ReaderMessage =
   | { type: "published"; head: number; bytesRead: number; size: number; packets: number }
   | { type: "flush" }
   | { type: "linktype"; linktype: number; littleEndian: boolean }
-  | { type: "done" }
-  | { type: "error"; file: string; offset: number; problem: string }
+  | { type: "done"; cpu: number }
+  | { type: "error"; file: string; offset: number; problem: string; cpu: number }
   | { type: "failure"; message: string };
 
 const init = workerData as ReaderThreadData;
@@ -70,10 +71,14 @@ source = new FileSource(init.path, host, init.path, { ownThread: true });
 // Loaded: say so, and start when told (so that a run's clock does not count this thread's start).
 post({ type: "ready" });
 await new Promise((resolve) => parentPort!.once("message", resolve));
+// CPU seconds of this thread's reading, for --stats.
+const cpuAtStart = threadCpuSeconds();
 try {
   await source.run();
-  post({ type: "done" });
+  post({ type: "done", cpu: threadCpuSeconds() - cpuAtStart });
 } catch (err) {
-  if (err instanceof CaptureFileError) post({ type: "error", file: err.file, offset: err.offset, problem: err.problem });
+  if (err instanceof CaptureFileError) {
+    post({ type: "error", file: err.file, offset: err.offset, problem: err.problem, cpu: threadCpuSeconds() - cpuAtStart });
+  }
   else post({ type: "failure", message: err instanceof Error ? err.message : String(err) });
 }

@@ -12,6 +12,8 @@ import type { ReaderMessage, ReaderThreadData } from "./file-reader-thread.ts";
  */
 export class ThreadedFileSource {
   readonly progress: ReadProgress = { bytesRead: 0, size: 0, packets: 0 };
+  /** CPU seconds the reader thread spent reading, once it has ended (NaN before, or where unknown). */
+  cpuSeconds = NaN;
 
   constructor(
     private readonly path: string,
@@ -67,8 +69,10 @@ export class ThreadedFileSource {
               this.host.linkType(msg.linktype, msg.littleEndian);
               return;
             case "done":
+              this.cpuSeconds = msg.cpu;
               return finish();
             case "error":
+              this.cpuSeconds = msg.cpu;
               return finish(new CaptureFileError(msg.file, msg.offset, msg.problem));
             case "failure":
               return finish(new Error(msg.message));

@@ -80,6 +80,9 @@ interface Result {
   pps: number;
   rss: number;
   packets: number;
+  /** CPU seconds of the run (--stats `cpu`), and the cores they kept busy on average (total / elapsed). */
+  cpu: RunCpuSplit | null;
+  cores: number;
   /** socket-server scenarios: lines each client read (the least of them), and events dropped for them in all. */
   clientLines?: number;
   clientDropped?: number;
@@ -129,12 +132,38 @@ function socketClients(port: number, n: number): Promise<ClientTally[]> {
   );
 }
 
+/** CPU seconds by thread, as `--stats` reports them; `other` is V8's compiler and GC threads and libuv's. */
+interface RunCpuSplit {
+  total: number;
+  main: number;
+  reader: number;
+  decode: number;
+  other: number;
+}
+
 /** The part of the host's `--stats` this benchmark reads. */
 interface HostStats {
   elapsed: number;
   max_rss: number;
   packets: number;
   filtered: number;
+  cpu: RunCpuSplit | null;
+}
+
+/** The JSON `cpu` object of `--stats` as a split (null where the host could not tell threads apart). */
+function jsonCpu(cpu: { total: number; main: number | null; reader: number | null; decode: Record<string, number> } | undefined): RunCpuSplit | null {
+  if (cpu === undefined || cpu.main === null) return null;
+  const decode = Object.values(cpu.decode).reduce((a, b) => a + b, 0);
+  const reader = cpu.reader ?? 0;
+  return { total: cpu.total, main: cpu.main, reader, decode, other: Math.max(0, cpu.total - cpu.main - reader - decode) };
+}
+
+/** The text `cpu:` line: "1.43 s: main 0.43, reader 0.30, decode 0.32 (thread 2: 0.18, ...), other 0.38". */
+function textCpu(stderr: string): RunCpuSplit | null {
+  const line = /^cpu:\s+([\d.]+) s: main ([\d.]+)(?:, reader ([\d.]+))?, decode ([\d.]+) .*, other ([\d.]+)$/m.exec(stderr);
+  if (line === null) return null;
+  const [total, main, reader, decode, other] = line.slice(1).map((x) => Number(x ?? 0));
+  return { total, main, reader, decode, other };
 }
 
 /** Reads the text form of `--stats` ("packets:          181331", "elapsed:          0.408 s", "peak RSS: 192.0 MiB"). */
@@ -144,7 +173,18 @@ function textStats(stderr: string): HostStats {
     if (m === null) throw new Error(`no "${name}:" line in the host's --stats:\n${stderr}`);
     return Number(m[1]);
   };
-  return { elapsed: field("elapsed"), max_rss: field("peak RSS") * 1048576, packets: field("packets"), filtered: field("filtered out") };
+  return {
+    elapsed: field("elapsed"),
+    max_rss: field("peak RSS") * 1048576,
+    packets: field("packets"),
+    filtered: field("filtered out"),
+    cpu: textCpu(stderr),
+  };
+}
+
+/** The JSON form of `--stats` (the last stderr line with --format json). */
+function jsonStats(s: Omit<HostStats, "cpu"> & { cpu?: Parameters<typeof jsonCpu>[0] }): HostStats {
+  return { elapsed: s.elapsed, max_rss: s.max_rss, packets: s.packets, filtered: s.filtered, cpu: jsonCpu(s.cpu) };
 }
 
 /** Plugins' output format for every run (`--format`): the default text, or json. */
@@ -166,11 +206,17 @@ function runHost(file: string, args: string[], clients = 0): Promise<Result> {
     });
     child.on("close", (status) => {
       if (status !== 0) return reject(new Error(`host exited with ${status}: ${err.trim()}`));
-      const stats = format === "json" ? (JSON.parse(err.trim().split("\n").pop() ?? "") as HostStats) : textStats(err);
+      const stats = format === "json" ? jsonStats(JSON.parse(err.trim().split("\n").pop() ?? "")) : textStats(err);
       // Frames read per second, whether the filter kept them or not: with -f, the rate compares
       // with the run without a filter over the same capture.
       const frames = stats.packets + stats.filtered;
-      const result: Result = { pps: Math.round(frames / stats.elapsed), rss: stats.max_rss, packets: frames };
+      const result: Result = {
+        pps: Math.round(frames / stats.elapsed),
+        rss: stats.max_rss,
+        packets: frames,
+        cpu: stats.cpu,
+        cores: stats.cpu === null ? 0 : stats.cpu.total / stats.elapsed,
+      };
       if (clients === 0) return resolve(result);
       if (tallies === null) return reject(new Error(`host ended without listening: ${err.trim()}`));
       tallies.then((read) => {
@@ -189,6 +235,12 @@ function median(xs: number[]): number {
 
 const fmtRate = (n: number) => `${(n / 1e6).toFixed(2)}M`;
 const fmtMiB = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
+/** "0.43 0.27 0.35 0.38 = 1.42 (1.77)": where the CPU of a run went, and how many cores it kept busy. */
+const fmtCpu = (r: Result) => {
+  if (r.cpu === null) return "";
+  const c = r.cpu;
+  return `${[c.main, c.reader, c.decode, c.other].map((x) => x.toFixed(2)).join(" ")} = ${c.total.toFixed(2)} (${r.cores.toFixed(2)})`;
+};
 
 const sharedMaker = join(root, "..", "shared", "bench", "make-bench-capture");
 
@@ -237,8 +289,10 @@ async function main(): Promise<void> {
     const file = await capture(kind, packets);
     if (file !== null) files.set(kind, file);
   }
-  const rows: Array<Record<string, string | number>> = [];
-  console.log(`\n${"scenario".padEnd(34)} ${"capture".padEnd(10)} ${"median".padStart(8)} ${"best".padStart(8)} ${"peak RSS".padStart(9)}`);
+  const rows: Array<Record<string, unknown>> = [];
+  console.log(
+    `\n${"scenario".padEnd(34)} ${"capture".padEnd(10)} ${"median".padStart(8)} ${"best".padStart(8)} ${"peak RSS".padStart(9)}  ${"CPU s of the median run: main reader decode other = total (cores busy)"}`,
+  );
   for (const sc of chosen) {
     for (const kind of sc.on ?? (["synthetic"] as CaptureKind[])) {
       const file = files.get(kind);
@@ -248,9 +302,16 @@ async function main(): Promise<void> {
       const med = median(runs.map((r) => r.pps));
       const best = Math.max(...runs.map((r) => r.pps));
       const rss = Math.max(...runs.map((r) => r.rss));
+      const medianRun = runs.find((r) => r.pps === med)!;
       const label = `${kind.startsWith("synthetic") ? "synth" : "zeek"} ${(runs[0].packets / 1e6).toFixed(0)}M`;
-      console.log(`${sc.name.padEnd(34)} ${label.padEnd(10)} ${fmtRate(med).padStart(8)} ${fmtRate(best).padStart(8)} ${fmtMiB(rss).padStart(9)}`);
-      const row: Record<string, string | number> = { scenario: sc.name, file, packets: runs[0].packets, median_pps: med, best_pps: best, peak_rss: rss };
+      console.log(
+        `${sc.name.padEnd(34)} ${label.padEnd(10)} ${fmtRate(med).padStart(8)} ${fmtRate(best).padStart(8)} ${fmtMiB(rss).padStart(9)}  ${fmtCpu(medianRun)}`,
+      );
+      const row: Record<string, unknown> = { scenario: sc.name, file, packets: runs[0].packets, median_pps: med, best_pps: best, peak_rss: rss };
+      if (medianRun.cpu !== null) {
+        row.cpu_seconds = medianRun.cpu;
+        row.cores_busy = Number(medianRun.cores.toFixed(2));
+      }
       if (sc.clients !== undefined && sc.clients > 0) {
         row.lines_per_client = Math.min(...runs.map((r) => r.clientLines ?? 0));
         row.dropped_for_clients = Math.max(...runs.map((r) => r.clientDropped ?? 0));
