@@ -476,12 +476,24 @@ function framingHeader(bytes: Uint8Array, start: number, end: number): number {
   return which;
 }
 
-/** The framing headers of a head, with the same joining rules as HeadersBuilder, and the first Host. */
+/**
+ * The framing headers of a head, with the same joining rules as HeadersBuilder, and the first Host. One
+ * instance serves every head (see framingScan): parsing is synchronous, and what it found is copied out.
+ */
 class FramingScan implements HeaderLineSink {
   readonly values: (string | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
   host: string | null = null;
   #hosts = 0;
   #last = kOther;
+
+  /** Forgets the last head. */
+  reset(): this {
+    this.values.fill(undefined);
+    this.host = null;
+    this.#hosts = 0;
+    this.#last = kOther;
+    return this;
+  }
 
   field(bytes: Uint8Array, nameStart: number, nameEnd: number, valueStart: number, valueEnd: number): void {
     const which = framingHeader(bytes, nameStart, nameEnd);
@@ -505,6 +517,8 @@ class FramingScan implements HeaderLineSink {
     this.#last = kOther;
   }
 }
+
+const framingScan = new FramingScan();
 
 /**
  * Copies of header blocks, carved from shared slabs: a fresh ArrayBuffer per message costs more than
@@ -545,27 +559,63 @@ function parseHead(bytes: Uint8Array, off: number, end: number, kind: number, we
   if (q - p >= 2 && kind !== kLineResponse) q--;
   let r = q;
   while (r < lineEnd && bytes[r] !== SP) r++;
-  const second = latin1(bytes, q, r);
+  // A URI is new every time; a status code repeats.
+  const second = kind === kLineResponse ? headerValues.get(bytes, q, r) : latin1(bytes, q, r);
   while (r < lineEnd && bytes[r] === SP) r++;
   let restEnd = lineEnd;
   while (restEnd > r && isOws(bytes[restEnd - 1]!)) restEnd--;
   const rest = headerValues.get(bytes, r, restEnd);
 
-  const scan = new FramingScan();
+  const scan = framingScan.reset();
   const headersStart = Math.min(lf + 1, end);
   headerLines(bytes, headersStart, end, scan, weird, 1, recorded);
   const v = scan.values;
   return new ParsedHead(kind, first, second, rest, scan.host, v[kConnection], v[kTransferEncoding], v[kContentLength], keepBytes(bytes, headersStart, end));
 }
 
-/** Comma-separated tokens of a header value, lower-cased. */
-function tokens(value: string | undefined): string[] {
-  if (value === undefined) return [];
-  return value.toLowerCase().split(",").map((t) => t.trim()).filter((t) => t !== "");
+const kNoTokens: readonly string[] = Object.freeze([]);
+
+/**
+ * Tokens of the Connection and Transfer-Encoding values seen lately. Those values come from the interner,
+ * so the same few strings ("keep-alive", "close", "chunked") repeat message after message: splitting
+ * them each time made four arrays per message. Bounded: cleared when full.
+ */
+const tokenCache = new Map<string, readonly string[]>();
+const kTokenCacheSize = 256;
+
+/** Comma-separated tokens of a header value, lower-cased (a shared array: do not modify). */
+function tokens(value: string | undefined): readonly string[] {
+  if (value === undefined) return kNoTokens;
+  let t = tokenCache.get(value);
+  if (t === undefined) {
+    t = Object.freeze(
+      value
+        .toLowerCase()
+        .split(",")
+        .map((x) => x.trim())
+        .filter((x) => x !== ""),
+    );
+    if (tokenCache.size >= kTokenCacheSize) tokenCache.clear();
+    tokenCache.set(value, t);
+  }
+  return t;
 }
 
 /** A Content-Length value as a byte count, or -1 when it is invalid (negative, not a number, disagreeing copies, absurd). */
 function contentLength(value: string): number {
+  // The usual value, one plain number of up to 15 digits (always a safe integer): read it without a split
+  // and a regular expression.
+  const n = value.length;
+  if (n > 0 && n <= 15) {
+    let v = 0;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = value.charCodeAt(i) - 0x30;
+      if (c < 0 || c > 9) break;
+      v = v * 10 + c;
+    }
+    if (i === n) return v;
+  }
   let result = -1;
   for (const part of value.split(",")) {
     const t = part.trim();
@@ -582,8 +632,21 @@ function contentLength(value: string): number {
 function keepsAlive(version: string, connection: string | undefined): boolean {
   const conn = tokens(connection);
   if (conn.includes("close")) return false;
+  if (version === "HTTP/1.1") return true;
   if (/^HTTP\/1\.0$/i.test(version) || /^HTTP\/0\./i.test(version)) return conn.includes("keep-alive");
   return true;
+}
+
+/** The three digits a status code starts with, or -1 when it does not start with three digits. */
+function statusCode(code: string): number {
+  if (code.length < 3) return -1;
+  let status = 0;
+  for (let i = 0; i < 3; i++) {
+    const c = code.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return -1;
+    status = status * 10 + c;
+  }
+  return status;
 }
 
 // --- The parser -------------------------------------------------------------------------------------------
@@ -972,11 +1035,10 @@ export class HttpConnectionParser {
   }
 
   #response(d: Direction, head: ParsedHead): void {
-    let status = 0;
     const code = head.second;
-    if (code.length >= 3 && /^[0-9]{3}/.test(code)) {
-      status = Number(code.slice(0, 3));
-    } else {
+    let status = statusCode(code);
+    if (status < 0) {
+      status = 0;
       this.#weird("http_bad_status_code", code);
     }
     const interim = status >= 100 && status < 200;
