@@ -308,6 +308,16 @@ const kHeadersPrototype: object = Object.freeze(Object.create(null) as object);
 const kRecordedLines = 128;
 const lineFeeds = new Int32Array(kRecordedLines);
 
+/**
+ * Index of the first LF in bytes[from, end), or -1. The parser is given ranges of the ring's whole
+ * buffer, where indexOf would run on past `end`: then a loop; for a buffer of its own, indexOf.
+ */
+function indexOfLineFeed(bytes: Uint8Array, from: number, end: number): number {
+  if (end === bytes.length) return bytes.indexOf(LF, from);
+  for (let i = from; i < end; i++) if (bytes[i] === LF) return i;
+  return -1;
+}
+
 /** Index of the first LF in bytes[from, end), A loop: header lines are too short for indexOf to pay. */
 function lineFeed(bytes: Uint8Array, from: number, end: number): number {
   let i = from;
@@ -488,7 +498,8 @@ class FramingScan implements HeaderLineSink {
 
   /** Forgets the last head. */
   reset(): this {
-    this.values.fill(undefined);
+    const v = this.values;
+    v[0] = v[1] = v[2] = v[3] = v[4] = undefined;
     this.host = null;
     this.#hosts = 0;
     this.#last = kOther;
@@ -759,18 +770,20 @@ export class HttpConnectionParser {
     return (a.sentData || b.sentData) && (!a.sentData || notHttp(a)) && (!b.sentData || notHttp(b));
   }
 
-  /** Bytes of direction `dir` (0 = the side that opened the connection), in order; `chunk` is only read during the call. */
-  data(dir: 0 | 1, chunk: Uint8Array, ts: number): void {
+  /**
+   * Bytes of direction `dir` (0 = the side that opened the connection), in order: chunk[start, end), by
+   * default the whole chunk. `chunk` is only read during the call.
+   */
+  data(dir: 0 | 1, chunk: Uint8Array, ts: number, start = 0, end = chunk.length): void {
     const d = this.#dirs[dir];
-    if (chunk.length === 0) return;
+    if (end <= start) return;
     d.sentData = true;
     this.#ts = ts;
-    let pos = 0;
-    const end = chunk.length;
+    let pos = start;
     while (pos < end) {
       switch (d.state) {
         case kStateHead:
-          pos = this.#head(d, chunk, pos);
+          pos = this.#head(d, chunk, pos, end);
           break;
         case kStateBody: {
           const n = Math.min(d.remaining, end - pos);
@@ -793,10 +806,10 @@ export class HttpConnectionParser {
         case kStateChunkExt:
         case kStateChunkEnd:
         case kStateTrailer:
-          pos = this.#chunked(d, chunk, pos);
+          pos = this.#chunked(d, chunk, pos, end);
           break;
         case kStateResync:
-          pos = this.#resync(d, dir, chunk, pos);
+          pos = this.#resync(d, dir, chunk, pos, end);
           break;
         default:
           // Until-close bodies, paused, tunnel and dead directions ignore their bytes.
@@ -861,11 +874,10 @@ export class HttpConnectionParser {
   }
 
   /**
-   * Assembles a head from `chunk` starting at `pos`; returns where the next state starts reading. When the
-   * whole head lies in this chunk and nothing was buffered it is parsed in place, without a copy.
+   * Assembles a head from chunk[pos, end); returns where the next state starts reading. When the whole
+   * head lies in this chunk and nothing was buffered it is parsed in place, without a copy.
    */
-  #head(d: Direction, chunk: Uint8Array, pos: number): number {
-    const end = chunk.length;
+  #head(d: Direction, chunk: Uint8Array, pos: number, end: number): number {
     if (d.bufLen === 0 && d.lineLen === 0 && d.startKind < 0) {
       // Empty lines before a start line are allowed (RFC 9112 2.2), e.g. a stray CRLF after a POST body.
       while (pos < end && (chunk[pos] === CR || chunk[pos] === LF)) pos++;
@@ -877,7 +889,7 @@ export class HttpConnectionParser {
     // The LFs of a head found whole in this chunk, for parseHead (see lineFeeds).
     let recorded = 0;
     for (;;) {
-      const lf = chunk.indexOf(LF, i);
+      const lf = indexOfLineFeed(chunk, i, end);
       if (recorded < kRecordedLines) lineFeeds[recorded] = lf;
       recorded++;
       if (lf < 0) {
@@ -1125,15 +1137,14 @@ export class HttpConnectionParser {
   }
 
   /** Chunked framing: size lines, the CRLF after data, trailers. Any byte may end a chunk. */
-  #chunked(d: Direction, chunk: Uint8Array, pos: number): number {
-    const end = chunk.length;
+  #chunked(d: Direction, chunk: Uint8Array, pos: number, end: number): number {
     while (pos < end) {
       const c = chunk[pos]!;
       switch (d.state) {
         case kStateChunkSize: {
           const v = c >= 0x30 && c <= 0x39 ? c - 0x30 : (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66 ? (c | 0x20) - 0x57 : -1;
           if (v >= 0 && !d.chunkCr) {
-            if (d.chunkDigits >= 13) return this.#badChunk(d, "chunk size too large", chunk, pos);
+            if (d.chunkDigits >= 13) return this.#badChunk(d, "chunk size too large", chunk, pos, end);
             d.remaining = d.remaining * 16 + v;
             d.chunkDigits++;
             pos++;
@@ -1148,15 +1159,15 @@ export class HttpConnectionParser {
             pos++;
             this.#chunkSizeDone(d);
           } else {
-            return this.#badChunk(d, "bad chunk size line", chunk, pos);
+            return this.#badChunk(d, "bad chunk size line", chunk, pos, end);
           }
           break;
         }
         case kStateChunkExt: {
-          const lf = chunk.indexOf(LF, pos);
+          const lf = indexOfLineFeed(chunk, pos, end);
           const stop = lf < 0 ? end : lf;
           d.framingBytes += stop - pos;
-          if (d.framingBytes > this.#maxHeaderBytes) return this.#badChunk(d, "chunk extension too long", chunk, pos);
+          if (d.framingBytes > this.#maxHeaderBytes) return this.#badChunk(d, "chunk extension too long", chunk, pos, end);
           if (lf < 0) return end;
           pos = lf + 1;
           this.#chunkSizeDone(d);
@@ -1173,17 +1184,17 @@ export class HttpConnectionParser {
             d.chunkDigits = 0;
             d.chunkCr = false;
           } else {
-            return this.#badChunk(d, "no line end after chunk data", chunk, pos);
+            return this.#badChunk(d, "no line end after chunk data", chunk, pos, end);
           }
           break;
         case kStateTrailer: {
           // Trailer fields up to an empty line; skipped, only their size is bounded.
-          const lf = chunk.indexOf(LF, pos);
+          const lf = indexOfLineFeed(chunk, pos, end);
           const stop = lf < 0 ? end : lf;
           if (stop > pos && d.lineLen === 0) d.lineFirst = chunk[pos]!;
           const lineLen = d.lineLen + (stop - pos);
           d.framingBytes += stop - pos;
-          if (d.framingBytes > this.#maxHeaderBytes) return this.#badChunk(d, "trailer too long", chunk, pos);
+          if (d.framingBytes > this.#maxHeaderBytes) return this.#badChunk(d, "trailer too long", chunk, pos, end);
           if (lf < 0) {
             d.lineLen = lineLen;
             return end;
@@ -1216,8 +1227,8 @@ export class HttpConnectionParser {
     }
   }
 
-  #badChunk(d: Direction, why: string, chunk: Uint8Array, pos: number): number {
-    this.#weird("http_bad_chunk", `${why}: ${quote(chunk, pos, chunk.length)}`);
+  #badChunk(d: Direction, why: string, chunk: Uint8Array, pos: number, end: number): number {
+    this.#weird("http_bad_chunk", `${why}: ${quote(chunk, pos, end)}`);
     this.#startResync(d, false);
     return pos;
   }
@@ -1238,8 +1249,7 @@ export class HttpConnectionParser {
    * Scans for a line that starts a message this side would send: a known method and a space from a client,
    * "HTTP/" from a server, either while the side is unknown. Lines of garbage and bodies are skipped.
    */
-  #resync(d: Direction, dir: 0 | 1, chunk: Uint8Array, pos: number): number {
-    const end = chunk.length;
+  #resync(d: Direction, dir: 0 | 1, chunk: Uint8Array, pos: number, end: number): number {
     if (d.carryLen > 0) {
       // A line start split across chunks: judge it with the first bytes of this chunk appended.
       const carry = d.carry!;
@@ -1278,7 +1288,7 @@ export class HttpConnectionParser {
         }
         d.atLineStart = false;
       }
-      const lf = chunk.indexOf(LF, pos);
+      const lf = indexOfLineFeed(chunk, pos, end);
       const stop = lf < 0 ? end : lf + 1;
       d.resyncScanned += stop - pos;
       if (d.resyncScanned > this.#maxResyncBytes) {

@@ -327,7 +327,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
       const session = f.session;
       if (session !== null && !session.done) {
         if (this.payLen > 0 || (flags & 0x03) !== 0) {
-          session.segment(dir, this.tcpSeq, (flags & 0x02) !== 0, (flags & 0x01) !== 0, this.pay.subarray(this.payOff, this.payOff + this.payLen), ts);
+          session.segment(dir, this.tcpSeq, (flags & 0x02) !== 0, (flags & 0x01) !== 0, this.pay, ts, this.payOff, this.payOff + this.payLen);
         }
         if (flags & 0x10) session.acked(dir, this.tcpAck, ts);
       }

@@ -5,7 +5,8 @@
  * ring, which is reused as soon as `segment()` returns, so the rules are:
  *
  *   - a segment that continues the stream exactly (the common case) is handed to the sink as the very
- *     view the caller passed in: no copy, no allocation, no bookkeeping beyond one integer;
+ *     bytes the caller passed in, as a range of them: no copy, no allocation (not even a view), no
+ *     bookkeeping beyond one integer;
  *   - a segment that arrives ahead of a hole is copied (only the bytes nobody holds yet) and kept until the
  *     hole fills; this is the only place that allocates, and it is bounded per direction
  *     (`ReassemblyLimits`) and across all streams (`ReassemblyBudget`);
@@ -22,10 +23,10 @@
  * 2^30).
  */
 
-/** Receives the bytes of one stream direction in order. `chunk` is valid only during the call. */
+/** Receives the bytes of one stream direction in order. `bytes` is valid only during the call. */
 export interface StreamSink {
-  /** The next bytes of the stream, in sequence order, each delivered exactly once. */
-  data(chunk: Uint8Array, ts: number): void;
+  /** The next bytes of the stream, bytes[start, end), in sequence order, each delivered exactly once. */
+  data(bytes: Uint8Array, start: number, end: number, ts: number): void;
   /** `bytes` bytes of the stream will never be delivered (not captured, or given up on to bound memory). */
   gap(bytes: number, ts: number): void;
 }
@@ -101,7 +102,7 @@ function seqDiff(a: number, b: number): number {
  * @example
  * const got: string[] = [];
  * const r = new TcpReassembler(
- *   { data: (c) => got.push(new TextDecoder().decode(c)), gap: () => {} },
+ *   { data: (b, start, end) => got.push(new TextDecoder().decode(b.subarray(start, end))), gap: () => {} },
  *   { maxOutOfOrderBytes: 65536, maxOutOfOrderSegments: 64 },
  *   new ReassemblyBudget(1 << 20),
  * );
@@ -148,21 +149,22 @@ export class TcpReassembler {
   /**
    * Takes one segment of this direction. `seq` is the segment's sequence number (uint32, may wrap); the SYN
    * and the FIN each occupy one sequence number. If the first segment seen has no SYN, the stream starts
-   * at its first byte (mid-stream pickup). `payload` is only read during the call.
+   * at its first byte (mid-stream pickup). The payload is bytes[start, end) (by default all of `bytes`:
+   * a range spares the caller a view per segment); it is only read during the call.
    */
-  segment(seq: number, syn: boolean, fin: boolean, payload: Uint8Array, ts: number): void {
+  segment(seq: number, syn: boolean, fin: boolean, bytes: Uint8Array, ts: number, start = 0, end = bytes.length): void {
     if (this.#detached) return;
     const dataSeq = syn ? (seq + 1) >>> 0 : seq >>> 0;
     if (!this.#started) {
       this.#started = true;
       this.#nextSeq = dataSeq;
     }
-    const len = payload.length;
+    const len = end - start;
     if (fin && !this.#finSeen) {
       this.#finSeen = true;
       this.#finSeq = (dataSeq + len) >>> 0;
     }
-    if (len !== 0) this.#accept(dataSeq, payload, ts);
+    if (len > 0) this.#accept(dataSeq, bytes, start, len, ts);
   }
 
   /**
@@ -205,15 +207,15 @@ export class TcpReassembler {
     this.#heldData.length = 0;
   }
 
-  /** Sorts the bytes [s, s + payload.length) into delivered, delivered now, held, or dropped. */
-  #accept(s: number, payload: Uint8Array, ts: number): void {
-    let segLen = payload.length;
+  /** Sorts the sequence range [s, s + length), bytes[base, base + length), into delivered, delivered now, held, or dropped. */
+  #accept(s: number, bytes: Uint8Array, base: number, length: number, ts: number): void {
+    let segLen = length;
     if (this.#finSeen) {
       // Nothing after the FIN belongs to this stream.
       const beforeFin = seqDiff(this.#finSeq, s);
       if (beforeFin < segLen) segLen = beforeFin > 0 ? beforeFin : 0;
     }
-    // pos: offset in payload of the first byte not yet sorted.
+    // pos: offset in the payload (from `base`) of the first byte not yet sorted.
     let pos = 0;
     let countedOutOfOrder = false;
     while (pos < segLen && !this.#detached) {
@@ -238,11 +240,10 @@ export class TcpReassembler {
           }
           if (toHeld < upTo - pos) upTo = pos + toHeld;
         }
-        // The hot path: in-order data goes out as the caller's own view when nothing trims it.
-        const chunk = pos === 0 && upTo === payload.length ? payload : payload.subarray(pos, upTo);
+        // The hot path: in-order data goes out as a range of the caller's own bytes.
         this.#nextSeq = (s + upTo) >>> 0;
+        this.#sink.data(bytes, base + pos, base + upTo, ts);
         pos = upTo;
-        this.#sink.data(chunk, ts);
         if (this.#heldSeq.length !== 0) this.#drain(ts);
         continue;
       }
@@ -275,7 +276,7 @@ export class TcpReassembler {
       ) {
         // Copy: the caller's buffer is reused as soon as we return.
         this.#heldSeq.splice(i, 0, posSeq);
-        this.#heldData.splice(i, 0, payload.slice(pos, pieceEnd));
+        this.#heldData.splice(i, 0, bytes.slice(base + pos, base + pieceEnd));
         this.#heldBytes += pieceLen;
         pos = pieceEnd;
         continue;
@@ -309,7 +310,7 @@ export class TcpReassembler {
       this.#heldBytes -= piece.length;
       this.#budget.release(piece.length);
       this.#nextSeq = (this.#nextSeq + piece.length) >>> 0;
-      this.#sink.data(piece, ts);
+      this.#sink.data(piece, 0, piece.length, ts);
     }
   }
 }

@@ -37,8 +37,8 @@ class DirectionSink implements StreamSink {
     private readonly session: TcpSession,
     private readonly dir: 0 | 1,
   ) {}
-  data(chunk: Uint8Array, ts: number): void {
-    this.session.data(this.dir, chunk, ts);
+  data(bytes: Uint8Array, start: number, end: number, ts: number): void {
+    this.session.data(this.dir, bytes, start, end, ts);
   }
   gap(bytes: number, ts: number): void {
     this.session.gap(this.dir, bytes, ts);
@@ -81,9 +81,9 @@ export class TcpSession {
     return this.kind === kDone;
   }
 
-  /** One TCP segment of direction `dir` (0: a→b). `payload` is valid only during the call. */
-  segment(dir: 0 | 1, seq: number, syn: boolean, fin: boolean, payload: Uint8Array, ts: number): void {
-    this.streams[dir].segment(seq, syn, fin, payload, ts);
+  /** One TCP segment of direction `dir` (0: a→b), its payload bytes[start, end); valid only during the call. */
+  segment(dir: 0 | 1, seq: number, syn: boolean, fin: boolean, bytes: Uint8Array, ts: number, start = 0, end = bytes.length): void {
+    this.streams[dir].segment(seq, syn, fin, bytes, ts, start, end);
   }
 
   /**
@@ -104,24 +104,28 @@ export class TcpSession {
     this.detach();
   }
 
-  /** In-order bytes of direction `dir`. */
-  data(dir: 0 | 1, chunk: Uint8Array, ts: number): void {
+  /**
+   * In-order bytes of direction `dir`, bytes[start, end). HTTP, which sees every byte of a connection,
+   * takes the range as it is; the others (a TLS hello, DNS over TCP, the first bytes sniffed) are rare
+   * enough for a view.
+   */
+  data(dir: 0 | 1, bytes: Uint8Array, start: number, end: number, ts: number): void {
     switch (this.kind) {
       case kHttp:
         this.feeding = dir;
-        this.http!.data(dir, chunk, ts);
+        this.http!.data(dir, bytes, ts, start, end);
         // Both sides given up on (e.g. a line-based protocol whose first line looked like a request):
         // the rest of the connection costs nothing more.
         if (this.http!.failed) this.stop();
         return;
       case kTls:
-        if (dir === this.tlsDir) this.feedTls(chunk, ts);
+        if (dir === this.tlsDir) this.feedTls(bytes.subarray(start, end), ts);
         return;
       case kDns:
-        this.dnsFramers![dir].data(chunk, ts);
+        this.dnsFramers![dir].data(bytes.subarray(start, end), ts);
         return;
       case kUndecided:
-        this.sniff(dir, chunk, ts);
+        this.sniff(dir, bytes.subarray(start, end), ts);
         return;
     }
   }
@@ -161,12 +165,12 @@ export class TcpSession {
     }
     this.sniffed[dir] = null;
     this.start(verdict, dir);
-    this.data(dir, bytes, ts);
+    this.data(dir, bytes, 0, bytes.length, ts);
     const other = (1 - dir) as 0 | 1;
     const otherHeld = this.sniffed[other];
     if (otherHeld !== null && this.kind !== kDone) {
       this.sniffed[other] = null;
-      this.data(other, otherHeld, ts);
+      this.data(other, otherHeld, 0, otherHeld.length, ts);
     }
   }
 

@@ -603,3 +603,21 @@ t.test("a head parsed where it lies and one assembled byte by byte give the same
     t.same(whole, byByte, `${JSON.stringify(head.slice(0, 12))}: the same either way`);
   }
 });
+
+t.test("HttpConnectionParser reads only the range it is given of a larger buffer (as the ring hands it over)", async (t) => {
+  const ev = new Events();
+  const p = new HttpConnectionParser(ev);
+  // One buffer holding, in order, bytes that are not this stream's, the first part of a request head, and
+  // the rest of it. The first call's range ends before the line ends that complete the head: the parser
+  // must not find them past the range's end.
+  const first = "GET /a HTTP/1.1\r\nHost: h";
+  const rest = "\r\nContent-Length: 2\r\n\r\nokGET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+  const ring = bytes(`\n\n\r\n${first}${rest}\n`);
+  const at = 4;
+  p.data(0, ring, 1, at, at + first.length);
+  t.same(ev.log, [], "nothing is complete within the first range");
+  p.data(0, ring, 2, at + first.length, at + first.length + rest.length);
+  t.same(ev.log, ["req GET /a HTTP/1.1 host=h @2", "req GET /b HTTP/1.1 host=h @2"], "the head, its body and the next request come from the second range");
+  t.same({ ...ev.requests[0]!.headers }, { host: "h", "content-length": "2" });
+  t.same(ev.weirds, []);
+});

@@ -6,14 +6,14 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const bytes = (s: string): Uint8Array => enc.encode(s);
 
-/** A sink that writes the stream as text, a gap as "[gap N]", and remembers the chunks it was handed. */
+/** A sink that writes the stream as text, a gap as "[gap N]", and remembers the ranges it was handed. */
 class Recorder implements StreamSink {
   text = "";
-  chunks: Uint8Array[] = [];
+  chunks: { bytes: Uint8Array; start: number; end: number }[] = [];
   gaps: number[] = [];
-  data(chunk: Uint8Array): void {
-    this.chunks.push(chunk);
-    this.text += dec.decode(chunk);
+  data(bytes: Uint8Array, start: number, end: number): void {
+    this.chunks.push({ bytes, start, end });
+    this.text += dec.decode(bytes.subarray(start, end));
   }
   gap(n: number): void {
     this.gaps.push(n);
@@ -40,7 +40,7 @@ function rng(seed: number): () => number {
   };
 }
 
-t.test("segment() hands in-order data to the sink as the caller's own view", async (t) => {
+t.test("segment() hands in-order data to the sink as a range of the caller's own bytes", async (t) => {
   // This is the whole allocation story of the hot path: no copy, no subarray, nothing held.
   const { sink, r } = setup();
   const a = bytes("GET / HTTP/1.1\r\n");
@@ -49,9 +49,32 @@ t.test("segment() hands in-order data to the sink as the caller's own view", asy
   r.segment(1001, false, false, a, 2);
   r.segment(1001 + a.length, false, false, b, 3);
   t.equal(sink.text, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-  t.equal(sink.chunks[0], a, "the first chunk is the very Uint8Array passed in");
-  t.equal(sink.chunks[1], b, "so is the second");
+  t.equal(sink.chunks[0]!.bytes, a, "the first chunk is the very Uint8Array passed in");
+  t.equal(sink.chunks[1]!.bytes, b, "so is the second");
   t.equal(r.heldBytes, 0);
+});
+
+t.test("a payload given as a range of a larger buffer (the ring) is delivered as that range", async (t) => {
+  const { sink, r } = setup();
+  // Two segments' payloads inside one buffer, with bytes around them that are not theirs.
+  const ring = bytes("xxGET / HTTP/1.1\r\nyyHost: x\r\n\r\nzz");
+  r.segment(1000, true, false, ring, 1, 0, 0);
+  r.segment(1001, false, false, ring, 2, 2, 18);
+  r.segment(1017, false, false, ring, 3, 20, 31);
+  t.equal(sink.text, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "only the ranges' bytes reach the sink");
+  t.same(
+    sink.chunks.map((c) => [c.bytes === ring, c.start, c.end]),
+    [
+      [true, 2, 18],
+      [true, 20, 31],
+    ],
+    "in order, as ranges of the same buffer: no view made",
+  );
+  // Out of order, from a range: the held copy has only the range's bytes.
+  r.segment(1028 + 4, false, false, ring, 4, 29, 31);
+  t.equal(r.heldBytes, 2, "two bytes held ahead of a hole");
+  r.segment(1028, false, false, ring, 5, 20, 24);
+  t.equal(sink.text, "GET / HTTP/1.1\r\nHost: x\r\n\r\nHost\r\n", "the hole filled: the held range follows");
 });
 
 t.test("segment() counts the SYN as one sequence number and delivers nothing before ISN + 1", async (t) => {
@@ -184,7 +207,7 @@ t.test("segment() delivers a too-large out-of-order segment directly after a gap
   const big = bytes("0123456789");
   r.segment(11, false, false, big, 1);
   t.equal(sink.text, "[gap 10]0123456789");
-  t.equal(sink.chunks[0], big, "no copy: it is the caller's view");
+  t.equal(sink.chunks[0]!.bytes, big, "no copy: it is the caller's own bytes");
 });
 
 t.test("ReassemblyBudget bounds the bytes held by all streams together", async (t) => {
@@ -248,8 +271,8 @@ t.test("detach() stops delivery, even from inside the sink", async (t) => {
   const seen: string[] = [];
   r = new TcpReassembler(
     {
-      data(c) {
-        seen.push(dec.decode(c));
+      data(c, start, end) {
+        seen.push(dec.decode(c.subarray(start, end)));
         r.detach();
       },
       gap() {},
