@@ -333,11 +333,10 @@ function indexOfLineFeed(bytes: Uint8Array, from: number, end: number): number {
   return -1;
 }
 
-/** Index of the first LF in bytes[from, end), A loop: header lines are too short for indexOf to pay. */
+/** Index of the first LF in bytes[from, end), or `end` when there is none. */
 function lineFeed(bytes: Uint8Array, from: number, end: number): number {
-  let i = from;
-  while (i < end && bytes[i] !== LF) i++;
-  return i;
+  const lf = indexOfLineFeed(bytes, from, end);
+  return lf < 0 ? end : lf;
 }
 
 /** A short, printable quote of some bytes for a weird's detail. */
