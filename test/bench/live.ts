@@ -20,8 +20,8 @@
  *
  * Numbers from a shared machine are noisy: the load average before and after is printed with them.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { loadavg } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -32,6 +32,7 @@ import {
   HostProcess,
   kCaptureSide,
   liveSkip,
+  processCpuSeconds,
   replayAt,
   startHost,
   type ReplayResult,
@@ -58,20 +59,11 @@ interface Trial {
   readonly clean: boolean;
 }
 
-/** CPU time (user + system, all threads) processes `pids` have used so far, in seconds (USER_HZ is 100 on Linux). */
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // the process has ended
-    }
-  }
-  return ticks / 100;
-}
+/** CPU seconds processes `pids` have used so far (user + system, all threads). */
+const cpuSeconds = (pids: number[]): number => pids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
+
+/** Cores tcpreplay kept busy while it sent: its CPU time over its sending time. */
+const senderCores = (r: ReplayResult): number => (r.pps > 0 ? r.cpu / (r.sent / r.pps) : 0);
 
 /** What every run needs. */
 interface Bench {
@@ -188,6 +180,7 @@ function printTrial(t: Trial): void {
       String(t.lost).padStart(7),
       String(t.handled).padStart(8),
       t.cpu.toFixed(2).padStart(6),
+      senderCores(t.replay).toFixed(2).padStart(7),
       (t.clean ? "clean" : "DROPS").padStart(6),
     ].join(" "),
   );
@@ -229,6 +222,27 @@ async function search(rates: number[], refine: number, trial: (rate: number) => 
     else hi = mid;
   }
   return Math.max(0, ...mine.filter((t) => t.clean).map((t) => Math.min(t.rate, t.replay.pps)));
+}
+
+/**
+ * The CPU the capture can have at tcpdump's best rate: what tcpreplay left of the machine's cores, per
+ * frame, beside what each tool used per frame in its clean runs.
+ */
+function budget(trials: Trial[], tcpdumpBest: number): string {
+  const cores = availableParallelism();
+  const atBest = trials.find((t) => t.tool === "tcpdump" && t.clean && Math.min(t.rate, t.replay.pps) === tcpdumpBest);
+  const perFrameUs = (tool: Trial["tool"]): string => {
+    const used = trials.filter((t) => t.tool === tool && t.clean && t.received > 0).map((t) => (t.cpu / t.received) * 1e6).sort((a, b) => a - b);
+    return used.length === 0 ? "" : `, ${tool} ${used[used.length >> 1].toFixed(2)}`;
+  };
+  const used = `CPU per frame in clean runs (median, µs): ${["tcpdump", "host", "host-deno"].map((tool) => perFrameUs(tool as Trial["tool"])).join("").slice(2)}`;
+  if (atBest === undefined) return used;
+  const sender = senderCores(atBest.replay);
+  const left = Math.max(0, cores - sender);
+  return (
+    `at ${fmtK(tcpdumpBest)} packets/s tcpreplay kept ${sender.toFixed(2)} of ${cores} cores busy: ${left.toFixed(2)} cores, ` +
+    `${((left / tcpdumpBest) * 1e6).toFixed(2)} µs per frame, were left for the capture\n${used}`
+  );
 }
 
 async function main(): Promise<void> {
@@ -274,7 +288,7 @@ async function main(): Promise<void> {
     const bench = { netns, file, plugins: values.plugins, bufferBytes: parseSize(values["buffer-size"], "--buffer-size") };
     const load = loadavg().map((l) => l.toFixed(2)).join(" ");
     console.log(`\n${packets} packets per run, kernel buffer ${values["buffer-size"]} for both, host plugins ${values.plugins}; load average before: ${load}`);
-    console.log(`\n${"tool".padEnd(9)} ${"rate".padStart(6)} ${"actual".padStart(7)} ${"sent".padStart(8)} ${"received".padStart(9)} ${"dropped".padStart(8)} ${"lost".padStart(7)} ${"handled".padStart(8)} ${"cpu s".padStart(6)} ${"".padStart(6)}`);
+    console.log(`\n${"tool".padEnd(9)} ${"rate".padStart(6)} ${"actual".padStart(7)} ${"sent".padStart(8)} ${"received".padStart(9)} ${"dropped".padStart(8)} ${"lost".padStart(7)} ${"handled".padStart(8)} ${"cpu s".padStart(6)} ${"sender".padStart(7)} ${"".padStart(6)}`);
     const trials: Trial[] = [];
     const refine = Number(values.refine);
     const tcpdumpBest = await search(rates, refine, (rate) => tcpdumpTrial(bench, rate), trials);
@@ -284,11 +298,13 @@ async function main(): Promise<void> {
       best.push(`host on ${runtime === "node" ? "Node (cap)" : "Deno (FFI)"} ${fmtK(hostBest)} packets/s`);
     }
     console.log(`\nhighest rate with no drop: ${best.join(", ")}, tcpdump ${fmtK(tcpdumpBest)} packets/s`);
+    console.log(budget(trials, tcpdumpBest));
     console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
     console.log(
       "received: frames the capture saw; dropped: host = frames its capture process could not queue (on Deno: also the kernel's drops, from pcap_stats),\n" +
         "tcpdump = kernel drops; lost: sent - received (for the host on Node, the kernel's drops, which cap cannot count); handled: decoded (host) or\n" +
-        "written (tcpdump); actual: tcpreplay's achieved rate; cpu s: CPU time of the tool (host: with its capture process) from the replay until it was stopped.",
+        "written (tcpdump); actual: tcpreplay's achieved rate; cpu s: CPU time of the tool (host: with its capture process) from the replay until it was stopped;\n" +
+        "sender: cores tcpreplay kept busy while it sent (its system time includes the kernel's delivery across the veth pair to the capturing sockets).",
     );
   } finally {
     process.off("SIGINT", onSignal);

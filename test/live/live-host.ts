@@ -233,10 +233,41 @@ export function createVethNamespace(t: Teardown, name: string, mtu: number, befo
   inNs("ip", "link", "set", kCaptureSide, "up");
 }
 
-/** What tcpreplay reports: frames sent, and the rate it achieved. */
+/** What tcpreplay reports: frames sent, and the rate it achieved; and the CPU it used. */
 export interface ReplayResult {
   readonly sent: number;
   readonly pps: number;
+  /**
+   * CPU seconds (user + system) tcpreplay used. Its system time holds the kernel's work for each send,
+   * and on a veth pair much of the receiving side's too (the frame crosses the pair and reaches the
+   * capturing sockets in the sender's context): the share of the machine the capture cannot have.
+   */
+  readonly cpu: number;
+}
+
+/** Fields of /proc/PID/stat after the command name (index 0 is field 3, the state). */
+function statFields(pid: number | "self"): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** USER_HZ: the unit of /proc's CPU times (100 on Linux everywhere). */
+const kClockTicks = 100;
+
+/** CPU seconds (user + system, all threads) process `pid` has used so far, 0 once it has ended. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const f = statFields(pid);
+    return (Number(f[11]) + Number(f[12])) / kClockTicks;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of this process's children that have ended and been waited for (cutime + cstime). */
+function endedChildrenCpuSeconds(): number {
+  const f = statFields("self");
+  return (Number(f[13]) + Number(f[14])) / kClockTicks;
 }
 
 /**
@@ -245,11 +276,14 @@ export interface ReplayResult {
  */
 export function replayAt(netns: string, file: string, pps: number | "top"): ReplayResult {
   const pace = pps === "top" ? ["--topspeed"] : [`--pps=${pps}`];
+  // `ip netns exec` execs tcpreplay in its own process, which spawnSync waits for: its CPU time joins
+  // this process's children's total as it returns, and no other child is waited for meanwhile.
+  const cpuBefore = endedChildrenCpuSeconds();
   const out = run("ip", ["netns", "exec", netns, "tcpreplay", "-q", "-K", "-i", kSendSide, ...pace, file]);
   const sent = /Actual: (\d+) packets/.exec(out);
   const rate = /Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps/.exec(out);
   if (sent === null) throw new Error(`tcpreplay printed no "Actual:" line:\n${out}`);
-  return { sent: Number(sent[1]), pps: rate === null ? 0 : Number(rate[1]) };
+  return { sent: Number(sent[1]), pps: rate === null ? 0 : Number(rate[1]), cpu: endedChildrenCpuSeconds() - cpuBefore };
 }
 
 /** Replays `file` once at top speed on veth0 of namespace `netns`; returns tcpreplay's count of frames sent. */
