@@ -1,6 +1,7 @@
-import { readdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { isDeno } from "../runtime/host-runtime.ts";
 import { UsageError } from "../usage-error.ts";
 import type { OptionSpec, PluginDefinition } from "./plugin-api.ts";
 
@@ -98,6 +99,26 @@ export function discoverPlugins(dirs: readonly string[]): Map<string, PluginFile
   return found;
 }
 
+/** The "type" of the package.json nearest to `dir` (upwards), as Node decides a module's format by it. */
+function nearestPackageType(dir: string): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    let text: string | null = null;
+    try {
+      text = readFileSync(join(d, "package.json"), "utf8");
+    } catch {
+      // none here: look further up
+    }
+    if (text !== null) {
+      try {
+        return (JSON.parse(text) as { type?: string }).type;
+      } catch {
+        return undefined;
+      }
+    }
+    if (dirname(d) === d) return undefined;
+  }
+}
+
 let tsxRegistered: Promise<void> | null = null;
 
 /**
@@ -126,7 +147,17 @@ const kOptionTypes = new Set(["string", "number", "boolean", "list"]);
  * for hot reload (ES modules are cached by URL, so each reload imports a new URL).
  */
 export async function importPlugin(file: PluginFile, generation = 0): Promise<PluginDefinition> {
-  if (/\.[cm]?ts$/.test(file.path)) await typeScriptLoader();
+  if (/\.[cm]?ts$/.test(file.path)) {
+    if (!isDeno && file.path.endsWith(".ts") && nearestPackageType(dirname(file.path)) !== "module") {
+      // Node (and tsx after it) would compile it as CommonJS, and its `export default` fail with an
+      // error about require() cycles that does not say why.
+      throw new Error(
+        `Plugin file ${file.path}: Node loads a .ts file as CommonJS unless the nearest package.json says "type": "module": ` +
+          `put one beside it (echo '{"type":"module"}' > ${join(dirname(file.path), "package.json")}) or rename the file to .mts`,
+      );
+    }
+    await typeScriptLoader();
+  }
   const url = pathToFileURL(file.path).href + (generation > 0 ? `?v=${generation}` : "");
   const mod = (await import(url)) as { default?: unknown };
   const def = mod.default as Partial<PluginDefinition> | undefined;

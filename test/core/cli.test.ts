@@ -4,7 +4,7 @@
  * costs about half a second, so there are few of them.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { commandLineOptions } from "../../core/cli.ts";
@@ -49,6 +49,22 @@ t.test("host exits with 2 on a plugin named by a path", async (t) => {
   const r = host(["-r", sample, "--plugins", "../x"]);
   t.equal(r.status, 2);
   t.match(r.stderr, /^host: Invalid plugin name "\.\.\/x": .*use --plugins-dir DIR/);
+});
+
+t.test("a .ts plugin Node would load as CommonJS is refused with what to do; as .mts it loads", async (t) => {
+  // A folder with no package.json up to the root: Node (and tsx) would compile the file as CommonJS.
+  const dir = makeTempDir("packet-host-cjs-");
+  t.teardown(dir.remove);
+  const source = `export default { name: "bare", setup(ctx) { ctx.on("packet", () => {}); ctx.onTeardown(() => ctx.log.info("loaded")); } };\n`;
+  writeFileSync(join(dir.path, "bare.ts"), source);
+  const refused = host(["-r", sample, "--plugins-dir", dir.path, "--plugins", "bare"]);
+  t.equal(refused.status, 1);
+  t.match(refused.stderr, /^host: Plugin file .*bare\.ts: Node loads a \.ts file as CommonJS .*"type": "module".* or rename the file to \.mts\n$/);
+  rmSync(join(dir.path, "bare.ts"));
+  writeFileSync(join(dir.path, "bare.mts"), source);
+  const loaded = host(["-r", sample, "--plugins-dir", dir.path, "--plugins", "bare"]);
+  t.equal(loaded.status, 0, loaded.stderr);
+  t.match(loaded.stderr, /\[bare\] loaded/);
 });
 
 t.test("host exits with 2 on a bad --workers, --ring-size or --format and names the value", async (t) => {
