@@ -1,7 +1,11 @@
 import { type ChildProcess, execFileSync, fork } from "node:child_process";
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
+import { type OnReadOpts, Socket, type SocketConstructorOpts } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isDeno } from "../runtime/host-runtime.ts";
-import { type ByteSource, QueueByteSource } from "../sources/byte-source.ts";
+import { type ByteSource, StagingByteSource } from "../sources/byte-source.ts";
 
 /** What can go wrong opening a live capture; each has its own message and exit status. */
 export type LiveErrorKind = "cap-missing" | "permission" | "no-device" | "filter" | "open" | "user";
@@ -106,18 +110,62 @@ export async function openLiveCapture(options: LiveCaptureOptions, stderr: (line
   return openCapProcess(options, stderr);
 }
 
+/** Bytes of one read of the capture process's stream, and of the staging they wait in for the ring. */
+const kPipeReadBytes = 256 << 10;
+const kStagingBytes = 4 << 20;
+
+/**
+ * The pipe the capture process writes its pcap stream into, as its stdout: a FIFO, made and unlinked
+ * here, rather than the pipe Node makes for a child's stdout, which Node reads into a new buffer each
+ * time (see StagingByteSource). Returns the read end (non-blocking) and the write end for the child.
+ */
+function framePipe(): { readFd: number; writeFd: number } {
+  const dir = mkdtempSync(join(tmpdir(), "packet-host-capture-"));
+  try {
+    const path = join(dir, "frames");
+    execFileSync("mkfifo", ["-m", "600", path]);
+    // The read end first, without waiting for a writer; then the write end opens at once.
+    const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writeFd = openSync(path, constants.O_WRONLY);
+    return { readFd, writeFd };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The capture process, and the pcap stream it writes on its stdout. */
 function openCapProcess(options: LiveCaptureOptions, stderr: (line: string) => void): Promise<LiveCapture> {
   const script = fileURLToPath(new URL("./cap-capture-process.js", import.meta.url));
-  const child: ChildProcess = fork(script, [JSON.stringify(options)], {
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
-    // Plain JavaScript: no TypeScript loader, no inherited flags.
-    execArgv: [],
-  });
+  const { readFd, writeFd } = framePipe();
+  let child: ChildProcess;
+  try {
+    child = fork(script, [JSON.stringify(options)], {
+      stdio: ["ignore", writeFd, "pipe", "ipc"],
+      // Plain JavaScript: no TypeScript loader, no inherited flags.
+      execArgv: [],
+    });
+  } finally {
+    // Only the child writes: the stream ends when its copy closes.
+    closeSync(writeFd);
+  }
+  // The host reads this stream into its ring; while the ring is full the staging fills, reading
+  // stops, the pipe fills, and the capture process drops (and counts) instead of blocking libpcap.
+  // `onread` (Node reads into this one buffer and calls back) works for a socket on a descriptor as
+  // well; the typings list it only for connect().
+  const readerOptions: SocketConstructorOpts & { onread: OnReadOpts } = {
+    fd: readFd,
+    readable: true,
+    writable: false,
+    onread: { buffer: new Uint8Array(kPipeReadBytes), callback: (n, buf) => bytes.push(buf, n) },
+  };
+  const reader = new Socket(readerOptions);
+  const bytes = new StagingByteSource(kStagingBytes, kPipeReadBytes, () => reader.read(0));
+  reader.on("end", () => bytes.end());
+  reader.on("close", () => bytes.end());
+  reader.on("error", (err) => bytes.fail(err));
+  // Flowing, so that the end of the stream is seen (no data events come: the bytes go to `onread`).
+  reader.resume();
   const stats: LiveCaptureStats = { received: 0, dropped: 0, kernelDropped: 0 };
-  // The host reads this stream into its ring; while the ring is full the stream is paused, the pipe
-  // fills, and the capture process drops (and counts) instead of blocking libpcap.
-  const bytes = new QueueByteSource(4 << 20, child.stdout!);
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   // The end is when the process has exited and its IPC channel is closed: only then have all of its

@@ -129,3 +129,109 @@ export class QueueByteSource implements ByteSource {
     w?.();
   }
 }
+
+/**
+ * Bytes a producer hands over from a buffer it reuses (a socket reading with `onread`), copied into a
+ * fixed staging ring until the reader takes them: no allocation per read. A Node stream allocates a
+ * new buffer for every read of a pipe instead, and at hundreds of megabytes a second of live capture
+ * that memory, held outside the JavaScript heap, set off a full garbage collection several times a
+ * second on the main thread.
+ */
+export class StagingByteSource implements ByteSource {
+  private readonly staging: Uint8Array;
+  /** Where the oldest byte not yet read sits in `staging`, and how many bytes wait. */
+  private readAt = 0;
+  private queued = 0;
+  private ended = false;
+  private failure: Error | null = null;
+  private waiting: (() => void) | null = null;
+  private discarding = false;
+  /** The producer was told to pause (push returned false) and waits for `resume`. */
+  private paused = false;
+
+  /**
+   * `capacity`: bytes of staging; `chunkBytes`: the most one push brings, so that a push is refused
+   * (the producer pauses) while less than that is free; `resume`: makes a paused producer go on.
+   */
+  constructor(
+    capacity: number,
+    private readonly chunkBytes: number,
+    private readonly resume: () => void,
+  ) {
+    if (chunkBytes > capacity / 2) throw new RangeError("StagingByteSource: a chunk must be at most half the staging");
+    this.staging = new Uint8Array(capacity);
+  }
+
+  /** Copies bytes[0, n) in; false when the producer should pause until `resume` is called. */
+  push(bytes: Uint8Array, n: number): boolean {
+    if (this.discarding || n <= 0) return true;
+    const s = this.staging;
+    const cap = s.length;
+    // A producer that goes on after it was told to pause would overwrite bytes not read yet.
+    if (n > cap - this.queued) throw new RangeError(`StagingByteSource: ${n} bytes pushed with ${cap - this.queued} free`);
+    const writeAt = (this.readAt + this.queued) % cap;
+    const first = Math.min(n, cap - writeAt);
+    s.set(first === bytes.length ? bytes : bytes.subarray(0, first), writeAt);
+    if (first < n) s.set(bytes.subarray(first, n), 0);
+    this.queued += n;
+    this.wake();
+    if (cap - this.queued < this.chunkBytes) {
+      this.paused = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** No more bytes will come. */
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  /** The producer failed: the reader gets `err` once the bytes before it are read. */
+  fail(err: Error): void {
+    this.failure = err;
+    this.end();
+  }
+
+  /**
+   * The reader is done: what is staged and whatever still comes is thrown away, and the producer goes
+   * on, so that its writer is not left blocked on a full pipe.
+   */
+  discard(): void {
+    this.discarding = true;
+    this.queued = 0;
+    this.unpause();
+  }
+
+  async read(into: Uint8Array, offset: number, length: number): Promise<number> {
+    while (this.queued === 0) {
+      if (this.failure !== null) throw this.failure;
+      if (this.ended) return 0;
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+    }
+    const s = this.staging;
+    const cap = s.length;
+    const n = Math.min(length, this.queued);
+    const first = Math.min(n, cap - this.readAt);
+    into.set(s.subarray(this.readAt, this.readAt + first), offset);
+    if (first < n) into.set(s.subarray(0, n - first), offset + first);
+    this.readAt = (this.readAt + n) % cap;
+    this.queued -= n;
+    if (this.queued === 0) this.readAt = 0;
+    if (this.paused && this.queued <= cap / 2) this.unpause();
+    return n;
+  }
+
+  private unpause(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.resume();
+  }
+
+  private wake(): void {
+    const w = this.waiting;
+    this.waiting = null;
+    w?.();
+  }
+}
