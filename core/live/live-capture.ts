@@ -144,6 +144,9 @@ function openCapProcess(options: LiveCaptureOptions, stderr: (line: string) => v
       // Plain JavaScript: no TypeScript loader, no inherited flags.
       execArgv: [],
     });
+  } catch (err) {
+    closeSync(readFd);
+    throw err;
   } finally {
     // Only the child writes: the stream ends when its copy closes.
     closeSync(writeFd);
