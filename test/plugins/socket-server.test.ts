@@ -300,6 +300,42 @@ t.test("a client receives exactly the lines event-log writes with --format json"
   t.equal((await host.done).status, 0);
 });
 
+t.test("clients of different events get exactly their lines when the lines fill many slabs", async (t) => {
+  // 1500 HTTP connections (6000 event lines, about 1.5 MB: the server encodes lines into 256 KiB
+  // slabs and writes runs of them as views), one request among them with a 40 KB header, whose line
+  // is encoded on its own.
+  const packets = Array.from({ length: 1500 }, (_, i) => {
+    const c = new TcpConversation({
+      client: { ip: "192.0.2.10", port: 10000 + i },
+      server: { ip: "203.0.113.80", port: 80 },
+      startNs: 1_704_067_200_000_000_000n + BigInt(i) * 1_000_000n,
+    });
+    const extra = i === 700 ? `X-Big: ${"b".repeat(40_000)}\r\n` : "";
+    c.handshake()
+      .send("client", `GET /item/${i} HTTP/1.1\r\nHost: example.com\r\n${extra}\r\n`)
+      .send("server", "HTTP/1.1 204 No Content\r\n\r\n")
+      .close("client");
+    return c.packets;
+  }).flat();
+  const file = writeCapture(tempFolder(t), "many.pcap", packets);
+  const events = ["flow.start", "flow.end", "http.request", "http.response"];
+  const log = await runApp(file, { plugins: ["event-log"], format: "json", options: [`event-log.events=${events.join(",")}`] });
+  t.equal(log.lines.length, 6000);
+  const host = startInProcess(file, ["socket-server"], opts("wait=3"));
+  const port = await host.port;
+  const all = await subscribedClient(port, events);
+  const requests = await subscribedClient(port, ["http.request"]);
+  const ends = await subscribedClient(port, ["flow.end", "http.response"]);
+  await Promise.all([all.rest(), requests.rest(), ends.rest()]);
+  const streamed = (c: LineClient) => c.lines.filter((l) => !/^\{"type":"(hello|ok|stats)"/.test(l));
+  const logged = (...types: string[]) => log.lines.filter((l) => types.some((type) => l.startsWith(`{"type":"${type}"`)));
+  t.same(streamed(all), log.lines, "every event, byte for byte, in order");
+  t.same(streamed(requests), logged("http.request"), "only the requests, the big one among them");
+  t.same(streamed(ends), logged("flow.end", "http.response"), "only flow ends and responses, interleaved as they came");
+  t.ok(logged("http.request").some((l) => l.length > 40_000), "the big request line is there");
+  t.equal((await host.done).status, 0);
+});
+
 t.test("options that make no sense are usage errors", async (t) => {
   const file = webCapture(t);
   await t.rejects(startInProcess(file, ["socket-server"], ["socket-server.port=70000"]).done, {
