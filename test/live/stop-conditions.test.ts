@@ -10,6 +10,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import { chmodSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { getPriority } from "node:os";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { makeTempDir } from "../support/wireshark-tools.ts";
@@ -184,6 +185,19 @@ t.test("-Z with a user that does not exist is a usage error (status 2) before an
   const exit = await host.end();
   t.same(exit, { code: 2, signal: null });
   t.match(host.stderr.join("\n"), 'Invalid -Z/--user "no-such-user-here": there is no such user');
+});
+
+t.test("the capture process runs at a higher priority than the host (nice -10), so that it empties the kernel's ring first", { skip: liveSkip() }, async (t) => {
+  const traffic = await startTraffic(t);
+  const host = hostOnLo(t, traffic, ["--plugins", "flow-counter", "--stats", "--format", "json", "--stats-interval", "0.2"]);
+  await host.until("some datagrams to be decoded", () => Number(latestInterval(host)?.decoded ?? 0) >= 10);
+  const capturePid = captureProcessOf(host.pid);
+  t.ok(capturePid, "the capture process is found");
+  t.equal(getPriority(capturePid!), -10, "the capture process's nice value");
+  t.equal(getPriority(host.pid), getPriority(), "the host keeps the priority it was started with");
+  host.interrupt();
+  t.same(await host.end(), { code: 0, signal: null });
+  await traffic.stop();
 });
 
 t.test("a capture process that dies ends the run with status 1 and says so", { skip: liveSkip() }, async (t) => {
