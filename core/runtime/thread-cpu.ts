@@ -13,9 +13,8 @@ export function threadCpuSeconds(): number {
     const sched = readFileSync("/proc/thread-self/schedstat", "latin1");
     const ns = Number(sched.slice(0, sched.indexOf(" ")));
     if (ns > 0) return ns / 1e9;
-    // Fields 14 and 15 (utime, stime) after the command name, which may itself hold spaces.
-    const stat = readFileSync("/proc/thread-self/stat", "latin1");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14 and 15: utime, stime.
+    const fields = procStatFields("/proc/thread-self/stat");
     return (Number(fields[11]) + Number(fields[12])) / kClockTicksPerSecond;
   } catch {
     return NaN;
@@ -23,7 +22,16 @@ export function threadCpuSeconds(): number {
 }
 
 /** USER_HZ: Linux reports /proc times in these units, 100 on every architecture Node.js runs on. */
-const kClockTicksPerSecond = 100;
+export const kClockTicksPerSecond = 100;
+
+/**
+ * The fields of a /proc `stat` file after the command name, which may itself hold spaces: index 0 is
+ * field 3 (the state), index 11 field 14 (utime). Throws when the file cannot be read.
+ */
+export function procStatFields(path: string): string[] {
+  const stat = readFileSync(path, "latin1");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
 
 /** CPU time (user and system) all threads of this process have used so far, in seconds; NaN where unknown. */
 export function processCpuSeconds(): number {

@@ -31,18 +31,59 @@ export interface ChunkStream {
 }
 
 /**
+ * What the byte sources a producer pushes into share: the end of the stream, a failure, and a reader
+ * waiting for bytes.
+ */
+abstract class PushedByteSource implements ByteSource {
+  private ended = false;
+  private failure: Error | null = null;
+  private waiting: (() => void) | null = null;
+
+  abstract read(into: Uint8Array, offset: number, length: number): Promise<number>;
+
+  /** True when bytes wait to be read. */
+  protected abstract available(): boolean;
+
+  /** No more bytes will come. */
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  /** The producer failed: the reader gets `err` once the bytes before it are read. */
+  fail(err: Error): void {
+    this.failure = err;
+    this.end();
+  }
+
+  /** Resolves true once bytes wait, false at the end of the stream; rejects with its failure. */
+  protected async waitForBytes(): Promise<boolean> {
+    while (!this.available()) {
+      if (this.failure !== null) throw this.failure;
+      if (this.ended) return false;
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+    }
+    return true;
+  }
+
+  /** Bytes came, or the end: a waiting reader goes on. */
+  protected wake(): void {
+    const w = this.waiting;
+    this.waiting = null;
+    w?.();
+  }
+}
+
+/**
  * Bytes that arrive as chunks (a child's stdout, worker messages), handed out on demand. At most
  * `maxQueued` bytes wait here: beyond, the stream is paused, so the producer sees backpressure
  * (a live capture process then drops and counts frames instead of queueing without bound).
  * Chunks pushed by hand cannot be paused: `onConsumed` then hears how many bytes each read handed
  * out, so that a producer in another thread can bound what it has sent but not seen consumed.
  */
-export class QueueByteSource implements ByteSource {
+export class QueueByteSource extends PushedByteSource {
   private readonly chunks: Uint8Array[] = [];
   private queued = 0;
-  private ended = false;
-  private failure: Error | null = null;
-  private waiting: (() => void) | null = null;
   private paused = false;
   private discarding = false;
 
@@ -51,14 +92,12 @@ export class QueueByteSource implements ByteSource {
     private readonly stream?: ChunkStream,
     private readonly onConsumed?: (bytes: number) => void,
   ) {
+    super();
     if (stream !== undefined) {
       stream.on("data", (chunk) => this.push(chunk));
       stream.on("end", () => this.end());
       stream.on("close", () => this.end());
-      stream.on("error", (err) => {
-        this.failure = err;
-        this.end();
-      });
+      stream.on("error", (err) => this.fail(err));
     }
   }
 
@@ -93,18 +132,12 @@ export class QueueByteSource implements ByteSource {
     }
   }
 
-  /** No more bytes will come. */
-  end(): void {
-    this.ended = true;
-    this.wake();
+  protected available(): boolean {
+    return this.chunks.length > 0;
   }
 
   async read(into: Uint8Array, offset: number, length: number): Promise<number> {
-    while (this.chunks.length === 0) {
-      if (this.failure !== null) throw this.failure;
-      if (this.ended) return 0;
-      await new Promise<void>((resolve) => (this.waiting = resolve));
-    }
+    if (!this.available() && !(await this.waitForBytes())) return 0;
     let n = 0;
     while (n < length && this.chunks.length > 0) {
       const c = this.chunks[0];
@@ -122,12 +155,6 @@ export class QueueByteSource implements ByteSource {
     }
     return n;
   }
-
-  private wake(): void {
-    const w = this.waiting;
-    this.waiting = null;
-    w?.();
-  }
 }
 
 /**
@@ -137,14 +164,11 @@ export class QueueByteSource implements ByteSource {
  * that memory, held outside the JavaScript heap, set off a full garbage collection several times a
  * second on the main thread.
  */
-export class StagingByteSource implements ByteSource {
+export class StagingByteSource extends PushedByteSource {
   private readonly staging: Uint8Array;
   /** Where the oldest byte not yet read sits in `staging`, and how many bytes wait. */
   private readAt = 0;
   private queued = 0;
-  private ended = false;
-  private failure: Error | null = null;
-  private waiting: (() => void) | null = null;
   private discarding = false;
   /** The producer was told to pause (push returned false) and waits for `resume`. */
   private paused = false;
@@ -158,6 +182,7 @@ export class StagingByteSource implements ByteSource {
     private readonly chunkBytes: number,
     private readonly resume: () => void,
   ) {
+    super();
     if (chunkBytes > capacity / 2) throw new RangeError("StagingByteSource: a chunk must be at most half the staging");
     this.staging = new Uint8Array(capacity);
   }
@@ -182,18 +207,6 @@ export class StagingByteSource implements ByteSource {
     return true;
   }
 
-  /** No more bytes will come. */
-  end(): void {
-    this.ended = true;
-    this.wake();
-  }
-
-  /** The producer failed: the reader gets `err` once the bytes before it are read. */
-  fail(err: Error): void {
-    this.failure = err;
-    this.end();
-  }
-
   /**
    * The reader is done: what is staged and whatever still comes is thrown away, and the producer goes
    * on, so that its writer is not left blocked on a full pipe.
@@ -204,12 +217,12 @@ export class StagingByteSource implements ByteSource {
     this.unpause();
   }
 
+  protected available(): boolean {
+    return this.queued > 0;
+  }
+
   async read(into: Uint8Array, offset: number, length: number): Promise<number> {
-    while (this.queued === 0) {
-      if (this.failure !== null) throw this.failure;
-      if (this.ended) return 0;
-      await new Promise<void>((resolve) => (this.waiting = resolve));
-    }
+    if (!this.available() && !(await this.waitForBytes())) return 0;
     const s = this.staging;
     const cap = s.length;
     const n = Math.min(length, this.queued);
@@ -227,11 +240,5 @@ export class StagingByteSource implements ByteSource {
     if (!this.paused) return;
     this.paused = false;
     this.resume();
-  }
-
-  private wake(): void {
-    const w = this.waiting;
-    this.waiting = null;
-    w?.();
   }
 }

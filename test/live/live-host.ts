@@ -11,6 +11,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { kClockTicksPerSecond, procStatFields } from "../../core/runtime/thread-cpu.ts";
 
 /** Absolute path of the repository root. */
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -245,20 +246,11 @@ export interface ReplayResult {
   readonly cpu: number;
 }
 
-/** Fields of /proc/PID/stat after the command name (index 0 is field 3, the state). */
-function statFields(pid: number | "self"): string[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-}
-
-/** USER_HZ: the unit of /proc's CPU times (100 on Linux everywhere). */
-const kClockTicks = 100;
-
 /** CPU seconds (user + system, all threads) process `pid` has used so far, 0 once it has ended. */
 export function processCpuSeconds(pid: number): number {
   try {
-    const f = statFields(pid);
-    return (Number(f[11]) + Number(f[12])) / kClockTicks;
+    const f = procStatFields(`/proc/${pid}/stat`);
+    return (Number(f[11]) + Number(f[12])) / kClockTicksPerSecond;
   } catch {
     return 0;
   }
@@ -266,8 +258,8 @@ export function processCpuSeconds(pid: number): number {
 
 /** CPU seconds of this process's children that have ended and been waited for (cutime + cstime). */
 function endedChildrenCpuSeconds(): number {
-  const f = statFields("self");
-  return (Number(f[13]) + Number(f[14])) / kClockTicks;
+  const f = procStatFields("/proc/self/stat");
+  return (Number(f[13]) + Number(f[14])) / kClockTicksPerSecond;
 }
 
 /**
