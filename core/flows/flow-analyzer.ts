@@ -283,9 +283,10 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   /** The packet's flow: counters, TCP state, streams, and DNS over UDP. */
   private transport(): void {
     let dir: 0 | 1 = 0;
-    let f = this.table.chain(this.hash);
-    while (f !== undefined) {
-      if (f.ipProto === this.proto && f.family === this.family && (f.vlan ?? -1) === this.vlan) {
+    let found: Flow | null = this.table.chain(this.hash);
+    while (found !== null) {
+      const f = found;
+      if (f.hash === this.hash && f.ipProto === this.proto && f.family === this.family && (f.vlan ?? -1) === this.vlan) {
         if (this.isA(f, true)) {
           dir = 0;
           break;
@@ -295,8 +296,9 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
           break;
         }
       }
-      f = f.nextInBucket ?? undefined;
+      found = f.nextInBucket;
     }
+    let f = found ?? undefined;
     const isTcp = this.proto === 6;
     const flags = this.tcpFlags;
     if (f !== undefined && isTcp && (flags & 0x12) === 0x02 && (f.state === "closed" || f.state === "reset")) {

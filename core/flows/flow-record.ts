@@ -25,7 +25,7 @@ export class Flow implements FlowRecord {
   bw1 = 0;
   bw2 = 0;
   bw3 = 0;
-  /** Next flow with the same hash. */
+  /** Next flow in the same bucket of the flow table. */
   nextInBucket: Flow | null = null;
   /** Neighbours in the table's activity list (least recently active first). */
   lruPrev: Flow | null = null;

@@ -33,29 +33,54 @@ class ActivityList {
   }
 }
 
+/** Buckets at first; the array doubles whenever the table holds more flows than it has buckets. */
+const kInitialBuckets = 1 << 12;
+
 /**
- * The flow table: flows by symmetric hash (a Map of chains, so a lookup allocates nothing), plus the
- * activity lists that drive timeouts and eviction.
+ * The flow table: flows by symmetric hash in a power-of-two array of chains, plus the activity lists
+ * that drive timeouts and eviction. An array indexed by the hash's low bits, not a Map keyed by the
+ * hash: most 32-bit hashes are not small integers to V8, so a Map lookup hashed a heap number, and
+ * the lookup was the largest single cost of finding a packet's flow.
  */
 export class FlowTable {
-  private readonly buckets = new Map<number, Flow>();
+  private buckets: (Flow | null)[] = new Array<Flow | null>(kInitialBuckets).fill(null);
+  private mask = kInitialBuckets - 1;
   readonly lists = [new ActivityList(), new ActivityList(), new ActivityList()];
   /** Flows in the table. */
   size = 0;
 
-  /** First flow of the chain for `hash` (follow `nextInBucket`), or undefined. */
-  chain(hash: number): Flow | undefined {
-    return this.buckets.get(hash);
+  /** First flow of the chain that holds the flows of `hash` (follow `nextInBucket`), or null. */
+  chain(hash: number): Flow | null {
+    return this.buckets[hash & this.mask]!;
   }
 
   /** Adds a flow to the table and to activity list `list`. */
   insert(f: Flow, list: number): void {
-    const head = this.buckets.get(f.hash);
-    f.nextInBucket = head ?? null;
-    this.buckets.set(f.hash, f);
+    if (this.size >= this.buckets.length) this.grow();
+    const b = f.hash & this.mask;
+    f.nextInBucket = this.buckets[b]!;
+    this.buckets[b] = f;
     f.list = list;
     this.lists[list].push(f);
     this.size++;
+  }
+
+  /** Doubles the buckets and moves every flow to its chain in the new array. */
+  private grow(): void {
+    const old = this.buckets;
+    const buckets = new Array<Flow | null>(old.length * 2).fill(null);
+    const mask = buckets.length - 1;
+    for (let f of old) {
+      while (f !== null) {
+        const next = f.nextInBucket;
+        const b = f.hash & mask;
+        f.nextInBucket = buckets[b]!;
+        buckets[b] = f;
+        f = next;
+      }
+    }
+    this.buckets = buckets;
+    this.mask = mask;
   }
 
   /** Marks activity: the flow goes to the tail of `list` (moving lists when it closes). */
@@ -69,13 +94,13 @@ export class FlowTable {
 
   /** Removes a flow from the table. */
   remove(f: Flow): void {
-    let p = this.buckets.get(f.hash);
+    const b = f.hash & this.mask;
+    let p: Flow | null = this.buckets[b]!;
     if (p === f) {
-      if (f.nextInBucket === null) this.buckets.delete(f.hash);
-      else this.buckets.set(f.hash, f.nextInBucket);
+      this.buckets[b] = f.nextInBucket;
     } else {
-      while (p !== undefined && p.nextInBucket !== f) p = p.nextInBucket ?? undefined;
-      if (p) p.nextInBucket = f.nextInBucket;
+      while (p !== null && p.nextInBucket !== f) p = p.nextInBucket;
+      if (p !== null) p.nextInBucket = f.nextInBucket;
     }
     f.nextInBucket = null;
     this.lists[f.list].remove(f);
