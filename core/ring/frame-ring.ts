@@ -5,6 +5,7 @@ import {
   kCtlStop,
   kCtlStride,
   kCtlWaiting,
+  kCtlWantTail,
   kMinRingBytes,
   kSlotStride,
 } from "./ring-layout.ts";
@@ -117,7 +118,7 @@ export class FrameRing {
 
   /** True when page `page` holds no frame the consumer still needs. */
   pageIsFree(page: number): boolean {
-    return ((this.tail - Atomics.load(this.control, kCtlPageEnds + page)) | 0) >= 0;
+    return ((this.tail - this.pageEnd(page)) | 0) >= 0;
   }
 
   /** Marks page `page` as ending before slot sequence `endSeq` (called by the producer when it leaves the page). */
@@ -130,25 +131,36 @@ export class FrameRing {
     Atomics.store(this.control, kCtlSlotHead, head);
   }
 
-  /**
-   * Releases slots up to (not including) sequence `tail`: their frames and pages may be reused. A
-   * producer thread waiting for room sleeps on this word; it is woken only when it says it sleeps,
-   * as a notify costs more than the rest of a release.
-   */
-  release(tail: number): void {
-    Atomics.store(this.control, kCtlSlotTail, tail);
-    if (Atomics.load(this.control, kCtlWaiting) !== 0) Atomics.notify(this.control, kCtlSlotTail);
+  /** The slot sequence that ends page `page`: it is free once the tail reaches it (see pageIsFree). */
+  pageEnd(page: number): number {
+    return Atomics.load(this.control, kCtlPageEnds + page);
   }
 
   /**
-   * Sleeps (in a producer thread) until the consumer releases slots past `tail` or asks to stop, at
-   * most `ms`. The waiting flag goes up before the wait re-checks the tail, so a release that comes
-   * in between either sees the flag or changes the tail the wait compares against: no lost wake-up.
+   * Releases slots up to (not including) sequence `tail`: their frames and pages may be reused. A
+   * producer thread waiting for room sleeps on this word; it is woken only when it sleeps and the
+   * tail has reached what it waits for, as a notify (a system call, and a thread switch on a busy
+   * machine) costs more than the rest of a release, and a page frees only every few releases.
    */
-  waitForRelease(tail: number, ms: number): void {
-    Atomics.store(this.control, kCtlWaiting, 1);
-    if (!this.stopRequested) Atomics.wait(this.control, kCtlSlotTail, tail, ms);
-    Atomics.store(this.control, kCtlWaiting, 0);
+  release(tail: number): void {
+    const c = this.control;
+    Atomics.store(c, kCtlSlotTail, tail);
+    if (Atomics.load(c, kCtlWaiting) !== 0 && ((tail - Atomics.load(c, kCtlWantTail)) | 0) >= 0) Atomics.notify(c, kCtlSlotTail);
+  }
+
+  /**
+   * Sleeps (in a producer thread) until the consumer's tail reaches sequence `until` or it asks to
+   * stop, at most `ms`. What it waits for and the waiting flag go up before the wait re-checks the
+   * tail, so a release that comes in between either sees them or changes the tail the wait compares
+   * against: no lost wake-up.
+   */
+  waitForRelease(until: number, ms: number): void {
+    const c = this.control;
+    Atomics.store(c, kCtlWantTail, until);
+    Atomics.store(c, kCtlWaiting, 1);
+    const tail = Atomics.load(c, kCtlSlotTail);
+    if (((tail - until) | 0) < 0 && !this.stopRequested) Atomics.wait(c, kCtlSlotTail, tail, ms);
+    Atomics.store(c, kCtlWaiting, 0);
   }
 
   /** Tells a producer thread to stop (and wakes it if it waits for room). */

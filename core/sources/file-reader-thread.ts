@@ -17,7 +17,6 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { FrameRing, type RingBuffers } from "../ring/frame-ring.ts";
-import { kCtlSlotTail } from "../ring/ring-layout.ts";
 import { CaptureFileError } from "./capture-record.ts";
 import { FileSource, type FrameProducerHost } from "./file-source.ts";
 import { threadCpuSeconds } from "../runtime/thread-cpu.ts";
@@ -52,11 +51,11 @@ const host: FrameProducerHost = {
   flush() {
     post({ type: "flush" });
   },
-  released() {
+  released(until) {
     // This thread has nothing else to do while the ring is full: sleep until the main thread releases
     // slots or asks it to stop. A blocking wait also keeps the thread alive, where a pending
     // Atomics.waitAsync would let its event loop run dry and exit.
-    ring.waitForRelease(Atomics.load(ring.control, kCtlSlotTail), 100);
+    ring.waitForRelease(until, 100);
     return Promise.resolve();
   },
   get stopping() {

@@ -32,8 +32,11 @@ export interface FrameProducerHost {
   published(head: number): void;
   /** Submit everything published, even a partial batch: the producer is about to wait. */
   flush(): void;
-  /** Resolves when the consumer has released slots, or the run is stopping. */
-  released(): Promise<void>;
+  /**
+   * Resolves when the consumer has released slots, or the run is stopping. `until`: the tail the
+   * producer needs (it checks again itself); a producer thread is not woken before it.
+   */
+  released(until: number): Promise<void>;
   /** True once the run should stop early (-c reached, a signal): the producer returns. */
   readonly stopping: boolean;
   /** Resolves when the run is asked to stop (to abandon a read that may never complete). */
@@ -164,7 +167,7 @@ export class FileSource {
     let parse = 0;
     while (!ring.pageIsFree(page)) {
       host.flush();
-      await host.released();
+      await host.released(ring.pageEnd(page));
       if (host.stopping) return;
     }
     for (;;) {
@@ -196,7 +199,7 @@ export class FileSource {
       ring.closePage(page, this.head);
       while (!ring.pageIsFree(next)) {
         host.flush();
-        await host.released();
+        await host.released(ring.pageEnd(next));
         if (host.stopping) return;
       }
       const nextStart = next * ring.pageSize;
@@ -250,7 +253,8 @@ export class FileSource {
             ring.publish(head);
             host.published(head);
             host.flush();
-            await host.released();
+            // Wait for an eighth of the slots rather than wake for each one released.
+            await host.released((head - ring.slotCount + (ring.slotCount >> 3)) | 0);
             if (host.stopping) {
               this.head = head;
               this.fileOffset = fileOffset;
