@@ -57,6 +57,11 @@ export class DecodePool {
       // The worker entry registers its own TypeScript loader; the parent's flags (a test runner's
       // loaders, --cpu-prof) would only slow every worker's start.
       execArgv: [],
+      // Tasks reach a worker as messages on its event loop, not by Atomics.notify: with its default
+      // ("sync") Piscina notified for every task, a system call that showed as the most expensive
+      // line of submitting a batch, and the workers then waited blocked instead of in their loop. On
+      // the 5M-packet zeek mix with http-printer: 5% less CPU in all, 2% less on the main thread.
+      atomics: "disabled",
     });
   }
 
