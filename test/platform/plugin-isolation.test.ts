@@ -134,3 +134,18 @@ t.test("time spent in each plugin's handlers is measured and listed", async (t) 
   t.ok(slow.ms >= 55, `three 20 ms requests show up as at least 55 ms: ${slow.ms}`);
   t.ok(plugins.find((p) => p.name === "counter")!.ms < slow.ms, "the fast plugin costs less");
 });
+
+t.test("past its first calls a handler is timed one call in 16, and the estimate still counts every call", async (t) => {
+  const dir = pluginFolder(t);
+  writePlugin(dir, "steady", `{
+    name: "steady",
+    description: "",
+    setup(ctx) { ctx.on("http.request", () => { const end = performance.now() + 1; while (performance.now() < end) {} }); },
+  }`);
+  const file = smallCapture(dir, 600);
+  const r = await runApp(file, { plugins: ["steady"], pluginDirs: [dir], format: "json", stats: true });
+  const steady = (r.stats as { plugins: Array<{ name: string; ms: number; calls: number }> }).plugins.find((p) => p.name === "steady")!;
+  t.equal(steady.calls, 600);
+  // 600 calls of at least 1 ms: 256 timed each, then 21 timed for 16 each (336 calls): about 592 ms.
+  t.ok(steady.ms >= 500 && steady.ms < 1500, `600 calls of 1 ms show up as ${steady.ms} ms`);
+});
