@@ -21,8 +21,11 @@ import { kFlagFilteredOut, kResFlags, kResStride } from "./decode-result.ts";
 import type { DecodeTask, DecodeTaskResult, DecodeWorkerData } from "./decode-task.ts";
 import type { FilterAst, FrameFilter } from "./filter/pcap-filter.ts";
 import { threadCpuSeconds } from "../core/runtime/thread-cpu.ts";
+import { kHelperThreadNice, lowerThisThreadPriority } from "../core/runtime/thread-priority.ts";
 
 const init = workerData as DecodeWorkerData;
+// The main thread delivers what this thread decodes: it comes first when the cores are short.
+lowerThisThreadPriority(kHelperThreadNice);
 const ring = FrameRing.attach(init.ring);
 const decoder = new FrameDecoder(ring.data, ring.slots, ring.results);
 // The filter compiler is loaded only when a filter is given.

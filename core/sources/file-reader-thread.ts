@@ -20,6 +20,7 @@ import { FrameRing, type RingBuffers } from "../ring/frame-ring.ts";
 import { CaptureFileError } from "./capture-record.ts";
 import { FileSource, type FrameProducerHost } from "./file-source.ts";
 import { threadCpuSeconds } from "../runtime/thread-cpu.ts";
+import { kHelperThreadNice, lowerThisThreadPriority } from "../runtime/thread-priority.ts";
 
 /** What the main thread gives the reader thread. */
 export interface ReaderThreadData {
@@ -38,6 +39,9 @@ export type ReaderMessage =
   | { type: "failure"; message: string };
 
 const init = workerData as ReaderThreadData;
+// The main thread consumes what this thread reads: it comes first when the cores are short (the
+// ring holds what is read ahead meanwhile).
+lowerThisThreadPriority(kHelperThreadNice);
 const ring = FrameRing.attach(init.ring);
 const post = (msg: ReaderMessage) => parentPort!.postMessage(msg);
 let source: FileSource;
