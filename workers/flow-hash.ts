@@ -4,7 +4,8 @@
  * the main thread for datagrams it reassembles from IP fragments; both must agree, hence one module.
  */
 
-function word(d: Uint8Array, o: number): number {
+/** The 4 bytes at `o` as a big-endian int32: an IPv4 address, or a quarter of an IPv6 one. */
+export function word(d: Uint8Array, o: number): number {
   return (d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3];
 }
 

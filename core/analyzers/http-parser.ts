@@ -559,12 +559,15 @@ const kSlabBytes = 32 * 1024;
 let slab = new Uint8Array(0);
 let slabUsed = 0;
 
-/** Copies bytes[start, end) into `slab` (a fresh one when full; one of its own when large) and returns where. */
+/** Where keepBytes put its last copy: the slab, or a buffer of its own for a large block. */
+let keptIn = slab;
+
+/** Copies bytes[start, end) into `keptIn` (the slab, a fresh one when full) and returns where it starts. */
 function keepBytes(bytes: Uint8Array, start: number, end: number): number {
   const n = end - start;
   if (n > kSlabBytes / 8) {
-    slab = bytes.slice(start, end);
-    slabUsed = n;
+    // A large block (big cookies) gets a copy of its own and leaves the slab's room to the next heads.
+    keptIn = bytes.slice(start, end);
     return 0;
   }
   if (slabUsed + n > slab.length) {
@@ -574,6 +577,7 @@ function keepBytes(bytes: Uint8Array, start: number, end: number): number {
   const at = slabUsed;
   slab.set(bytes.subarray(start, end), at);
   slabUsed += n;
+  keptIn = slab;
   return at;
 }
 
@@ -607,7 +611,7 @@ function parseHead(bytes: Uint8Array, off: number, end: number, kind: number, we
   headerLines(bytes, headersStart, end, scan, weird, 1, recorded);
   const v = scan.values;
   const at = keepBytes(bytes, headersStart, end);
-  return new ParsedHead(kind, first, second, rest, scan.host, v[kConnection], v[kTransferEncoding], v[kContentLength], slab, at, at + end - headersStart);
+  return new ParsedHead(kind, first, second, rest, scan.host, v[kConnection], v[kTransferEncoding], v[kContentLength], keptIn, at, at + end - headersStart);
 }
 
 const kNoTokens: readonly string[] = Object.freeze([]);

@@ -3,6 +3,8 @@
  * canonical form (what tshark and tcpdump print), MAC addresses with colons.
  */
 
+import { word } from "../../workers/flow-hash.ts";
+
 const hex2: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 const dec: string[] = Array.from({ length: 256 }, (_, i) => String(i));
 
@@ -17,7 +19,7 @@ const ipv4Strings: (string | undefined)[] = new Array<string | undefined>(1 << k
 
 /** "192.0.2.1" from the 4 bytes at `off`. */
 export function ipv4Text(d: Uint8Array, off: number): string {
-  const w = (d[off]! << 24) | (d[off + 1]! << 16) | (d[off + 2]! << 8) | d[off + 3]!;
+  const w = word(d, off);
   const slot = Math.imul(w, 0x9e3779b1) >>> (32 - kIpv4CacheBits);
   const cached = ipv4Strings[slot];
   if (cached !== undefined && ipv4Words[slot] === w) return cached;

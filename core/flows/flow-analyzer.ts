@@ -36,7 +36,7 @@ import {
   kResVlan,
   kResTags,
 } from "../../workers/decode-result.ts";
-import { flowHash } from "../../workers/flow-hash.ts";
+import { flowHash, word } from "../../workers/flow-hash.ts";
 import { Flow } from "./flow-record.ts";
 import { FlowTable, kListClosing, kListTcp, kListUdp } from "./flow-table.ts";
 import { IpDefragmenter } from "./ip-defrag.ts";
@@ -534,8 +534,4 @@ function ipv6FinalDestination(d: Uint8Array, l3: number, end: number): number {
     p += len;
   }
   return -1;
-}
-
-function word(d: Uint8Array, o: number): number {
-  return (d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3];
 }

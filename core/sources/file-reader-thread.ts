@@ -56,9 +56,9 @@ const host: FrameProducerHost = {
     post({ type: "flush" });
   },
   released(until) {
-    // This thread has nothing else to do while the ring is full: sleep until the main thread releases
-    // slots or asks it to stop. A blocking wait also keeps the thread alive, where a pending
-    // Atomics.waitAsync would let its event loop run dry and exit.
+    // This thread has nothing else to do while the ring is full: sleep until the main thread's
+    // releases reach `until` or it asks this thread to stop. A blocking wait also keeps the thread
+    // alive, where a pending Atomics.waitAsync would let its event loop run dry and exit.
     ring.waitForRelease(until, 100);
     return Promise.resolve();
   },

@@ -559,16 +559,24 @@ t.test("HttpConnectionParser never throws on random bytes", async (t) => {
 
 t.test("a head kept by a listener reads its own headers later, however many messages were parsed since", async (t) => {
   // The headers object is built on first read from a copy of the header lines: the bytes the parser
-  // was fed are reused at once, and the copies share slabs.
+  // was fed are reused at once, and the copies share slabs (a large head, here one in seven with a
+  // 5000-byte cookie, gets a copy of its own between them).
   const kept: HttpRequestHead[] = [];
   const p = new HttpConnectionParser({ request: (h) => kept.push(h), response: () => {}, weird: () => {} });
+  const cookie = (i: number) => (i % 7 === 3 ? `Cookie: ${"c".repeat(5000)}${i}\r\n` : "");
   for (let i = 0; i < 2000; i++) {
-    const chunk = bytes(`GET /${i} HTTP/1.1\r\nHost: h${i}\r\nX-Index: ${i}\r\nX-Fold: a\r\n  b${i}\r\nX-Pad: ${"p".repeat(i % 97)}\r\n\r\n`);
+    const chunk = bytes(`GET /${i} HTTP/1.1\r\nHost: h${i}\r\nX-Index: ${i}\r\nX-Fold: a\r\n  b${i}\r\n${cookie(i)}X-Pad: ${"p".repeat(i % 97)}\r\n\r\n`);
     p.data(0, chunk, i);
     chunk.fill(0x21); // the caller reuses its buffer
   }
   t.equal(kept.length, 2000);
-  const wrong = kept.filter((h, i) => h.headers["x-index"] !== String(i) || h.headers["host"] !== `h${i}` || h.headers["x-fold"] !== `a b${i}`);
+  const wrong = kept.filter(
+    (h, i) =>
+      h.headers["x-index"] !== String(i) ||
+      h.headers["host"] !== `h${i}` ||
+      h.headers["x-fold"] !== `a b${i}` ||
+      h.headers["cookie"] !== (i % 7 === 3 ? `${"c".repeat(5000)}${i}` : undefined),
+  );
   t.same(wrong.map((h) => h.uri), [], "every kept head has its own headers");
   t.equal(kept[1999]!.host, "h1999");
   t.same(Object.keys(kept[5]!.headers), ["host", "x-index", "x-fold", "x-pad"], "in the order they came");
