@@ -8,6 +8,8 @@ import { getPriority, setPriority } from "node:os";
  * leaves (the scheduler gives idle CPU to any nice value), and what they produce waits in the ring.
  * On the 2-core benchmark machine with http-printer: 1.37M -> 1.54M packets/s on the 1M-packet zeek
  * mix, 2.04M -> 2.18M on the 5M one, and 0.1 s less CPU in all (fewer preemptions of the main thread).
+ * (Piscina's `niceIncrement` does this for its workers through an optional native module; this does
+ * it for any thread, the reader's too, on Node and on Deno.)
  */
 export const kHelperThreadNice = 10;
 
