@@ -19,11 +19,15 @@ const ipv4Strings: (string | undefined)[] = new Array<string | undefined>(1 << k
 
 /** "192.0.2.1" from the 4 bytes at `off`. */
 export function ipv4Text(d: Uint8Array, off: number): string {
-  const w = word(d, off);
+  return ipv4WordText(word(d, off));
+}
+
+/** "192.0.2.1" from the address as a big-endian int32, as the decode result holds it (not `>>> 0`'d). */
+export function ipv4WordText(w: number): string {
   const slot = Math.imul(w, 0x9e3779b1) >>> (32 - kIpv4CacheBits);
   const cached = ipv4Strings[slot];
   if (cached !== undefined && ipv4Words[slot] === w) return cached;
-  const text = `${dec[d[off]!]}.${dec[d[off + 1]!]}.${dec[d[off + 2]!]}.${dec[d[off + 3]!]}`;
+  const text = `${dec[w >>> 24]}.${dec[(w >>> 16) & 255]}.${dec[(w >>> 8) & 255]}.${dec[w & 255]}`;
   ipv4Words[slot] = w;
   ipv4Strings[slot] = text;
   return text;

@@ -4,7 +4,7 @@ import type { HttpRequestHead, HttpResponseHead } from "../analyzers/http-parser
 import type { TlsClientHello } from "../analyzers/tls-client-hello.ts";
 import type { PacketAnalyzer } from "../dispatch/dispatcher.ts";
 import type { PacketCursor } from "../dispatch/layer-views.ts";
-import { ipText } from "../dispatch/address-text.ts";
+import { ipText, ipv4WordText } from "../dispatch/address-text.ts";
 import type { EventBus } from "../event-bus.ts";
 import type { FlowProto } from "../events.ts";
 import { kSlotCapLen, kSlotOffset, kSlotWireLen } from "../ring/ring-layout.ts";
@@ -364,8 +364,10 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     if (this.table.size >= this.settings.maxFlows) this.evictOne();
     const d = this.addr;
     const fam = this.family;
-    const srcText = ipText(d, this.srcOff, fam);
-    const dstText = ipText(d, this.dstOff, fam);
+    // IPv4 text from the key's words, which the decode result gave: reading the packet's own bytes
+    // here was a cache miss per flow (the main thread does not touch the IP header otherwise).
+    const srcText = fam === 4 ? ipv4WordText(this.s0) : ipText(d, this.srcOff, fam);
+    const dstText = fam === 4 ? ipv4WordText(this.d0) : ipText(d, this.dstOff, fam);
     const proto: FlowProto = this.proto === 6 ? "tcp" : "udp";
     const f = swap
       ? new Flow(this.nextId++, proto, fam, this.proto, this.hash, dstText, this.dport, srcText, this.sport, this.vlan < 0 ? null : this.vlan)

@@ -1,5 +1,5 @@
 import t from "tap";
-import { ipv4Text } from "../../../core/dispatch/address-text.ts";
+import { ipv4Text, ipv4WordText } from "../../../core/dispatch/address-text.ts";
 import { SeededRandom } from "../../support/seeded-random.ts";
 
 t.test("ipv4Text gives each address its own text, also when addresses share a slot of its cache", async (t) => {
@@ -18,6 +18,8 @@ t.test("ipv4Text gives each address its own text, also when addresses share a sl
       const got = ipv4Text(bytes, at);
       if (got !== want) wrong.push(`${want} read as ${got}`);
       if (ipv4Text(bytes, at) !== want) wrong.push(`${want} at once again`);
+      const w = (a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!; // as the decode result holds it
+      if (ipv4WordText(w) !== want) wrong.push(`${want} from its word read as ${ipv4WordText(w)}`);
     }
   }
   t.same(wrong.slice(0, 5), []);
