@@ -4,6 +4,7 @@ import {
   kCtlSlotTail,
   kCtlStop,
   kCtlStride,
+  kCtlDoorbell,
   kCtlWaiting,
   kCtlWantTail,
   kMinRingBytes,
@@ -145,28 +146,36 @@ export class FrameRing {
   release(tail: number): void {
     const c = this.control;
     Atomics.store(c, kCtlSlotTail, tail);
-    if (Atomics.load(c, kCtlWaiting) !== 0 && ((tail - Atomics.load(c, kCtlWantTail)) | 0) >= 0) Atomics.notify(c, kCtlSlotTail);
+    if (Atomics.load(c, kCtlWaiting) !== 0 && ((tail - Atomics.load(c, kCtlWantTail)) | 0) >= 0) this.ringDoorbell();
   }
 
   /**
    * Sleeps (in a producer thread) until the consumer's tail reaches sequence `until` or it asks to
-   * stop, at most `ms`. What it waits for and the waiting flag go up before the wait re-checks the
-   * tail, so a release that comes in between either sees them or changes the tail the wait compares
-   * against: no lost wake-up.
+   * stop, at most `ms`. The thread sleeps on a doorbell word that release() and requestStop() bump
+   * when they wake it, read before anything is checked: a wake-up that comes after that read, before
+   * the thread is asleep, changes the word, and the wait returns at once. What it waits for and the
+   * waiting flag go up before it looks at the tail, so a release either sees them or is seen.
    */
   waitForRelease(until: number, ms: number): void {
     const c = this.control;
+    const bell = Atomics.load(c, kCtlDoorbell);
     Atomics.store(c, kCtlWantTail, until);
     Atomics.store(c, kCtlWaiting, 1);
     const tail = Atomics.load(c, kCtlSlotTail);
-    if (((tail - until) | 0) < 0 && !this.stopRequested) Atomics.wait(c, kCtlSlotTail, tail, ms);
+    if (((tail - until) | 0) < 0 && !this.stopRequested) Atomics.wait(c, kCtlDoorbell, bell, ms);
     Atomics.store(c, kCtlWaiting, 0);
   }
 
   /** Tells a producer thread to stop (and wakes it if it waits for room). */
   requestStop(): void {
     Atomics.store(this.control, kCtlStop, 1);
-    Atomics.notify(this.control, kCtlSlotTail);
+    this.ringDoorbell();
+  }
+
+  /** Wakes a producer thread sleeping in waitForRelease. */
+  private ringDoorbell(): void {
+    Atomics.add(this.control, kCtlDoorbell, 1);
+    Atomics.notify(this.control, kCtlDoorbell);
   }
 
   /** True once the consumer asked the producer to stop. */

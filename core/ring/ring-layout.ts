@@ -39,8 +39,9 @@ export const kCtlSlotHead = 0; // next slot sequence the producer will write (pu
 export const kCtlSlotTail = 1; // next slot sequence the consumer will release (published with Atomics.store)
 export const kCtlByteOrder = 2; // byte order of the capture file: kByteOrderLittle / kByteOrderBig, 0 unknown
 export const kCtlStop = 3; // set to 1 by the consumer when a producer thread should stop reading
-export const kCtlWaiting = 4; // 1 while a producer thread sleeps on kCtlSlotTail (release() wakes it once the tail reaches kCtlWantTail)
-export const kCtlWantTail = 5; // the tail that sleeping producer waits for: release() wakes it only once there
+export const kCtlWaiting = 4; // 1 while a producer thread sleeps on kCtlDoorbell (release() rings once the tail reaches kCtlWantTail)
+export const kCtlWantTail = 5; // the tail that sleeping producer waits for: release() rings only once there
+export const kCtlDoorbell = 6; // what a waiting producer sleeps on: bumped by release() and requestStop() when they wake it
 export const kCtlStride = 16;
 // After the kCtlStride fixed fields, one word per page: the slot sequence that ends the page (see FrameRing).
 export const kCtlPageEnds = kCtlStride;

@@ -1,9 +1,7 @@
 /**
  * A producer thread sleeping for room in the ring is woken when the consumer's tail reaches what it
- * waits for, not by every release before that (each wake-up is a system call and a thread switch).
- * (waitForRelease waits once: a release landing between its look at the tail and its sleep ends the
- * wait at once. The first release here comes 100 ms after the thread said it sleeps, so that does not
- * happen in practice; its callers loop.)
+ * waits for, not by every release before that (each wake-up is a system call and a thread switch),
+ * and by a stop request.
  */
 import t from "tap";
 import { Worker } from "node:worker_threads";
