@@ -123,6 +123,10 @@ const kMethodTable: { bytes: Uint8Array; kind: number }[] = [
   ...kNotificationMethods.map((m) => ({ bytes: asciiBytes(m), kind: kMethodNotification })),
 ];
 const kLongestMethod = 2 + Math.max(...kMethodTable.map((m) => m.bytes.length));
+/** kMethodTable by method length: a start line's method is compared with the two or three of its length. */
+const kMethodsByLength: { bytes: Uint8Array; kind: number }[][] = Array.from({ length: kLongestMethod + 1 }, (_, n) =>
+  kMethodTable.filter((m) => m.bytes.length === n),
+);
 
 function asciiBytes(s: string): Uint8Array {
   const out = new Uint8Array(s.length);
@@ -136,8 +140,8 @@ function methodKind(bytes: Uint8Array, off: number, len: number): number {
     off += 2;
     len -= 2;
   }
-  for (const m of kMethodTable) {
-    if (m.bytes.length !== len) continue;
+  if (len > kLongestMethod) return 0;
+  for (const m of kMethodsByLength[len]!) {
     let i = 0;
     while (i < len && bytes[off + i] === m.bytes[i]) i++;
     if (i === len) return m.kind;
@@ -205,18 +209,19 @@ export function sniffHttp(bytes: Uint8Array, offset: number, length: number): "r
   return "no";
 }
 
+const kHttpSlash = asciiBytes("HTTP/");
+const kIcy = asciiBytes("ICY ");
+
 /** 1 when bytes at p start a status line, 2 when they might (too short), 0 when they do not. */
 function statusPrefix(bytes: Uint8Array, p: number, end: number): number {
   const avail = end - p;
   // "HTTP/" compared case-insensitively: some servers answer "http/1.1 200 OK" and the message is still HTTP.
-  const http = [0x48, 0x54, 0x54, 0x50, 0x2f];
   let i = 0;
-  while (i < 5 && i < avail && (bytes[p + i]! & (i < 4 ? 0xdf : 0xff)) === http[i]) i++;
+  while (i < 5 && i < avail && (bytes[p + i]! & (i < 4 ? 0xdf : 0xff)) === kHttpSlash[i]) i++;
   if (i === 5) return 1;
   if (i === avail) return 2;
-  const icy = [0x49, 0x43, 0x59, SP];
   i = 0;
-  while (i < 4 && i < avail && bytes[p + i] === icy[i]) i++;
+  while (i < 4 && i < avail && bytes[p + i] === kIcy[i]) i++;
   if (i === 4) return 1;
   if (i === avail) return 2;
   return 0;
