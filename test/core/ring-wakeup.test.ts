@@ -4,27 +4,23 @@
  * and by a stop request.
  */
 import t from "tap";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { FrameRing } from "../../core/ring/frame-ring.ts";
+import { moduleThread } from "../support/module-thread.ts";
 
-const ringModule = new URL("../../core/ring/frame-ring.ts", import.meta.url).href;
+const ringModule = new URL("../../core/ring/frame-ring.ts", import.meta.url);
 
 /** A thread that waits once for the tail to reach `until` (at most `ms`) and posts how long it slept. */
 function sleeper(ring: FrameRing, until: number, ms: number): Worker {
-  const code = `
-    const { parentPort, workerData } = require("node:worker_threads");
-    // The test's TypeScript loader does not reach threads: register it here.
-    import("tsx/esm/api").then(({ register }) => {
-      register();
-      return import(workerData.ringModule);
-    }).then(({ FrameRing }) => {
-      const ring = FrameRing.attach(workerData.buffers);
-      parentPort.postMessage("sleeping");
-      const start = Date.now();
-      ring.waitForRelease(workerData.until, workerData.ms);
-      parentPort.postMessage(Date.now() - start);
-    });`;
-  return new Worker(code, { eval: true, workerData: { ringModule, buffers: ring.buffers, until, ms } });
+  return moduleThread(
+    ringModule,
+    `const ring = m.FrameRing.attach(workerData.buffers);
+     parentPort.postMessage("sleeping");
+     const start = Date.now();
+     ring.waitForRelease(workerData.until, workerData.ms);
+     parentPort.postMessage(Date.now() - start);`,
+    { buffers: ring.buffers, until, ms },
+  );
 }
 
 function next(w: Worker): Promise<unknown> {

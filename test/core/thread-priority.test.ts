@@ -4,14 +4,14 @@
  */
 import t from "tap";
 import { readdirSync } from "node:fs";
-import { Worker } from "node:worker_threads";
 import { procStatFields } from "../../core/runtime/thread-cpu.ts";
 import { kernelThreadId, kHelperThreadNice, lowerThisThreadPriority } from "../../core/runtime/thread-priority.ts";
 import { runApp } from "../app/app-run.ts";
 import { pluginFolder, smallCapture, writePlugin } from "../platform/plugin-fixtures.ts";
+import { moduleThread } from "../support/module-thread.ts";
 
 const linux = process.platform === "linux";
-const priorityModule = new URL("../../core/runtime/thread-priority.ts", import.meta.url).href;
+const priorityModule = new URL("../../core/runtime/thread-priority.ts", import.meta.url);
 
 /** Nice value of thread `tid` of this process (field 19 of its stat file). */
 function niceOf(tid: number): number {
@@ -26,18 +26,11 @@ function threadNices(): number[] {
 t.test("a thread that lowers its priority is nicer by that much; the main thread is not", { skip: !linux && "Linux keeps a nice value per thread" }, async (t) => {
   const mainNice = niceOf(process.pid);
   t.equal(kernelThreadId(), process.pid, "the main thread's id is the process id");
-  const code = `
-    const { parentPort, workerData } = require("node:worker_threads");
-    import("tsx/esm/api").then(({ register }) => {
-      register();
-      return import(workerData.priorityModule);
-    }).then((m) => {
-      const tid = m.kernelThreadId();
-      const after = m.lowerThisThreadPriority(5);
-      parentPort.postMessage({ tid, after });
-      setTimeout(() => {}, 5000);
-    });`;
-  const w = new Worker(code, { eval: true, workerData: { priorityModule } });
+  const w = moduleThread(
+    priorityModule,
+    `parentPort.postMessage({ tid: m.kernelThreadId(), after: m.lowerThisThreadPriority(5) });
+     setTimeout(() => {}, 5000);`,
+  );
   t.teardown(() => w.terminate());
   const { tid, after } = (await new Promise((resolve, reject) => {
     w.once("message", resolve);
@@ -50,11 +43,7 @@ t.test("a thread that lowers its priority is nicer by that much; the main thread
 });
 
 t.test("lowering stops at 19", { skip: !linux && "Linux keeps a nice value per thread" }, async (t) => {
-  const code = `
-    const { parentPort, workerData } = require("node:worker_threads");
-    import("tsx/esm/api").then(({ register }) => { register(); return import(workerData.priorityModule); })
-      .then((m) => { m.lowerThisThreadPriority(15); parentPort.postMessage(m.lowerThisThreadPriority(15)); });`;
-  const w = new Worker(code, { eval: true, workerData: { priorityModule } });
+  const w = moduleThread(priorityModule, "m.lowerThisThreadPriority(15); parentPort.postMessage(m.lowerThisThreadPriority(15));");
   t.teardown(() => w.terminate());
   t.equal(await new Promise((resolve) => w.once("message", resolve)), 19);
 });

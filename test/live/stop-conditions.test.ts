@@ -187,12 +187,18 @@ t.test("-Z with a user that does not exist is a usage error (status 2) before an
   t.match(host.stderr.join("\n"), 'Invalid -Z/--user "no-such-user-here": there is no such user');
 });
 
-t.test("the capture process runs at a higher priority than the host (nice -10), so that it empties the kernel's ring first", { skip: liveSkip() }, async (t) => {
+/** A host capturing traffic on lo, once it has decoded some of it, and its capture process. */
+async function capturingHost(t: Test): Promise<{ traffic: Traffic; host: HostProcess; capturePid: number | null }> {
   const traffic = await startTraffic(t);
   const host = hostOnLo(t, traffic, ["--plugins", "flow-counter", "--stats", "--format", "json", "--stats-interval", "0.2"]);
   await host.until("some datagrams to be decoded", () => Number(latestInterval(host)?.decoded ?? 0) >= 10);
   const capturePid = captureProcessOf(host.pid);
   t.ok(capturePid, "the capture process is found");
+  return { traffic, host, capturePid };
+}
+
+t.test("the capture process runs at a higher priority than the host (nice -10), so that it empties the kernel's ring first", { skip: liveSkip() }, async (t) => {
+  const { traffic, host, capturePid } = await capturingHost(t);
   t.equal(getPriority(capturePid!), -10, "the capture process's nice value");
   t.equal(getPriority(host.pid), getPriority(), "the host keeps the priority it was started with");
   host.interrupt();
@@ -201,11 +207,7 @@ t.test("the capture process runs at a higher priority than the host (nice -10), 
 });
 
 t.test("a capture process that dies ends the run with status 1 and says so", { skip: liveSkip() }, async (t) => {
-  const traffic = await startTraffic(t);
-  const host = hostOnLo(t, traffic, ["--plugins", "flow-counter", "--stats", "--format", "json", "--stats-interval", "0.2"]);
-  await host.until("some datagrams to be decoded", () => Number(latestInterval(host)?.decoded ?? 0) >= 10);
-  const capturePid = captureProcessOf(host.pid);
-  t.ok(capturePid, "the capture process is found");
+  const { traffic, host, capturePid } = await capturingHost(t);
   process.kill(capturePid!, "SIGKILL");
   const exit = await host.end();
   await traffic.stop();
