@@ -25,6 +25,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { makeCapture } from "./make-capture.ts";
+import { settledRate } from "./settled-rate.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
@@ -345,6 +346,26 @@ async function main(): Promise<void> {
       rows.push(row);
     }
   }
+  // A plugin scenario on a capture and on the one five times as long: the rate it settles at.
+  const settled: string[] = [];
+  for (const sc of chosen) {
+    for (const kind of ["synthetic", "zeek-mix"] as const) {
+      const short = rows.find((r) => r.scenario === sc.name && r.file === files.get(kind));
+      const long = rows.find((r) => r.scenario === sc.name && r.file === files.get(`${kind}-5x`));
+      if (short === undefined || long === undefined) continue;
+      const p = [short.packets, short.median_pps, long.packets, long.median_pps] as number[];
+      const s = settledRate(p[0], p[1], p[2], p[3]);
+      const label = `${sc.name}, ${kind === "synthetic" ? "synth" : "zeek"}`;
+      settled.push(
+        s === null
+          ? `${label.padEnd(44)} no settled rate: the longer run was not faster per packet`
+          : `${label.padEnd(44)} ${fmtRate(s.pps).padStart(8)} past the first ${(p[0] / 1e6).toFixed(0)}M packets; start-up cost ${s.startupSeconds.toFixed(2)} s`,
+      );
+      short.settled_pps = s?.pps ?? null;
+      short.startup_seconds = s === null ? null : Number(s.startupSeconds.toFixed(3));
+    }
+  }
+  if (settled.length > 0) console.log(`\nsettled rates (from the median runs of both lengths):\n${settled.join("\n")}`);
   // The socket server's target: 100 clients within 20% of none.
   const socketRate = (n: number) => rows.find((r) => r.scenario === socketScenarioName(n))?.median_pps as number | undefined;
   const none = socketRate(0);
