@@ -52,13 +52,48 @@ function filterFor(linktype: number): FrameFilter | null {
   return f;
 }
 
+/**
+ * Frames whose headers are read ahead in one go (see touchHeaders), a group at a time.
+ *
+ * The first read of a frame's header is a cache miss: the reader thread (or the kernel, for a live
+ * capture) wrote those bytes on another core, and decoding stalls on it. The misses of frames read
+ * back to back do not wait for each other, so a group of them costs about what one costs; decoding a
+ * frame between two such reads does not help (it is longer than the CPU looks ahead). With one decode
+ * worker and a plugin that counts tcp events (medians of 7 runs, each against the code without this):
+ * synthetic 1M capture, decoding 0.30-0.32 s of CPU -> 0.23-0.25 s, 2.22-2.36M -> 2.68M frames/s;
+ * zeek mix 1M, 0.22 -> 0.20 s, 2.64M -> 3.09M frames/s.
+ */
+const kTouchGroup = 8;
+/** What touchHeaders read, kept so that the compiler cannot drop those reads. */
+let touched = 0;
+
+/** Reads the first byte and the 64th (or last) of the frames of sequence [from, to): see kTouchGroup. */
+function touchHeaders(from: number, to: number): void {
+  const slots = ring.slots;
+  const data = ring.data;
+  const mask = ring.slotMask;
+  let sum = touched;
+  for (let seq = from; seq !== to; seq = (seq + 1) | 0) {
+    const s = (seq & mask) * kSlotStride;
+    const off = slots[s + kSlotOffset];
+    sum = (sum + data[off] + data[off + Math.max(0, Math.min(63, slots[s + kSlotCapLen] - 1))]) | 0;
+  }
+  touched = sum;
+}
+
 /** Decodes one batch of slots in place. */
 export default function decodeBatch(task: DecodeTask): DecodeTaskResult {
   const mask = ring.slotMask;
   const slots = ring.slots;
+  const count = task.count;
   let filteredOut = 0;
-  for (let i = 0; i < task.count; i++) {
+  // The first two groups now, then each group while the one before it is decoded.
+  touchHeaders(task.start, (task.start + Math.min(count, 2 * kTouchGroup)) | 0);
+  for (let i = 0; i < count; i++) {
     const index = (task.start + i) & mask;
+    if (i % kTouchGroup === 0 && i > 0 && i + kTouchGroup < count) {
+      touchHeaders((task.start + i + kTouchGroup) | 0, (task.start + Math.min(count, i + 2 * kTouchGroup)) | 0);
+    }
     if (filterAst !== null) {
       const s = index * kSlotStride;
       const f = filterFor(slots[s + kSlotLinkType]);
