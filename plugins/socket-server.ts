@@ -54,27 +54,14 @@ class Client {
     this.writer.closed.catch(() => this.close());
   }
 
-  /**
-   * Indices of the queue where a line does not follow the one before it in LineSlabs' numbering (or
-   * is a control line, or follows one): runs() never joins lines across them.
-   */
-  private breaks: number[] = [];
-  /** The number of LineSlabs the next line must have to follow the last one queued (-1: none can). */
-  private nextSeq = -1;
-
-  /**
-   * Queues event line number `seq` of LineSlabs; beyond the bound the line is dropped and counted,
-   * never buffered.
-   */
-  send(line: Uint8Array, seq: number): void {
+  /** Queues an event line (from LineSlabs); beyond the bound the line is dropped and counted, never buffered. */
+  send(line: Uint8Array): void {
     if (this.closed || this.ending) return;
     if (this.full(line.length)) {
       this.missed++;
       this.missedTotal++;
       return;
     }
-    if (this.queue.length > 0 && seq !== this.nextSeq) this.breaks.push(this.queue.length);
-    this.nextSeq = seq + 1;
     this.queue.push(line);
     this.queuedBytes += line.length;
     if (!this.writing && !this.scheduled) {
@@ -102,8 +89,6 @@ class Client {
 
   /** Queues a line whatever the bounds (control lines, the last lines). */
   private enqueue(line: Uint8Array): void {
-    if (this.queue.length > 0) this.breaks.push(this.queue.length);
-    this.nextSeq = -1;
     this.queue.push(line);
     this.queuedBytes += line.length;
   }
@@ -130,20 +115,16 @@ class Client {
     try {
       while (this.queue.length > 0 && !this.closed) {
         const batch = this.queue.splice(0, this.queue.length);
-        const breaks = this.breaks;
-        this.breaks = [];
-        this.nextSeq = -1;
         this.queuedBytes = 0;
         this.wakeRoomWaiters();
         if (this.missed > 0) {
-          breaks.push(batch.length);
           batch.push(encoder.encode(`${JSON.stringify({ type: "dropped", count: this.missed })}\n`));
           this.missed = 0;
         }
         await this.writer.ready;
         // Runs go out as they are when they are few or long; many short ones (a client of some of the
         // events only) are copied into one write.
-        const pieces = runs(batch, breaks);
+        const pieces = runs(batch);
         let bytes = 0;
         for (const piece of pieces) bytes += piece.length;
         if (pieces.length <= kMaxWritesPerBatch || bytes >= pieces.length * kMinRunBytes) {
@@ -203,19 +184,12 @@ class LineSlabs {
   private static readonly kSlabBytes = 256 * 1024;
   private slab = new Uint8Array(LineSlabs.kSlabBytes);
   private used = 0;
-  /** The sequence number of the line encoded last (one more for every line). */
-  seq = 0;
 
   encode(text: string): Uint8Array {
-    this.seq++;
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
     const most = text.length * 3;
-    if (most > LineSlabs.kSlabBytes / 8) {
-      // A buffer of its own; the next line starts a new slab, at offset 0, which cannot be mistaken
-      // for the continuation of this one (see runs()).
-      this.used = this.slab.length;
-      return encoder.encode(text);
-    }
+    // A long line gets a buffer of its own.
+    if (most > LineSlabs.kSlabBytes / 8) return encoder.encode(text);
     if (this.used + most > this.slab.length) {
       this.slab = new Uint8Array(LineSlabs.kSlabBytes);
       this.used = 0;
@@ -228,21 +202,18 @@ class LineSlabs {
 }
 
 /**
- * Queued lines as views of the runs of bytes they make. Between two breaks (see Client.breaks) the
- * lines are consecutive lines of LineSlabs, and one continues the run of the line before it when it
- * starts where that one ends; when it is in another buffer, it starts at offset 0 and the line before
- * it ended further on, so the run ends there.
+ * Queued lines as views of the runs of bytes they make. A line continues the run of the line before
+ * it when it lies right after it in the same buffer: LineSlabs writes a slab front to back, so those
+ * are consecutive event lines, none skipped (a line the client did not subscribe to, or dropped for
+ * it, would lie between them). Control lines have buffers of their own.
  */
-function runs(lines: readonly Uint8Array[], breaks: readonly number[]): Uint8Array[] {
+function runs(lines: readonly Uint8Array[]): Uint8Array[] {
   const out: Uint8Array[] = [];
-  let b = 0;
   let first = lines[0];
   let end = first.byteOffset + first.length;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
-    const forced = b < breaks.length && breaks[b] === i;
-    if (forced) b++;
-    if (forced || line.byteOffset !== end) {
+    if (line.buffer !== first.buffer || line.byteOffset !== end) {
       out.push(new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset));
       first = line;
     }
@@ -317,8 +288,7 @@ export default definePlugin({
           // are not even built.
           const handler = (ev: unknown) => {
             const line = lines.encode(`${JSON.stringify(eventRecord(name, ev))}\n`);
-            const seq = lines.seq;
-            for (const c of set!) c.send(line, seq);
+            for (const c of set!) c.send(line);
             sent++;
           };
           handlers.set(name, handler);
