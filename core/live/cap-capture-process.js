@@ -152,6 +152,12 @@ function start() {
     pump();
   }
 
+  // The pipe to the host is full (stdout is non-blocking): try again after a pause that doubles up to
+  // kFullPipeMaxMs while the host does not read, and is back to 1 ms after a write. Retrying every
+  // millisecond kept this process waking some 700 times a second for as long as a host stalled.
+  const kFullPipeMaxMs = 16;
+  let fullPipeMs = 1;
+
   function pump() {
     if (writing || queue.length === 0) return;
     writing = true;
@@ -160,10 +166,15 @@ function start() {
     const next = () =>
       write(1, buf, off, len - off, null, (err, n) => {
         if (err) {
-          if (err.code === "EAGAIN") return void setTimeout(next, 1);
+          if (err.code === "EAGAIN") {
+            setTimeout(next, fullPipeMs);
+            fullPipeMs = Math.min(kFullPipeMaxMs, fullPipeMs * 2);
+            return;
+          }
           // The host went away: nothing more to deliver.
           return shutdown();
         }
+        fullPipeMs = 1;
         off += n;
         if (off < len) return next();
         queue.shift();
