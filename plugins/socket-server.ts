@@ -13,16 +13,23 @@ function sameSecret(given: string, expected: string): boolean {
 
 /** How long event lines may gather before they are written to a client. */
 const kFlushMs = 10;
-/** Runs of lines written one by one, unless there are more than this and they average less than kMinRunBytes (see runs()). */
+/** Runs written one by one, unless there are more than this and they average less than kMinRunBytes (see drain). */
 const kMaxWritesPerBatch = 4;
 const kMinRunBytes = 16 * 1024;
 
 /** A connected client: its subscriptions, its bounded output queue and its manners. */
 class Client {
   readonly events = new Set<string>();
-  /** Encoded lines waiting for the socket (bounded by the `queue` and `queue-bytes` options). */
-  readonly queue: Uint8Array[] = [];
-  /** Bytes of those lines. */
+  /**
+   * What waits for the socket, as runs of bytes: consecutive event lines lie back to back in a slab of
+   * LineSlabs, so the lines a client gets in a row make one run, which a new line extends. That keeps
+   * the cost of an event line to a client at a compare and a store, whatever the number of clients.
+   */
+  private runs: Run[] = [];
+  /** The run an event line may extend: the last one queued, until the queue is taken for writing. */
+  private tail: Run | null = null;
+  /** Lines and bytes queued (bounded by the `queue` and `queue-bytes` options). */
+  queuedLines = 0;
   private queuedBytes = 0;
   /** Events dropped since the client was last told. */
   missed = 0;
@@ -54,16 +61,24 @@ class Client {
     this.writer.closed.catch(() => this.close());
   }
 
-  /** Queues an event line (from LineSlabs); beyond the bound the line is dropped and counted, never buffered. */
-  send(line: Uint8Array): void {
+  /**
+   * Queues the event line buf[start, end) (from LineSlabs); beyond the bound the line is dropped and
+   * counted, never buffered.
+   */
+  send(buf: Uint8Array, start: number, end: number): void {
     if (this.closed || this.ending) return;
-    if (this.full(line.length)) {
+    if (this.full(end - start)) {
       this.missed++;
       this.missedTotal++;
       return;
     }
-    this.queue.push(line);
-    this.queuedBytes += line.length;
+    const tail = this.tail;
+    // The line right after the tail's last one in the same slab continues its run: nothing came
+    // between them, since a line the client skipped or dropped would lie between.
+    if (tail !== null && tail.buf === buf && tail.end === start) tail.end = end;
+    else this.push({ buf, start, end });
+    this.queuedLines++;
+    this.queuedBytes += end - start;
     if (!this.writing && !this.scheduled) {
       // Events come in bursts (a batch of packets at a time): lines gathered over a few milliseconds
       // go out in one write, where a write per burst cost a fifth of the host's time with 100 clients.
@@ -84,12 +99,18 @@ class Client {
 
   /** True when a line of `bytes` more would pass a bound of the queue. */
   private full(bytes: number): boolean {
-    return this.queue.length >= this.limit || this.queuedBytes + bytes > this.limitBytes;
+    return this.queuedLines >= this.limit || this.queuedBytes + bytes > this.limitBytes;
+  }
+
+  private push(run: Run): void {
+    this.runs.push(run);
+    this.tail = run;
   }
 
   /** Queues a line whatever the bounds (control lines, the last lines). */
   private enqueue(line: Uint8Array): void {
-    this.queue.push(line);
+    this.push({ buf: line, start: 0, end: line.length });
+    this.queuedLines++;
     this.queuedBytes += line.length;
   }
 
@@ -113,18 +134,22 @@ class Client {
   private async drain(): Promise<void> {
     this.writing = true;
     try {
-      while (this.queue.length > 0 && !this.closed) {
-        const batch = this.queue.splice(0, this.queue.length);
+      while (this.runs.length > 0 && !this.closed) {
+        const batch = this.runs;
+        this.runs = [];
+        this.tail = null;
+        this.queuedLines = 0;
         this.queuedBytes = 0;
         this.wakeRoomWaiters();
         if (this.missed > 0) {
-          batch.push(encoder.encode(`${JSON.stringify({ type: "dropped", count: this.missed })}\n`));
+          const notice = encoder.encode(`${JSON.stringify({ type: "dropped", count: this.missed })}\n`);
+          batch.push({ buf: notice, start: 0, end: notice.length });
           this.missed = 0;
         }
         await this.writer.ready;
         // Runs go out as they are when they are few or long; many short ones (a client of some of the
         // events only) are copied into one write.
-        const pieces = runs(batch);
+        const pieces = batch.map((r) => r.buf.subarray(r.start, r.end));
         let bytes = 0;
         for (const piece of pieces) bytes += piece.length;
         if (pieces.length <= kMaxWritesPerBatch || bytes >= pieces.length * kMinRunBytes) {
@@ -152,7 +177,7 @@ class Client {
     }
     this.enqueue(encoder.encode(`${JSON.stringify(last)}\n`));
     const done = (async () => {
-      while (this.writing || this.queue.length > 0) {
+      while (this.writing || this.runs.length > 0) {
         if (!this.writing) await this.drain();
         else await new Promise((r) => setTimeout(r, 5));
       }
@@ -165,11 +190,20 @@ class Client {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.queue.length = 0;
+    this.runs = [];
+    this.tail = null;
+    this.queuedLines = 0;
     this.queuedBytes = 0;
     this.wakeRoomWaiters();
     this.conn.close();
   }
+}
+
+/** Bytes buf[start, end) queued for a client: one line, or event lines that lie back to back. */
+interface Run {
+  buf: Uint8Array;
+  start: number;
+  end: number;
 }
 
 /**
@@ -178,18 +212,27 @@ class Client {
  * another in a slab or two: they go to the socket as views of the slabs instead of a copy of every
  * line into a batch of each client's own (with 100 clients those copies were a sixth of the main
  * thread's time). A full slab is never written again: a new one is taken, and the old one lives as
- * long as a line refers to it.
+ * long as a run refers to it.
  */
 class LineSlabs {
   private static readonly kSlabBytes = 256 * 1024;
   private slab = new Uint8Array(LineSlabs.kSlabBytes);
   private used = 0;
+  /** Where `encode` put the last line: buf[start, end). Fields, not a result object, since encode runs per event. */
+  buf = this.slab;
+  start = 0;
+  end = 0;
 
-  encode(text: string): Uint8Array {
+  encode(text: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
     const most = text.length * 3;
-    // A long line gets a buffer of its own.
-    if (most > LineSlabs.kSlabBytes / 8) return encoder.encode(text);
+    if (most > LineSlabs.kSlabBytes / 8) {
+      // A long line gets a buffer of its own.
+      this.buf = encoder.encode(text);
+      this.start = 0;
+      this.end = this.buf.length;
+      return;
+    }
     if (this.used + most > this.slab.length) {
       this.slab = new Uint8Array(LineSlabs.kSlabBytes);
       this.used = 0;
@@ -197,30 +240,10 @@ class LineSlabs {
     const start = this.used;
     const { written } = encoder.encodeInto(text, this.slab.subarray(start));
     this.used += written;
-    return this.slab.subarray(start, this.used);
+    this.buf = this.slab;
+    this.start = start;
+    this.end = this.used;
   }
-}
-
-/**
- * Queued lines as views of the runs of bytes they make. A line continues the run of the line before
- * it when it lies right after it in the same buffer: LineSlabs writes a slab front to back, so those
- * are consecutive event lines, none skipped (a line the client did not subscribe to, or dropped for
- * it, would lie between them). Control lines have buffers of their own.
- */
-function runs(lines: readonly Uint8Array[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let first = lines[0];
-  let end = first.byteOffset + first.length;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    if (line.buffer !== first.buffer || line.byteOffset !== end) {
-      out.push(new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset));
-      first = line;
-    }
-    end = line.byteOffset + line.length;
-  }
-  out.push(new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset));
-  return out;
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
@@ -271,8 +294,12 @@ export default definePlugin({
     }
     const clients = new Set<Client>();
     const lines = new LineSlabs();
-    /** Clients per subscribed event, and the bus handler of each event that has any. */
-    const subscribers = new Map<string, Set<Client>>();
+    /**
+     * Clients per subscribed event, and the bus handler of each event that has any. The list is an
+     * array replaced on each change (never changed in place), so a handler walks it by index: no
+     * iterator objects per event and client, and a change during a walk cannot disturb it.
+     */
+    const subscribers = new Map<string, { clients: Client[] }>();
     const handlers = new Map<string, (ev: unknown) => void>();
     let sent = 0;
 
@@ -281,20 +308,23 @@ export default definePlugin({
       if (bad.length > 0) return `unknown event ${bad.map((n) => JSON.stringify(n)).join(", ")}: events are ${ctx.host.events().join(", ")}`;
       for (const name of names) {
         client.events.add(name);
-        let set = subscribers.get(name);
-        if (set === undefined) {
-          subscribers.set(name, (set = new Set()));
+        let subs = subscribers.get(name);
+        if (subs === undefined) {
+          const entry = { clients: [] as Client[] };
+          subscribers.set(name, (subs = entry));
           // Subscribe to the bus only while some client wants the event: events nobody listens to
           // are not even built.
           const handler = (ev: unknown) => {
-            const line = lines.encode(`${JSON.stringify(eventRecord(name, ev))}\n`);
-            for (const c of set!) c.send(line);
+            lines.encode(`${JSON.stringify(eventRecord(name, ev))}\n`);
+            const { buf, start, end } = lines;
+            const list = entry.clients;
+            for (let i = 0; i < list.length; i++) list[i].send(buf, start, end);
             sent++;
           };
           handlers.set(name, handler);
           ctx.on(name as "dns", handler);
         }
-        set.add(client);
+        if (!subs.clients.includes(client)) subs.clients = [...subs.clients, client];
       }
       return null;
     };
@@ -302,10 +332,10 @@ export default definePlugin({
     const unsubscribe = (client: Client, names: Iterable<string>) => {
       for (const name of [...names]) {
         client.events.delete(name);
-        const set = subscribers.get(name);
-        if (set === undefined) continue;
-        set.delete(client);
-        if (set.size === 0) {
+        const subs = subscribers.get(name);
+        if (subs === undefined) continue;
+        subs.clients = subs.clients.filter((c) => c !== client);
+        if (subs.clients.length === 0) {
           subscribers.delete(name);
           ctx.off(name as "dns", handlers.get(name)!);
           handlers.delete(name);
@@ -419,7 +449,7 @@ export default definePlugin({
             if (discarding) discarding = false;
             else if (tooLong(line)) strikeAt(client, overlong);
             else command(client, line);
-            if (client.queue.length >= o.queue) await client.room();
+            if (client.queuedLines >= o.queue) await client.room();
           }
           if (client.ending) {
             pending = "";
