@@ -338,6 +338,47 @@ function indexOfLineFeed(bytes: Uint8Array, from: number, end: number): number {
   return -1;
 }
 
+/** Whether the bytes scanLine passed over (before its LF, or to the end) hold a control byte. */
+let lineHasControl = false;
+
+/**
+ * indexOfLineFeed for #head, which also wants to know whether a line holds a control byte (a byte
+ * below 0x20 other than HT and CR, or DEL: not in an HTTP head), and would otherwise read each line
+ * a second time, a byte at a time. Returns the LF's index or -1, and sets lineHasControl. Four bytes
+ * at a time as indexOfLineFeed does: `(x - 0x20202020) & ~x & 0x80808080` finds a byte below 0x20 (LF
+ * is one), the same test on x XOR 0x7f7f7f7f a DEL; such a word is then read byte by byte (once per
+ * line at least: the CR before the LF).
+ */
+function scanLine(bytes: Uint8Array, from: number, end: number): number {
+  if (bytes.buffer !== wordsOf) {
+    wordsOf = bytes.buffer;
+    words = new DataView(bytes.buffer);
+  }
+  const base = bytes.byteOffset;
+  let control = false;
+  let i = from;
+  for (;;) {
+    for (; i + 4 <= end; i += 4) {
+      const x = words.getUint32(base + i, true);
+      const y = x ^ 0x7f7f7f7f;
+      if ((((x - 0x20202020) & ~x) | ((y - 0x01010101) & ~y)) & 0x80808080) break;
+    }
+    const stop = Math.min(i + 4, end);
+    for (; i < stop; i++) {
+      const b = bytes[i]!;
+      if (b === LF) {
+        lineHasControl = control;
+        return i;
+      }
+      if ((b < 0x20 && b !== HT && b !== CR) || b === 0x7f) control = true;
+    }
+    if (i >= end) {
+      lineHasControl = control;
+      return -1;
+    }
+  }
+}
+
 /** Index of the first LF in bytes[from, end), or `end` when there is none. */
 function lineFeed(bytes: Uint8Array, from: number, end: number): number {
   const lf = indexOfLineFeed(bytes, from, end);
@@ -924,11 +965,11 @@ export class HttpConnectionParser {
     // The LFs of a head found whole in this chunk, for parseHead (see lineFeeds).
     let recorded = 0;
     for (;;) {
-      const lf = indexOfLineFeed(chunk, i, end);
+      const lf = scanLine(chunk, i, end);
       if (recorded < kRecordedLines) lineFeeds[recorded] = lf;
       recorded++;
       if (lf < 0) {
-        if ((d.startKind < 0 || this.#firstMessage()) && hasControlBytes(chunk, i, end)) {
+        if (lineHasControl && (d.startKind < 0 || this.#firstMessage())) {
           // Binary bytes where a start line (or the first message's header) should be: do not keep 64 KiB of
           // them before saying so.
           this.#rejectHead(d, d.startKind < 0 ? "http_bad_start_line" : "http_bad_header_line", chunk, i, end, false);
@@ -953,7 +994,7 @@ export class HttpConnectionParser {
           ok = this.#startLine(d, d.buf!, 0, d.bufLen - 1);
         }
         if (!ok) return d.state === kStateDead ? end : lf + 1;
-      } else if (this.#firstMessage() && hasControlBytes(chunk, i, lf)) {
+      } else if (lineHasControl && this.#firstMessage()) {
         // A header line with binary bytes before any message: a version-less "request line" of some other
         // protocol, then its data. (Later, such a line is only a bad header line: parseHead says so.)
         this.#rejectHead(d, "http_bad_header_line", chunk, i, lf, true);

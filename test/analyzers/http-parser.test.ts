@@ -496,6 +496,40 @@ t.test("HttpConnectionParser gives up at once on binary bytes before any message
   t.same(qe.log, ["req GET / HTTP/1.1 host= @0", "resp 200 HTTP/1.1 @2"], "the response after the garbage is found");
 });
 
+t.test("a control byte anywhere in a first message's header line is found, whatever its place in a word", async (t) => {
+  // The head is scanned four bytes at a time: put the byte at every offset of a line, and at its end.
+  for (const control of [0x00, 0x1b, 0x7f]) {
+    for (let at = 0; at < 9; at++) {
+      const ev = new Events();
+      const p = new HttpConnectionParser(ev);
+      const line = bytes("X-Padding: abcdefgh\r\n");
+      line[11 + at] = control;
+      p.data(0, concatBytes(bytes("GET / HTTP/1.1\r\n"), line, bytes("Host: h\r\n\r\n")), 0);
+      t.same(ev.requests, [], `0x${control.toString(16)} at ${at}: no request`);
+      t.same(ev.weirds, ["http_bad_header_line"], `0x${control.toString(16)} at ${at}: said why`);
+    }
+  }
+  // HT, CR inside a line and bytes above 0x7f are no control bytes: the request stands.
+  for (const allowed of [0x09, 0x0d, 0x80, 0xc3, 0xff]) {
+    const ev = new Events();
+    const p = new HttpConnectionParser(ev);
+    const line = bytes("X-Padding: abcdefgh\r\n");
+    line[13] = allowed;
+    p.data(0, concatBytes(bytes("GET / HTTP/1.1\r\n"), line, bytes("Host: h\r\n\r\n")), 0);
+    t.same(ev.log, ["req GET / HTTP/1.1 host=h @0"], `0x${allowed.toString(16)} is allowed`);
+  }
+});
+
+function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 t.test("HttpConnectionParser.end() reports a head that never completed", async (t) => {
   const ev = new Events();
   const p = new HttpConnectionParser(ev);
