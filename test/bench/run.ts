@@ -359,10 +359,10 @@ async function main(): Promise<void> {
       settled.push(
         s === null
           ? `${label.padEnd(44)} no settled rate: the longer run was not faster per packet`
-          : `${label.padEnd(44)} ${fmtRate(s.pps).padStart(8)} past the first ${(p[0] / 1e6).toFixed(0)}M packets; start-up cost ${s.startupSeconds.toFixed(2)} s`,
+          : `${label.padEnd(44)} ${fmtRate(s.pps).padStart(8)} past the first ${(p[0] / 1e6).toFixed(0)}M packets; warm-up cost ${s.warmupSeconds.toFixed(2)} s`,
       );
       short.settled_pps = s?.pps ?? null;
-      short.startup_seconds = s === null ? null : Number(s.startupSeconds.toFixed(3));
+      short.warmup_seconds = s === null ? null : Number(s.warmupSeconds.toFixed(3));
     }
   }
   if (settled.length > 0) console.log(`\nsettled rates (from the median runs of both lengths):\n${settled.join("\n")}`);
