@@ -133,6 +133,29 @@ function framePipe(): { readFd: number; writeFd: number } {
   }
 }
 
+/**
+ * `stop()` for a capture process: asks it once to stop (it then delivers what it captured and exits);
+ * later calls do nothing. The request can meet a process that has just exited, whose channel Node
+ * has not seen close yet: the send then fails with EPIPE, which without a callback Node raises as an
+ * 'error' event, and an unhandled one ends the host with a stack trace instead of its final stats.
+ * A failed request falls back to SIGTERM (which the process also stops on); a process already gone
+ * ignores it.
+ */
+export function stopOnce(child: ChildProcess): () => void {
+  let asked = false;
+  return () => {
+    if (asked) return;
+    asked = true;
+    if (!child.connected) {
+      child.kill("SIGTERM");
+      return;
+    }
+    child.send({ type: "stop" }, (err) => {
+      if (err) child.kill("SIGTERM");
+    });
+  };
+}
+
 /** The capture process, and the pcap stream it writes on its stdout. */
 function openCapProcess(options: LiveCaptureOptions, stderr: (line: string) => void): Promise<LiveCapture> {
   const script = fileURLToPath(new URL("./cap-capture-process.js", import.meta.url));
@@ -188,6 +211,9 @@ function openCapProcess(options: LiveCaptureOptions, stderr: (line: string) => v
     if (exited && !child.connected) resolveDone();
   };
   child.on("disconnect", ended);
+  // Failures to signal or message the process ('error' events) must not end the host: its exit and
+  // its stream's end say what became of the capture.
+  child.on("error", () => {});
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (text: string) => {
     for (const line of text.split("\n")) {
@@ -205,10 +231,7 @@ function openCapProcess(options: LiveCaptureOptions, stderr: (line: string) => v
           linktype: msg.linktype ?? 1,
           bytes,
           stats,
-          stop: () => {
-            if (child.connected) child.send({ type: "stop" });
-            else child.kill("SIGTERM");
-          },
+          stop: stopOnce(child),
           discardRest: () => bytes.discard(),
           done,
           get failure() {
