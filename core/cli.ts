@@ -125,6 +125,32 @@ export const commandLineOptions = {
   version: { type: "boolean" },
 } as const;
 
+/** The long name of an option as the user wrote it ("-c" or "--count"), or the text as it is. */
+function longName(written: string): string {
+  if (written.startsWith("--")) return written;
+  const letter = written.slice(1);
+  for (const [name, spec] of Object.entries(commandLineOptions)) if ("short" in spec && spec.short === letter) return `--${name}`;
+  return written;
+}
+
+/** What parseArgs found wrong, in the host's words: what is wrong and what to write instead. */
+function parseArgsProblem(err: Error, argv: string[]): string {
+  const message = err.message;
+  let m = /^Unknown option '([^']+)'/.exec(message);
+  if (m !== null) return `Unknown option ${m[1]}: see host --help (filter words that start with "-" go after "--")`;
+  m = /^Option '([^']+)' argument is ambiguous/.exec(message);
+  if (m !== null) {
+    // parseArgs will not take a value that starts with "-" after a space: `--workers -1`.
+    const next = argv[argv.indexOf(m[1]) + 1];
+    return `Option ${m[1]} needs a value, and "${next}" looks like an option: write ${longName(m[1])}=${next} if that is the value`;
+  }
+  m = /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(message);
+  if (m !== null) return `Option ${m[1]} needs a value: see host --help`;
+  m = /^Option '(--[\w-]+)' does not take an argument/.exec(message);
+  if (m !== null) return `Option ${m[1]} takes no value: write it alone`;
+  return `${message.split("\n")[0]}: see host --help`;
+}
+
 /** Turns argv into a RunConfig; also handles the commands that print and exit (help, version, lists). */
 export async function parseCommandLine(
   argv: string[],
@@ -134,7 +160,7 @@ export async function parseCommandLine(
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: commandLineOptions });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message.split("\n")[0]}: see host --help`);
+    throw new UsageError(parseArgsProblem(err as Error, argv));
   }
   const v = parsed.values;
   if (v.help) {

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { commandLineOptions } from "../../core/cli.ts";
+import { commandLineOptions, parseCommandLine } from "../../core/cli.ts";
 import { builtinPluginDir, discoverPlugins } from "../../core/plugins/plugin-loader.ts";
 import { collectorPlugin, makePluginDir, parseLines, repoRoot } from "../support/host-run.ts";
 import { ethernet, ipv4, ipv6, tcp, udp } from "../support/packet-builders.ts";
@@ -32,8 +32,28 @@ function host(args: string[], input?: Uint8Array): { status: number | null; stdo
 t.test("host exits with 2 on an unknown flag and says where to look", async (t) => {
   const r = host(["-r", sample, "--bogus"]);
   t.equal(r.status, 2);
-  t.match(r.stderr, /^host: .*'--bogus'.*: see host --help\n$/);
+  t.match(r.stderr, /^host: Unknown option --bogus: see host --help/);
+  t.equal(r.stderr.split("\n").length, 2, "one line");
   t.equal(r.stdout, "");
+});
+
+t.test("what the argument parser rejects is said in the host's words, with what to write instead", async (t) => {
+  const problem = async (args: string[]) => {
+    try {
+      await parseCommandLine(args, () => {});
+    } catch (err) {
+      t.equal((err as Error).name, "UsageError", args.join(" "));
+      return (err as Error).message;
+    }
+    return "accepted";
+  };
+  t.equal(await problem(["--workers", "-1"]), `Option --workers needs a value, and "-1" looks like an option: write --workers=-1 if that is the value`);
+  t.equal(await problem(["-r", sample, "-c", "-5"]), `Option -c needs a value, and "-5" looks like an option: write --count=-5 if that is the value`);
+  t.equal(await problem(["-r"]), "Option --read needs a value: see host --help");
+  t.equal(await problem(["--stats=yes"]), "Option --stats takes no value: write it alone");
+  t.match(await problem(["-x"]), /^Unknown option -x: see host --help/);
+  // Written the way the message says, the value reaches the option's own check.
+  t.match(await problem(["-r", sample, "--workers=-1"]), /^Invalid --workers "-1"/);
 });
 
 t.test("host exits with 2 on an unknown plugin and lists the plugins it has", async (t) => {
