@@ -257,7 +257,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   if (failure !== null) {
     if (failure instanceof UsageError) throw failure;
     status = 1;
-    io.stderr(failure instanceof CaptureFileError ? failure.message : `host: ${errorText(failure)}`);
+    io.stderr(`host: ${failure instanceof CaptureFileError ? failure.message : errorText(failure)}`);
   }
   if (config.stats) {
     const s: RunStats = {

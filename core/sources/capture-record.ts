@@ -22,16 +22,18 @@ export const kRecordPacket = 1;
 export const kRecordSkip = 2;
 
 /**
- * A capture file that cannot be read on: which file, where and what. Every packet before `offset`
- * was delivered. `offset` is -1 when the file could not be opened at all.
+ * A capture file that cannot be read on: which file, where, what, and what the user can do about it.
+ * Every packet before `offset` was delivered. `offset` is -1 when no place in the file is to blame
+ * (it could not be opened, or it is empty).
  */
 export class CaptureFileError extends Error {
   constructor(
     readonly file: string,
     readonly offset: number,
     readonly problem: string,
+    readonly advice = "",
   ) {
-    super(offset < 0 ? `${file}: ${problem}` : `${file}: ${problem} at byte offset ${offset}`);
+    super(`${file}: ${problem}${offset < 0 ? "" : ` at byte offset ${offset}`}${advice === "" ? "" : `: ${advice}`}`);
     this.name = "CaptureFileError";
   }
 }

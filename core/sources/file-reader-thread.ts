@@ -35,7 +35,7 @@ export type ReaderMessage =
   | { type: "flush" }
   | { type: "linktype"; linktype: number; littleEndian: boolean }
   | { type: "done"; cpu: number }
-  | { type: "error"; file: string; offset: number; problem: string; cpu: number }
+  | { type: "error"; file: string; offset: number; problem: string; advice: string; cpu: number }
   | { type: "failure"; message: string };
 
 const init = workerData as ReaderThreadData;
@@ -81,7 +81,7 @@ try {
   post({ type: "done", cpu: threadCpuSeconds() - cpuAtStart });
 } catch (err) {
   if (err instanceof CaptureFileError) {
-    post({ type: "error", file: err.file, offset: err.offset, problem: err.problem, cpu: threadCpuSeconds() - cpuAtStart });
+    post({ type: "error", file: err.file, offset: err.offset, problem: err.problem, advice: err.advice, cpu: threadCpuSeconds() - cpuAtStart });
   }
   else post({ type: "failure", message: err instanceof Error ? err.message : String(err) });
 }

@@ -193,7 +193,7 @@ export class FileSource {
 
       const carry = fill - parse;
       if (carry >= ring.pageSize) {
-        throw new CaptureFileError(this.label, this.fileOffset, `a record of more than ${carry} bytes does not fit the ring: raise --ring-size`);
+        throw new CaptureFileError(this.label, this.fileOffset, `a record of more than ${carry} bytes does not fit the ring`, "raise --ring-size");
       }
       const next = (page + 1) % ring.pageCount;
       ring.closePage(page, this.head);
@@ -314,12 +314,13 @@ export class FileSource {
     if (this.skip > 0 || left > 0) {
       const rec = this.rec;
       const need = this.skip > 0 ? this.skip : rec.length > left ? rec.length - left : 0;
-      const what = this.format === null ? "file is too short to be a capture" : `truncated ${this.format.name} record`;
       // A block cut by the end of the file is reported where it starts, skipped or not.
       const at = this.skip > 0 ? this.skipFrom : this.fileOffset;
+      const what =
+        this.format === null ? "file is too short to be a capture" : `truncated ${this.format.name} ${at === 0 ? "file header" : "record"}`;
       throw new CaptureFileError(this.label, at, need > 0 ? `${what}: ${need} more bytes expected` : what);
     }
-    if (this.format === null) throw new CaptureFileError(this.label, 0, "file is empty");
+    if (this.format === null) throw new CaptureFileError(this.label, -1, "file is empty");
   }
 
   private detect(view: DataView, pos: number): CaptureFormat {
@@ -328,7 +329,8 @@ export class FileSource {
     throw new CaptureFileError(
       this.label,
       this.fileOffset,
-      "not a pcap or pcapng file (unknown magic number): convert it with editcap -F pcap, or check the path",
+      "not a pcap or pcapng file (unknown magic number)",
+      "convert it with editcap -F pcap, or check the path",
     );
   }
 
@@ -345,7 +347,13 @@ export class FileSource {
 function openFile(path: string): Promise<number> {
   return new Promise((resolve, reject) => {
     open(path, "r", (err, fd) => {
-      if (err === null) return resolve(fd);
+      if (err === null) {
+        // Linux opens a directory for reading; only the first read would fail, with a bare EISDIR.
+        return fstat(fd, (statErr, st) => {
+          if (statErr !== null || !st.isDirectory()) return resolve(fd);
+          close(fd, () => reject(new CaptureFileError(path, -1, "cannot open the capture: it is a directory")));
+        });
+      }
       const why =
         err.code === "ENOENT"
           ? "no such file"

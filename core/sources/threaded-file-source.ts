@@ -73,7 +73,7 @@ export class ThreadedFileSource {
               return finish();
             case "error":
               this.cpuSeconds = msg.cpu;
-              return finish(new CaptureFileError(msg.file, msg.offset, msg.problem));
+              return finish(new CaptureFileError(msg.file, msg.offset, msg.problem, msg.advice));
             case "failure":
               return finish(new Error(msg.message));
           }

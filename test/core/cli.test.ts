@@ -109,8 +109,14 @@ t.test("host exits with 1 when the capture file does not exist, naming it", asyn
   const missing = join(files.path, "missing.pcap");
   const r = host(["-r", missing, "--plugins-dir", plugins.path, "--plugins", "packets"]);
   t.equal(r.status, 1);
-  t.equal(r.stderr, `${missing}: cannot open the capture: no such file\n`);
+  t.equal(r.stderr, `host: ${missing}: cannot open the capture: no such file\n`);
   t.equal(r.stdout, "");
+});
+
+t.test("host exits with 1 when -r names a directory, saying so", async (t) => {
+  const r = host(["-r", files.path, "--plugins-dir", plugins.path, "--plugins", "packets"]);
+  t.equal(r.status, 1);
+  t.equal(r.stderr, `host: ${files.path}: cannot open the capture: it is a directory\n`);
 });
 
 t.test("host --help exits with 0 and documents exactly the flags the parser accepts", async (t) => {

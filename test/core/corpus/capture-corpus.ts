@@ -52,7 +52,7 @@ export async function checkCorpus(t: Test, set: "zeek" | "tcpdump", shard = 0, s
       const run = await runCapture(file, { workers: 1, ringBytes: 1 << 20, signal: controller.signal });
       if (controller.signal.aborted) problems.push(`${name}: still running after ${kPerFileTimeoutMs / 1000} s`);
       // A damaged file ends with status 1 and one line naming it; anything else is a failure of the host.
-      const damagedOk = run.status === 1 && run.errors.length === 1 && run.errors[0]!.startsWith(`${file}: `);
+      const damagedOk = run.status === 1 && run.errors.length === 1 && run.errors[0]!.startsWith(`host: ${file}: `);
       if (run.status !== 0 && !damagedOk) problems.push(`${name}: status ${run.status}, stderr ${JSON.stringify(run.errors)}`);
       else if (run.status === 0 && run.errors.length > 0) problems.push(`${name}: stderr ${JSON.stringify(run.errors)}`);
       if (run.stats.packets === expected.packets) matched++;
