@@ -159,9 +159,17 @@ export async function importPlugin(file: PluginFile, generation = 0): Promise<Pl
     await typeScriptLoader();
   }
   const url = pathToFileURL(file.path).href + (generation > 0 ? `?v=${generation}` : "");
-  const mod = (await import(url)) as { default?: unknown };
-  const def = mod.default as Partial<PluginDefinition> | undefined;
   const where = `Plugin file ${file.path}`;
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(url)) as { default?: unknown };
+  } catch (err) {
+    // Node's message for a syntax error in a module names neither the file nor the line.
+    const message = err instanceof Error ? err.message.replace(/\s*\n\s*/g, " ") : String(err);
+    const hint = err instanceof SyntaxError && !isDeno && /\.[cm]?js$/.test(file.path) ? ` (node --check ${file.path} shows where)` : "";
+    throw new Error(`${where} cannot be loaded: ${message}${hint}`);
+  }
+  const def = mod.default as Partial<PluginDefinition> | undefined;
   if (def === null || typeof def !== "object") {
     throw new Error(`${where} has no default export: export default definePlugin({ name, description, setup(ctx) { ... } })`);
   }

@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import t from "tap";
 import { runApp } from "../app/app-run.ts";
 import { pluginFolder, smallCapture, writePlugin } from "./plugin-fixtures.ts";
@@ -153,4 +155,20 @@ t.test("past its first calls a handler is timed one call in 16, and the estimate
   t.equal(steady.calls, 600);
   // 256 calls timed each, then 21 timed for 16 each (336 calls): about 592 ms.
   t.ok(steady.ms >= 500 && steady.ms < 1000, `600 calls of 1 ms (and 15 untimed ones of 50 ms) show up as ${steady.ms} ms`);
+});
+
+t.test("a plugin file that cannot be loaded is named, with where its error is when Node does not say", async (t) => {
+  const dir = pluginFolder(t);
+  const file = smallCapture(dir, 1);
+  const broken = join(dir, "broken.js");
+  writeFileSync(broken, `export default {\n  name: "broken",\n  setup(ctx) { ctx.on("packet", () => { ) }\n};\n`);
+  await t.rejects(runApp(file, { plugins: ["broken"], pluginDirs: [dir] }), {
+    message: `Plugin file ${broken} cannot be loaded: Unexpected token ')' (node --check ${broken} shows where)`,
+  });
+  // TypeScript's compiler names the line itself.
+  writeFileSync(join(dir, "broken2.ts"), `export default {\n  name: "broken2",\n  setup(ctx) { ctx.on("packet", () => { ) }\n};\n`);
+  await t.rejects(runApp(file, { plugins: ["broken2"], pluginDirs: [dir] }), { message: /^Plugin file .*broken2\.ts cannot be loaded: .*broken2\.ts:3:\d+: ERROR/ });
+  // A module that throws while it loads.
+  writeFileSync(join(dir, "thrower.js"), `throw new Error("no config file");\nexport default { name: "thrower", setup() {} };\n`);
+  await t.rejects(runApp(file, { plugins: ["thrower"], pluginDirs: [dir] }), { message: /^Plugin file .*thrower\.js cannot be loaded: no config file$/ });
 });
