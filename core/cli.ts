@@ -2,7 +2,7 @@
  * The `host` command: parses the command line (node:util parseArgs), then runs the host.
  * Exit status: 0 done, 1 damaged input or a failure during the run, 2 usage error.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { defaultWorkerCount, type WorkerCount } from "./pool/decode-pool.ts";
 import { builtinPluginDir, discoverPlugins, importPlugin } from "./plugins/plugin-loader.ts";
@@ -171,6 +171,15 @@ export async function parseCommandLine(
     print(`packet-host ${version}\n`);
     return null;
   }
+  for (const dir of v["plugins-dir"] ?? []) {
+    let isDir = false;
+    try {
+      isDir = statSync(dir).isDirectory();
+    } catch {
+      throw new UsageError(`Invalid --plugins-dir "${dir}": no such folder`);
+    }
+    if (!isDir) throw new UsageError(`Invalid --plugins-dir "${dir}": not a folder (give the folder that holds the plugin files)`);
+  }
   const pluginDirs = [...(v["plugins-dir"] ?? []), builtinPluginDir];
   if (v["list-plugins"]) {
     print(await listPlugins(pluginDirs));
@@ -192,6 +201,7 @@ export async function parseCommandLine(
     .flatMap((p) => p.split(","))
     .map((p) => p.trim())
     .filter((p) => p !== "");
+  if (plugins.length === 0) throw new UsageError(`--plugins names no plugin: give at least one (see --list-plugins)`);
   if (v["list-interfaces"]) {
     print(await listInterfacesText());
     return null;

@@ -26,6 +26,7 @@ export default definePlugin({
     file: { type: "string", default: "", description: "write to this file instead of stdout" },
   },
   async setup(ctx) {
+    if (ctx.options.events.length === 0) ctx.fail(`-o event-log.events names no event: give at least one, e.g. -o event-log.events=dns,flow.end`);
     const out: OutputWriter = ctx.options.file === "" ? ctx.out : await ctx.openOutput(ctx.options.file);
     const json = ctx.format === "json";
     for (const name of ctx.options.events) {

@@ -177,6 +177,15 @@ t.test("a misspelt built-in event with a dot is refused too", async (t) => {
   await t.rejects(runApp(file, { plugins: ["event-log"], options: ["event-log.events=flow.ended"] }), { message: /unknown event "flow\.ended"/ });
 });
 
+t.test("an empty event-log.events is refused rather than logging nothing", async (t) => {
+  const dir = tempFolder(t);
+  const file = writeCapture(dir, "dns.pcap", [udpFrame(stub, resolver, dnsQuery(1, "example.com", "A"), 0)]);
+  await t.rejects(runApp(file, { plugins: ["event-log"], options: ["event-log.events="] }), {
+    name: "UsageError",
+    message: /^Plugin event-log: -o event-log\.events names no event: give at least one/,
+  });
+});
+
 t.test("event-log logs the events of another plugin, which that plugin emits after event-log started", async (t) => {
   const dir = tempFolder(t);
   const plugins = join(dir, "plugins");

@@ -52,6 +52,10 @@ t.test("what the argument parser rejects is said in the host's words, with what 
   t.equal(await problem(["-r"]), "Option --read needs a value: see host --help");
   t.equal(await problem(["--stats=yes"]), "Option --stats takes no value: write it alone");
   t.match(await problem(["-x"]), /^Unknown option -x: see host --help/);
+  t.equal(await problem(["-r", sample, "--plugins-dir", join(repoRoot, "no-such-folder")]), `Invalid --plugins-dir "${join(repoRoot, "no-such-folder")}": no such folder`);
+  t.match(await problem(["--list-plugins", "--plugins-dir", sample]), /^Invalid --plugins-dir ".*sample\.pcap": not a folder/);
+  t.match(await problem(["-r", sample, "--plugins", ""]), /^--plugins names no plugin: give at least one/);
+  t.match(await problem(["-r", sample, "--plugins", ",, "]), /^--plugins names no plugin/);
   // Written the way the message says, the value reaches the option's own check.
   t.match(await problem(["-r", sample, "--workers=-1"]), /^Invalid --workers "-1"/);
 });
