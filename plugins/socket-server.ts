@@ -347,7 +347,6 @@ export default definePlugin({
     let release: () => void = () => {};
     if (o.wait > 0) {
       ctx.holdStart(new Promise<void>((resolve) => (release = resolve)));
-      ctx.log.info(`waiting for ${o.wait} subscribed client(s) before capture starts`);
     }
     const checkWait = () => {
       if (o.wait > 0 && [...clients].filter((c) => c.events.size > 0 && !c.ending).length >= o.wait) release();
@@ -479,7 +478,7 @@ export default definePlugin({
     /** Set at teardown: connections that arrive from then on are turned away. */
     let shuttingDown = false;
 
-    const listener = await ctx.listen({ host: o.host, port: o.port }, (conn) => {
+    const accept = (conn: TcpConnection) => {
       const client = new Client(conn, o.queue, o["queue-bytes"], o.token !== "");
       if (shuttingDown) {
         void client.finish({ type: "error", error: "the host is shutting down" }, 1000);
@@ -493,8 +492,20 @@ export default definePlugin({
       clients.add(client);
       client.control({ type: "hello", version: ctx.host.version, events: ctx.host.events(), auth: o.token !== "" });
       void readCommands(client);
-    });
+    };
+    let listener: Awaited<ReturnType<typeof ctx.listen>>;
+    try {
+      listener = await ctx.listen({ host: o.host, port: o.port }, accept);
+    } catch (err) {
+      // Node says EADDRINUSE, Deno AddrInUse.
+      const e = err as { code?: string; name?: string; message?: string };
+      if (e.code === "EADDRINUSE" || e.name === "AddrInUse") {
+        ctx.fail(`${o.host} port ${o.port} is in use: choose another with -o socket-server.port=N (0: any free port)`);
+      }
+      throw err;
+    }
     ctx.log.info(`listening on ${listener.host}:${listener.port}`);
+    if (o.wait > 0) ctx.log.info(`waiting for ${o.wait} subscribed client(s) before capture starts`);
 
     ctx.onTeardown(async () => {
       shuttingDown = true;

@@ -5,6 +5,7 @@
  * the plugin's stderr line; `wait=N` holds the capture until the test's clients have subscribed.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { TcpConversation } from "../support/tcp-conversation.ts";
@@ -343,4 +344,16 @@ t.test("options that make no sense are usage errors", async (t) => {
     message: "Plugin socket-server: port 70000 is not a TCP port",
   });
   await t.rejects(startInProcess(file, ["socket-server"], opts("queue=0")).done, { name: "UsageError", message: /queue must be at least 1/ });
+});
+
+t.test("a port in use is a usage error that says how to choose another", async (t) => {
+  const file = webCapture(t);
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => taken.close());
+  const port = (taken.address() as AddressInfo).port;
+  await t.rejects(startInProcess(file, ["socket-server"], [`socket-server.port=${port}`]).done, {
+    name: "UsageError",
+    message: `Plugin socket-server: 127.0.0.1 port ${port} is in use: choose another with -o socket-server.port=N (0: any free port)`,
+  });
 });
