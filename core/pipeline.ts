@@ -38,6 +38,13 @@ export class Pipeline implements FrameProducerHost {
   private resolveStopped: () => void = () => {};
   /** Resolves when the run is asked to stop (a reader abandons a read that may never complete). */
   readonly stopped: Promise<void> = new Promise((resolve) => (this.resolveStopped = resolve));
+  /**
+   * Live capture: how long frames short of a batch may wait before they are decoded anyway (0: until
+   * the batch fills or the end). The timer is armed by the first such frame, not run all the time, so
+   * an idle link costs nothing.
+   */
+  partialFlushMs = 0;
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
   /** Called for every link type a source announces (filter validation); may throw a usage error. */
   onLinkType: (linktype: number, littleEndian: boolean) => void = () => {};
 
@@ -71,9 +78,19 @@ export class Pipeline implements FrameProducerHost {
 
   published(head: number): void {
     while (((head - this.submitted) | 0) >= this.batchSize) this.submit(this.batchSize);
+    if (this.partialFlushMs > 0 && this.flushTimer === null && ((head - this.submitted) | 0) > 0) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = null;
+        this.flush();
+      }, this.partialFlushMs);
+    }
   }
 
   flush(): void {
+    if (this.flushTimer !== null) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
     const n = (this.ring.head - this.submitted) | 0;
     if (n > 0) this.submit(n);
   }

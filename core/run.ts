@@ -223,7 +223,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   let cpuAtEnd = cpuAtStart;
   const progress = io.progress && !live ? startProgress(source, dispatcher, started) : null;
   // Live traffic may trickle: decode what arrived even when a batch is not full.
-  const flusher = live ? setInterval(() => pipeline.flush(), kLiveFlushMs) : null;
+  if (live) pipeline.partialFlushMs = kLiveFlushMs;
   const periodic = config.statsInterval ? startPeriodicStats(config, stats, pool, ring, io) : null;
   let status = 0;
   let failure: unknown = null;
@@ -243,7 +243,6 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   // A capture process that died also leaves its stream cut mid-record: the death is the news.
   if (capture?.failure && (failure === null || failure instanceof CaptureFileError)) failure = new Error(capture.failure);
   if (durationTimer !== null) clearTimeout(durationTimer);
-  if (flusher !== null) clearInterval(flusher);
   if (periodic !== null) clearInterval(periodic);
   progress?.stop();
   watcher?.close();

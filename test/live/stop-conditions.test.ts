@@ -146,6 +146,20 @@ t.test("--stats-interval 1 prints a line every second, with the pool size --work
   t.match(host.stderr.join("\n"), /^workers: +auto \d+\.\.\d+, peak \d+/m);
 });
 
+t.test("a few packets, fewer than a batch, are decoded while the capture goes on, not only at its end", { skip: liveSkip() }, async (t) => {
+  // No traffic yet: the host first shows that it captures (a periodic line), then gets three datagrams.
+  const traffic = await startTraffic(t, 5, 0);
+  const host = hostOnLo(t, traffic, ["--plugins", "flow-counter", "--stats", "--format", "json", "--stats-interval", "0.2"]);
+  await host.until("a periodic stats line", () => latestInterval(host) !== undefined);
+  const sender = createSocket("udp4");
+  t.teardown(() => sender.close());
+  for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => sender.send(`datagram ${i}`, traffic.port, "127.0.0.1", () => resolve()));
+  await host.until("the three datagrams to be decoded", () => Number(latestInterval(host)?.decoded ?? 0) >= 3, 10_000);
+  host.interrupt();
+  t.same(await host.end(), { code: 0, signal: null });
+  t.equal(Number(host.stats?.packets), 3, "three packets in all");
+});
+
 const nobody = uidOf("nobody");
 
 t.test("-Z nobody: the capture goes on after the host and its capture process gave up root", { skip: liveSkip() || (nobody === null ? "there is no user nobody" : false) }, async (t) => {
