@@ -18,7 +18,7 @@
  *   },
  * });
  */
-import type { EventName, HostEvents } from "../events.ts";
+import type { appEventNames, EventName, HostEvents } from "../events.ts";
 
 export type * from "../events.ts";
 
@@ -94,8 +94,11 @@ export interface RunStatsSnapshot {
   elapsed: number;
 }
 
+/** The built-in events whose names have a dot: the host's own, which no plugin may emit. */
+type BuiltinDottedEvent = Extract<(typeof appEventNames)[number], `${string}.${string}`>;
+
 /** Events a plugin may emit: those of the event map whose name starts with "<plugin name>.". */
-export type OwnEventName = Extract<EventName, `${string}.${string}`>;
+export type OwnEventName = Exclude<Extract<EventName, `${string}.${string}`>, BuiltinDottedEvent>;
 
 /** What the host gives a plugin's `setup`. */
 export interface PluginContext<O extends OptionSpecs = OptionSpecs> {

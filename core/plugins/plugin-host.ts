@@ -297,7 +297,8 @@ export class PluginHost {
         host.bus.off(event, wrapped);
       },
       emit(event, payload) {
-        if (!event.startsWith(`${p.name}.`)) {
+        const name: string = event;
+        if (!name.startsWith(`${p.name}.`)) {
           throw new TypeError(`Plugin ${p.name} may only emit events named "${p.name}.<event>", not "${event}"`);
         }
         host.emitted.add(event);

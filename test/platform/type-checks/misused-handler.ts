@@ -13,6 +13,7 @@ export default definePlugin({
     ctx.on("http.requests", () => {}); // error: not an event name
     const top: string = ctx.options.top; // error: the option is a number
     ctx.emit("dns", {} as never); // error: a plugin emits only its own "<name>.<event>" events
+    ctx.emit("http.request", {} as never); // error: nor the host's own events with a dot
     void top;
   },
 });
