@@ -133,6 +133,22 @@ function longName(written: string): string {
   return written;
 }
 
+/**
+ * The word after option `option` (as parseArgs names it: "--workers" or "-c") that parseArgs would not
+ * take as its value because it starts with "-": the option written alone or ending a group of short
+ * ones ("-hc"), followed by such a word. The first such place before "--"; null if none.
+ */
+function ambiguousValue(argv: string[], option: string): string | null {
+  const letter = option.startsWith("--") ? null : option.slice(1);
+  for (let i = 0; i + 1 < argv.length && argv[i] !== "--"; i++) {
+    const word = argv[i];
+    const names = word === option || (letter !== null && /^-[A-Za-z]+$/.test(word) && word.endsWith(letter));
+    const next = argv[i + 1];
+    if (names && next.startsWith("-") && next.length > 1) return next;
+  }
+  return null;
+}
+
 /** What parseArgs found wrong, in the host's words: what is wrong and what to write instead. */
 function parseArgsProblem(err: Error, argv: string[]): string {
   const message = err.message;
@@ -141,12 +157,14 @@ function parseArgsProblem(err: Error, argv: string[]): string {
   m = /^Option '([^']+)' argument is ambiguous/.exec(message);
   if (m !== null) {
     // parseArgs will not take a value that starts with "-" after a space: `--workers -1`.
-    const next = argv[argv.indexOf(m[1]) + 1];
-    return `Option ${m[1]} needs a value, and "${next}" looks like an option: write ${longName(m[1])}=${next} if that is the value`;
+    const next = ambiguousValue(argv, m[1]);
+    return next === null
+      ? `Option ${m[1]} needs a value; one that starts with "-" is written ${longName(m[1])}=VALUE`
+      : `Option ${m[1]} needs a value, and "${next}" looks like an option: write ${longName(m[1])}=${next} if that is the value`;
   }
   m = /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(message);
   if (m !== null) return `Option ${m[1]} needs a value: see host --help`;
-  m = /^Option '(--[\w-]+)' does not take an argument/.exec(message);
+  m = /^Option '(?:-\w, )?(--[\w-]+)' does not take an argument/.exec(message);
   if (m !== null) return `Option ${m[1]} takes no value: write it alone`;
   return `${message.split("\n")[0]}: see host --help`;
 }

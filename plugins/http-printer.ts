@@ -73,7 +73,7 @@ export default definePlugin({
       if (json) {
         // The bytes themselves in base64, and the escaped text for reading (JSON escapes it once more).
         const { ts, frame, src, sport, dst, dport } = seg;
-        ctx.out.json({ type: "tcp.payload", ts, frame, src, sport, dst, dport, payload: base64(seg.payload), payload_printable: text });
+        ctx.out.json({ type: "tcp.payload", ts, frame, src, sport, dst, dport, payload: base64(seg.payload), payload_escaped: text });
       } else {
         ctx.out.line(`${seg.ts.toFixed(6)} ${endpoint(seg.src, seg.sport)} -> ${endpoint(seg.dst, seg.dport)} payload ${text}`);
       }

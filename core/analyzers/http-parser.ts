@@ -313,7 +313,7 @@ const kHeadersPrototype: object = Object.freeze(Object.create(null) as object);
 const kRecordedLines = 128;
 const lineFeeds = new Int32Array(kRecordedLines);
 
-/** A DataView of the buffer indexOfLineFeed last scanned: the ring's, nearly always. */
+/** A DataView of the buffer indexOfLineFeed or scanLine last scanned: the ring's, nearly always. */
 let wordsOf: ArrayBufferLike | null = null;
 let words: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 

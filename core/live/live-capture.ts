@@ -138,8 +138,9 @@ function framePipe(): { readFd: number; writeFd: number } {
  * later calls do nothing. The request can meet a process that has just exited, whose channel Node
  * has not seen close yet: the send then fails with EPIPE, which without a callback Node raises as an
  * 'error' event, and an unhandled one ends the host with a stack trace instead of its final stats.
- * A failed request falls back to SIGTERM (which the process also stops on); a process already gone
- * ignores it.
+ * A request that fails when it is sent falls back to SIGTERM (which the process also stops on; a
+ * process already gone ignores it); one that fails later, once queued, is an 'error' event, which
+ * openCapProcess handles.
  */
 export function stopOnce(child: ChildProcess): () => void {
   let asked = false;
@@ -211,9 +212,6 @@ function openCapProcess(options: LiveCaptureOptions, stderr: (line: string) => v
     if (exited && !child.connected) resolveDone();
   };
   child.on("disconnect", ended);
-  // Failures to signal or message the process ('error' events) must not end the host: its exit and
-  // its stream's end say what became of the capture.
-  child.on("error", () => {});
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (text: string) => {
     for (const line of text.split("\n")) {
@@ -224,6 +222,17 @@ function openCapProcess(options: LiveCaptureOptions, stderr: (line: string) => v
   });
   return new Promise((resolve, reject) => {
     let opened = false;
+    // 'error': the process could not be started (then no 'exit' follows), or signalled, or messaged.
+    // Unhandled, it would end the host with a stack trace.
+    child.on("error", (err: NodeJS.ErrnoException) => {
+      if (!opened) {
+        opened = true;
+        reject(new LiveCaptureError("open", `cannot start the capture process: ${err.message}`));
+      } else if (err.code !== "EPIPE" && err.code !== "ERR_IPC_CHANNEL_CLOSED") {
+        // A message to a process that has just exited is no news; anything else is said.
+        stderr(`capture: ${err.message}`);
+      }
+    });
     child.on("message", (msg: { type: string; kind?: LiveErrorKind; message?: string; linktype?: number; received?: number; dropped?: number }) => {
       if (msg.type === "open" && !opened) {
         opened = true;

@@ -166,8 +166,9 @@ export async function importPlugin(file: PluginFile, generation = 0): Promise<Pl
   } catch (err) {
     // Node's message for a syntax error in a module names neither the file nor the line.
     const message = err instanceof Error ? err.message.replace(/\s*\n\s*/g, " ") : String(err);
-    const hint = err instanceof SyntaxError && !isDeno && /\.[cm]?js$/.test(file.path) ? ` (node --check ${file.path} shows where)` : "";
-    throw new Error(`${where} cannot be loaded: ${message}${hint}`);
+    // The error may also be in a module the plugin imports: Node does not say which.
+    const hint = err instanceof SyntaxError && !isDeno && /\.[cm]?js$/.test(file.path) ? ` (node --check ${file.path}, and on the files it imports, shows where)` : "";
+    throw new Error(`${where} cannot be loaded: ${message}${hint}`, { cause: err });
   }
   const def = mod.default as Partial<PluginDefinition> | undefined;
   if (def === null || typeof def !== "object") {

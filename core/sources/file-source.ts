@@ -360,7 +360,7 @@ function openFile(path: string): Promise<number> {
           : err.code === "EACCES"
             ? "permission denied"
             : err.code === "EISDIR"
-              ? "is a directory"
+              ? "it is a directory"
               : err.message;
       reject(new CaptureFileError(path, -1, `cannot open the capture: ${why}`));
     });

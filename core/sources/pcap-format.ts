@@ -37,7 +37,7 @@ export class PcapFormat implements CaptureFormat {
     const capLen = view.getUint32(pos + 8, le);
     const wireLen = view.getUint32(pos + 12, le);
     if (capLen > kMaxCapLen) {
-      throw new Error(`record claims ${capLen} captured bytes, more than the maximum of ${kMaxCapLen}: the file is damaged`);
+      throw new Error(`record claims ${capLen} captured bytes, more than the maximum of ${kMaxCapLen} (the file is damaged)`);
     }
     const length = 16 + capLen;
     out.length = length;

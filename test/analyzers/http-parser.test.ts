@@ -509,6 +509,20 @@ t.test("a control byte anywhere in a first message's header line is found, whate
       t.same(ev.weirds, ["http_bad_header_line"], `0x${control.toString(16)} at ${at}: said why`);
     }
   }
+  // In the last bytes of a chunk that ends inside a line (read byte by byte), in a view that does not
+  // start its buffer.
+  for (let tail = 1; tail <= 3; tail++) {
+    const ev = new Events();
+    const p = new HttpConnectionParser(ev);
+    const head = bytes("GET / HTTP/1.1\r\nX-Padding: abcdefgh");
+    const backing = new Uint8Array(head.length + 7);
+    backing.set(head, 3);
+    const chunk = backing.subarray(3, 3 + head.length);
+    chunk[chunk.length - tail] = 0x01;
+    p.data(0, chunk, 0);
+    t.same(ev.weirds, ["http_bad_header_line"], `a control byte ${tail} from the end of a cut line`);
+    t.equal(p.failed, true);
+  }
   // HT, CR inside a line and bytes above 0x7f are no control bytes: the request stands.
   for (const allowed of [0x09, 0x0d, 0x80, 0xc3, 0xff]) {
     const ev = new Events();

@@ -275,11 +275,11 @@ t.test("payload=true also prints the escaped payload of each HTTP segment", asyn
     `${at(head)} ${S} -> ${C} 200 OK`,
     `${at(body)} ${S} -> ${C} payload \\t\\\\\\x00\\xc3\\xbf!`,
   ]);
-  // JSON: the bytes in base64 (as Suricata's EVE gives a payload), and the same escaped text.
+  // JSON: the bytes in base64 (as Suricata's EVE gives a payload), and the text form's escaped text.
   const records = (await print(t, c, { format: "json", options: ["http-printer.payload=true"] })).map((l) => JSON.parse(l) as Record<string, unknown>);
   const payloads = records.filter((r) => r.type === "tcp.payload");
   t.equal(payloads.length, 3);
-  t.same(payloads[2], { type: "tcp.payload", ts: payloads[2]!.ts, frame: payloads[2]!.frame, src: "203.0.113.80", sport: 80, dst: "192.0.2.10", dport: 49152, payload: "CVwAw78h", payload_printable: "\\t\\\\\\x00\\xc3\\xbf!" });
+  t.same(payloads[2], { type: "tcp.payload", ts: payloads[2]!.ts, frame: payloads[2]!.frame, src: "203.0.113.80", sport: 80, dst: "192.0.2.10", dport: 49152, payload: "CVwAw78h", payload_escaped: "\\t\\\\\\x00\\xc3\\xbf!" });
   t.same(Array.from(atob(payloads[2]!.payload as string), (ch) => ch.charCodeAt(0)), [0x09, 0x5c, 0x00, 0xc3, 0xbf, 0x21], "the bytes, exactly");
 });
 

@@ -51,6 +51,10 @@ t.test("what the argument parser rejects is said in the host's words, with what 
   t.equal(await problem(["-r", sample, "-c", "-5"]), `Option -c needs a value, and "-5" looks like an option: write --count=-5 if that is the value`);
   t.equal(await problem(["-r"]), "Option --read needs a value: see host --help");
   t.equal(await problem(["--stats=yes"]), "Option --stats takes no value: write it alone");
+  t.equal(await problem(["--help=1"]), "Option --help takes no value: write it alone", "an option with a short name too");
+  // The value quoted is the one parseArgs refused: not an earlier use of the option, and also in a group of short options.
+  t.match(await problem(["--workers", "2", "--workers", "-1"]), /"-1" looks like an option: write --workers=-1 /);
+  t.match(await problem(["-r", sample, "-hc", "-5"]), /^Option -c needs a value, and "-5" looks like an option: write --count=-5 /);
   t.match(await problem(["-x"]), /^Unknown option -x: see host --help/);
   t.equal(await problem(["-r", sample, "--plugins-dir", join(repoRoot, "no-such-folder")]), `Invalid --plugins-dir "${join(repoRoot, "no-such-folder")}": no such folder`);
   t.match(await problem(["--list-plugins", "--plugins-dir", sample]), /^Invalid --plugins-dir ".*sample\.pcap": not a folder/);

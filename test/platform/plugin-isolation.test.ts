@@ -163,7 +163,7 @@ t.test("a plugin file that cannot be loaded is named, with where its error is wh
   const broken = join(dir, "broken.js");
   writeFileSync(broken, `export default {\n  name: "broken",\n  setup(ctx) { ctx.on("packet", () => { ) }\n};\n`);
   await t.rejects(runApp(file, { plugins: ["broken"], pluginDirs: [dir] }), {
-    message: `Plugin file ${broken} cannot be loaded: Unexpected token ')' (node --check ${broken} shows where)`,
+    message: `Plugin file ${broken} cannot be loaded: Unexpected token ')' (node --check ${broken}, and on the files it imports, shows where)`,
   });
   // TypeScript's compiler names the line itself.
   writeFileSync(join(dir, "broken2.ts"), `export default {\n  name: "broken2",\n  setup(ctx) { ctx.on("packet", () => { ) }\n};\n`);
