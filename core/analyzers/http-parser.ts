@@ -317,6 +317,15 @@ const lineFeeds = new Int32Array(kRecordedLines);
 let wordsOf: ArrayBufferLike | null = null;
 let words: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
+/** The DataView of `bytes`'s buffer, made anew only when the buffer changes. */
+function wordsFor(bytes: Uint8Array): DataView<ArrayBufferLike> {
+  if (bytes.buffer !== wordsOf) {
+    wordsOf = bytes.buffer;
+    words = new DataView(bytes.buffer);
+  }
+  return words;
+}
+
 /**
  * Index of the first LF in bytes[from, end), or -1. The parser is given ranges of the ring's whole
  * buffer, where indexOf would run on past `end`. Four bytes at a time: a word XORed with four LFs has
@@ -324,10 +333,7 @@ let words: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
  * searched byte by byte. Half the time of a byte loop on a head's lines (and of indexOf).
  */
 function indexOfLineFeed(bytes: Uint8Array, from: number, end: number): number {
-  if (bytes.buffer !== wordsOf) {
-    wordsOf = bytes.buffer;
-    words = new DataView(bytes.buffer);
-  }
+  const words = wordsFor(bytes);
   const base = bytes.byteOffset;
   let i = from;
   for (; i + 4 <= end; i += 4) {
@@ -350,10 +356,7 @@ let lineHasControl = false;
  * line at least: the CR before the LF).
  */
 function scanLine(bytes: Uint8Array, from: number, end: number): number {
-  if (bytes.buffer !== wordsOf) {
-    wordsOf = bytes.buffer;
-    words = new DataView(bytes.buffer);
-  }
+  const words = wordsFor(bytes);
   const base = bytes.byteOffset;
   let control = false;
   let i = from;

@@ -1,6 +1,7 @@
 import t from "tap";
 import { HttpConnectionParser, sniffHttp } from "../../core/analyzers/http-parser.ts";
 import type { HttpRequestHead, HttpResponseHead, HttpSink } from "../../core/analyzers/http-parser.ts";
+import { concatBytes } from "../support/packet-builders.ts";
 
 const enc = new TextEncoder();
 const bytes = (s: string): Uint8Array => enc.encode(s);
@@ -533,16 +534,6 @@ t.test("a control byte anywhere in a first message's header line is found, whate
     t.same(ev.log, ["req GET / HTTP/1.1 host=h @0"], `0x${allowed.toString(16)} is allowed`);
   }
 });
-
-function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 t.test("HttpConnectionParser.end() reports a head that never completed", async (t) => {
   const ev = new Events();
