@@ -357,3 +357,41 @@ t.test("a port in use is a usage error that says how to choose another", async (
     message: `Plugin socket-server: 127.0.0.1 port ${port} is in use: choose another with -o socket-server.port=N (0: any free port)`,
   });
 });
+
+t.test("a line dropped at the byte bound leaves a gap that no later, smaller line bridges", async (t) => {
+  // In one burst: 3000 bytes (queued), 2000 (over the 4096-byte bound: dropped), 500 and 100 (fit).
+  // The dropped line's bytes lie between the first and the third in the shared slab, so the client's
+  // run must end before them.
+  const dir = tempFolder(t);
+  const plugins = join(dir, "plugins");
+  mkdirSync(plugins);
+  writeFileSync(join(plugins, "package.json"), JSON.stringify({ type: "module" }));
+  writeFileSync(
+    join(plugins, "sizes.ts"),
+    `import { definePlugin } from ${JSON.stringify(pluginApiUrl)};
+export default definePlugin({
+  name: "sizes",
+  description: "emits lines of chosen sizes at the first packet",
+  setup(ctx) {
+    let done = false;
+    ctx.on("packet", () => {
+      if (done) return;
+      done = true;
+      for (const [n, size] of [[1, 3000], [2, 2000], [3, 500], [4, 100]]) ctx.emit("sizes.line", { n, pad: "x".repeat(size) });
+    });
+  },
+});
+`,
+  );
+  const host = startInProcess(webCapture(t), ["socket-server", "sizes"], opts("wait=1", "queue-bytes=4096"), { pluginDirs: [plugins] });
+  const client = await subscribedClient(await host.port, ["sizes.line"]);
+  const lines = await client.rest();
+  t.same(
+    eventLines(lines).map((l) => [l.n, (l.pad as string).length]),
+    [[1, 3000], [3, 500], [4, 100]],
+    "the lines that fit, whole and in order, and nothing of the dropped one",
+  );
+  t.same(lines.filter((l) => l.type === "dropped"), [{ type: "dropped", count: 1 }], "told of the one it missed");
+  t.match(lines[lines.length - 1], { type: "stats", dropped_for_you: 1 });
+  t.equal((await host.done).status, 0);
+});
