@@ -263,22 +263,26 @@ t.test("events beyond a client's queue are dropped and counted, and the client i
   t.equal((await host.done).status, 0);
 });
 
-t.test("events a plugin emits can be subscribed to before it first emits them", async (t) => {
-  const dir = tempFolder(t);
-  const plugins = join(dir, "plugins");
+/** A plugin folder (removed with `t`) holding plugin `name`: `definition` is what definePlugin gets. */
+function pluginFolder(t: Test, name: string, definition: string): string {
+  const plugins = join(tempFolder(t), "plugins");
   mkdirSync(plugins);
   writeFileSync(join(plugins, "package.json"), JSON.stringify({ type: "module" }));
-  writeFileSync(
-    join(plugins, "marker.ts"),
-    `import { definePlugin } from ${JSON.stringify(pluginApiUrl)};
-export default definePlugin({
+  writeFileSync(join(plugins, `${name}.ts`), `import { definePlugin } from ${JSON.stringify(pluginApiUrl)};\nexport default definePlugin(${definition});\n`);
+  return plugins;
+}
+
+t.test("events a plugin emits can be subscribed to before it first emits them", async (t) => {
+  const plugins = pluginFolder(
+    t,
+    "marker",
+    `{
   name: "marker",
   description: "emits marker.request for every HTTP request",
   setup(ctx) {
     ctx.on("http.request", (r) => ctx.emit("marker.request", { uri: r.uri }));
   },
-});
-`,
+}`,
   );
   const host = startInProcess(webCapture(t), ["socket-server", "marker"], opts("wait=1"), { pluginDirs: [plugins] });
   const client = await subscribedClient(await host.port, ["marker.request"]);
@@ -362,14 +366,10 @@ t.test("a line dropped at the byte bound leaves a gap that no later, smaller lin
   // In one burst: 3000 bytes (queued), 2000 (over the 4096-byte bound: dropped), 500 and 100 (fit).
   // The dropped line's bytes lie between the first and the third in the shared slab, so the client's
   // run must end before them.
-  const dir = tempFolder(t);
-  const plugins = join(dir, "plugins");
-  mkdirSync(plugins);
-  writeFileSync(join(plugins, "package.json"), JSON.stringify({ type: "module" }));
-  writeFileSync(
-    join(plugins, "sizes.ts"),
-    `import { definePlugin } from ${JSON.stringify(pluginApiUrl)};
-export default definePlugin({
+  const plugins = pluginFolder(
+    t,
+    "sizes",
+    `{
   name: "sizes",
   description: "emits lines of chosen sizes at the first packet",
   setup(ctx) {
@@ -380,8 +380,7 @@ export default definePlugin({
       for (const [n, size] of [[1, 3000], [2, 2000], [3, 500], [4, 100]]) ctx.emit("sizes.line", { n, pad: "x".repeat(size) });
     });
   },
-});
-`,
+}`,
   );
   const host = startInProcess(webCapture(t), ["socket-server", "sizes"], opts("wait=1", "queue-bytes=4096"), { pluginDirs: [plugins] });
   const client = await subscribedClient(await host.port, ["sizes.line"]);
