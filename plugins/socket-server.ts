@@ -295,12 +295,11 @@ export default definePlugin({
     const clients = new Set<Client>();
     const lines = new LineSlabs();
     /**
-     * Clients per subscribed event, and the bus handler of each event that has any. The list is an
-     * array replaced on each change (never changed in place), so a handler walks it by index: no
-     * iterator objects per event and client, and a change during a walk cannot disturb it.
+     * Per subscribed event, its clients and its bus handler. The list is an array replaced on each
+     * change (never changed in place), so the handler walks it by index: no iterator objects per
+     * event and client, and a change during a walk cannot disturb it.
      */
-    const subscribers = new Map<string, { clients: Client[] }>();
-    const handlers = new Map<string, (ev: unknown) => void>();
+    const subscribers = new Map<string, { clients: Client[]; handler: (ev: unknown) => void }>();
     let sent = 0;
 
     const subscribe = (client: Client, names: string[]): string | null => {
@@ -310,19 +309,20 @@ export default definePlugin({
         client.events.add(name);
         let subs = subscribers.get(name);
         if (subs === undefined) {
-          const entry = { clients: [] as Client[] };
-          subscribers.set(name, (subs = entry));
           // Subscribe to the bus only while some client wants the event: events nobody listens to
           // are not even built.
-          const handler = (ev: unknown) => {
-            lines.encode(`${JSON.stringify(eventRecord(name, ev))}\n`);
-            const { buf, start, end } = lines;
-            const list = entry.clients;
-            for (let i = 0; i < list.length; i++) list[i].send(buf, start, end);
-            sent++;
+          const entry = {
+            clients: [] as Client[],
+            handler: (ev: unknown) => {
+              lines.encode(`${JSON.stringify(eventRecord(name, ev))}\n`);
+              const { buf, start, end } = lines;
+              const list = entry.clients;
+              for (let i = 0; i < list.length; i++) list[i].send(buf, start, end);
+              sent++;
+            },
           };
-          handlers.set(name, handler);
-          ctx.on(name as "dns", handler);
+          subscribers.set(name, (subs = entry));
+          ctx.on(name as "dns", entry.handler);
         }
         if (!subs.clients.includes(client)) subs.clients = [...subs.clients, client];
       }
@@ -337,8 +337,7 @@ export default definePlugin({
         subs.clients = subs.clients.filter((c) => c !== client);
         if (subs.clients.length === 0) {
           subscribers.delete(name);
-          ctx.off(name as "dns", handlers.get(name)!);
-          handlers.delete(name);
+          ctx.off(name as "dns", subs.handler);
         }
       }
     };
