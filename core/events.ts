@@ -177,8 +177,10 @@ export interface FlowRecord {
   readonly aport: number;
   readonly b: string;
   readonly bport: number;
-  /** Outer VLAN id, or null. */
+  /** VLAN id of the outer 802.1Q/802.1ad tag, or null (a priority tag, VLAN id 0, counts as none). */
   readonly vlan: number | null;
+  /** VLAN id of the inner tag (QinQ), or null. Flows differ by both, as Zeek's conn.log records them. */
+  readonly inner_vlan: number | null;
   packets_ab: number;
   bytes_ab: number;
   packets_ba: number;

@@ -74,7 +74,7 @@ import { decodeMpls, MplsLayer } from "./layers/mpls.ts";
 import { decodeTcp, TcpLayer } from "./layers/tcp.ts";
 import { decodeUdp, UdpLayer } from "./layers/udp.ts";
 import { decodeVlan, isVlanTpid, VlanLayer } from "./layers/vlan.ts";
-import { flowHash } from "./flow-hash.ts";
+import { flowHash, vlanKey } from "./flow-hash.ts";
 
 const kMaxTags = 8; // VLAN tags plus nested Ethernet/MPLS headers before we call it hostile
 const kMaxIpNesting = 2; // outer IP plus one IP-in-IP tunnel
@@ -346,7 +346,7 @@ export class FrameDecoder {
     const l3 = res[r + kResL3Off];
     const src = family === 4 ? l3 + 12 : l3 + 8;
     const dst = family === 4 ? l3 + 16 : l3 + 24;
-    const vlan = res[r + kResVlan] & 0xfff;
+    const vlan = vlanKey(res[r + kResTags] & 0xff, res[r + kResVlan]);
     res[r + kResFlowHash] = flowHash(d, family, src, dst, res[r + kResSrcPort], res[r + kResDstPort], proto, vlan);
     res[r + kResFamily] = family;
     const words = family === 4 ? 1 : 4;

@@ -25,7 +25,20 @@ function endpoint(d: Uint8Array, addr: number, family: number, port: number): nu
 }
 
 /**
- * Hash of (addresses at `srcOff`/`dstOff` of `family` 4 or 6, ports, protocol, VLAN id); never 0,
+ * The VLAN part of a flow's key, from a result record's VLAN tag count and its two TCIs (kResVlan:
+ * outer | inner << 16): the VLAN ids of the tags, outer | inner << 12, so that two QinQ customers
+ * under one provider VLAN are two flows. 0 for an untagged frame. A tag with VLAN id 0 is a priority
+ * tag (802.1Q: it carries a priority and no VLAN), so it counts as no tag: a host that tags its
+ * frames for priority only and a peer that does not are one flow.
+ */
+export function vlanKey(tagCount: number, tcis: number): number {
+  const outer = tagCount > 0 ? tcis & 0xfff : 0;
+  const inner = tagCount > 1 ? (tcis >>> 16) & 0xfff : 0;
+  return outer === 0 ? inner : outer | (inner << 12);
+}
+
+/**
+ * Hash of (addresses at `srcOff`/`dstOff` of `family` 4 or 6, ports, protocol, vlanKey); never 0,
  * which the result record uses for "no flow".
  */
 export function flowHash(

@@ -36,7 +36,7 @@ import {
   kResVlan,
   kResTags,
 } from "../../workers/decode-result.ts";
-import { flowHash, word } from "../../workers/flow-hash.ts";
+import { flowHash, vlanKey, word } from "../../workers/flow-hash.ts";
 import { Flow } from "./flow-record.ts";
 import { FlowTable, kListClosing, kListTcp, kListUdp } from "./flow-table.ts";
 import { IpDefragmenter } from "./ip-defrag.ts";
@@ -104,6 +104,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   private proto = 0;
   private sport = 0;
   private dport = 0;
+  /** The packet's vlanKey (0: untagged). */
   private vlan = 0;
   private hash = 0;
   private wire = 0;
@@ -168,7 +169,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     const d = c.ring.data;
     const l3 = res[r + kResL3Off];
     this.addr = d;
-    this.vlan = (res[r + kResTags] & 0xff) > 0 ? res[r + kResVlan] & 0xfff : -1;
+    this.vlan = vlanKey(res[r + kResTags] & 0xff, res[r + kResVlan]);
     this.wire = c.ring.slots[c.s + kSlotWireLen] >>> 0;
     const frameEnd = c.ring.slots[c.s + kSlotOffset] + c.ring.slots[c.s + kSlotCapLen];
     if (flags & kFlagFragment) {
@@ -197,7 +198,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     if (this.family === 6 && (res[r + kResIpExt] & kIp6ExtRouting) !== 0 && this.routeTo(d, l3, kIp6ExtRouting, frameEnd)) {
       // The workers hashed the header's destination; a routed packet's flow is that of its final one.
       this.keyFromBytes();
-      this.hash = flowHash(d, 6, this.srcOff, this.dstOff, this.sport, this.dport, this.proto, this.vlan < 0 ? 0 : this.vlan);
+      this.hash = flowHash(d, 6, this.srcOff, this.dstOff, this.sport, this.dport, this.proto, this.vlan);
     }
     this.tcpSeq = res[r + kResTcpSeq] >>> 0;
     this.tcpAck = res[r + kResTcpAck] >>> 0;
@@ -276,7 +277,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     this.dport = (whole[2] << 8) | whole[3];
     this.pay = whole;
     this.payLen = whole.length - this.payOff;
-    this.hash = flowHash(d, this.family, this.srcOff, this.dstOff, this.sport, this.dport, proto, this.vlan < 0 ? 0 : this.vlan);
+    this.hash = flowHash(d, this.family, this.srcOff, this.dstOff, this.sport, this.dport, proto, this.vlan);
     this.transport();
   }
 
@@ -286,7 +287,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     let found: Flow | null = this.table.chain(this.hash);
     while (found !== null) {
       const f = found;
-      if (f.hash === this.hash && f.ipProto === this.proto && f.family === this.family && (f.vlan ?? -1) === this.vlan) {
+      if (f.hash === this.hash && f.ipProto === this.proto && f.family === this.family && f.vlanKey === this.vlan) {
         if (this.isA(f, true)) {
           dir = 0;
           break;
@@ -370,8 +371,8 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     const dstText = fam === 4 ? ipv4WordText(this.d0) : ipText(d, this.dstOff, fam);
     const proto: FlowProto = this.proto === 6 ? "tcp" : "udp";
     const f = swap
-      ? new Flow(this.nextId++, proto, fam, this.proto, this.hash, dstText, this.dport, srcText, this.sport, this.vlan < 0 ? null : this.vlan)
-      : new Flow(this.nextId++, proto, fam, this.proto, this.hash, srcText, this.sport, dstText, this.dport, this.vlan < 0 ? null : this.vlan);
+      ? new Flow(this.nextId++, proto, fam, this.proto, this.hash, dstText, this.dport, srcText, this.sport, this.vlan)
+      : new Flow(this.nextId++, proto, fam, this.proto, this.hash, srcText, this.sport, dstText, this.dport, this.vlan);
     if (swap) {
       f.aw0 = this.d0;
       f.aw1 = this.d1;

@@ -14,9 +14,11 @@ export class Flow implements FlowRecord {
   last = 0;
   state: string;
   service: string | null = null;
+  readonly vlan: number | null;
+  readonly inner_vlan: number | null;
 
   // The key, as numbers, so a packet is matched without building strings: the address words of
-  // side a and b (only w0 for IPv4), family, IP protocol, VLAN id.
+  // side a and b (only w0 for IPv4), family, IP protocol, vlanKey.
   aw0 = 0;
   aw1 = 0;
   aw2 = 0;
@@ -48,9 +50,12 @@ export class Flow implements FlowRecord {
     readonly aport: number,
     readonly b: string,
     readonly bport: number,
-    readonly vlan: number | null,
+    /** The VLAN part of the key (vlanKey in workers/flow-hash.ts): 0 untagged. */
+    readonly vlanKey: number,
   ) {
     this.state = proto === "tcp" ? "syn_sent" : "active";
+    this.vlan = (vlanKey & 0xfff) || null;
+    this.inner_vlan = vlanKey >>> 12 || null;
   }
 
   /** The public record, for JSON output. */
@@ -63,6 +68,7 @@ export class Flow implements FlowRecord {
       b: this.b,
       bport: this.bport,
       vlan: this.vlan,
+      inner_vlan: this.inner_vlan,
       packets_ab: this.packets_ab,
       bytes_ab: this.bytes_ab,
       packets_ba: this.packets_ba,

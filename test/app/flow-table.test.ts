@@ -70,6 +70,7 @@ t.test("a TCP flow's side a is the sender of its SYN, and its counters are per d
     b: "203.0.113.80",
     bport: 80,
     vlan: null,
+    inner_vlan: null,
     packets_ab: ab.packets,
     bytes_ab: ab.bytes,
     packets_ba: ba.packets,
@@ -244,6 +245,40 @@ t.test("the same 5-tuple on two VLANs (and untagged) is three flows", async (t) 
   t.same(
     flows.map((f) => ({ vlan: f.vlan, packets_ab: f.packets_ab, bytes_ab: f.bytes_ab, packets_ba: f.packets_ba, bytes_ba: f.bytes_ba, state: f.state })),
     [summary(100, tagged100), summary(200, tagged200), summary(null, untagged)],
+  );
+});
+
+t.test("QinQ: the same 5-tuple under one provider VLAN with two customer VLANs is two flows", async (t) => {
+  const build = (inner: number, offset: bigint) =>
+    conversation({ vlans: [{ vid: 100, tpid: 0x88a8 }, { vid: inner }], startNs: kStart + offset })
+      .handshake()
+      .send("client", `GET /v${inner} HTTP/1.1\r\nHost: example.com\r\n\r\n`)
+      .close("client").packets;
+  const ten = build(10, 0n);
+  const twenty = build(20, 100_000n);
+  const packets = [...ten, ...twenty].sort((x, y) => Number(x.timestamp - y.timestamp));
+  const flows = ends(await runFlows(t, packets));
+  t.same(
+    flows.map((f) => ({ vlan: f.vlan, inner_vlan: f.inner_vlan, packets_ab: f.packets_ab, packets_ba: f.packets_ba, state: f.state })),
+    [
+      { vlan: 100, inner_vlan: 10, packets_ab: sent(ten, "client").packets, packets_ba: sent(ten, "server").packets, state: "closed" },
+      { vlan: 100, inner_vlan: 20, packets_ab: sent(twenty, "client").packets, packets_ba: sent(twenty, "server").packets, state: "closed" },
+    ],
+  );
+});
+
+t.test("a priority tag (VLAN id 0) on one side only is the same flow as the untagged other side", async (t) => {
+  // The same conversation twice (same sequence numbers), once with the client's frames priority-tagged.
+  const script = (c: TcpConversation) => c.handshake().send("client", "hello").send("server", "hi").close("client").packets;
+  const tagged = script(conversation({ vlans: [{ vid: 0, pcp: 5 }] }));
+  const plain = script(conversation());
+  const packets = [...tagged.filter((p) => p.from === "client"), ...plain.filter((p) => p.from === "server")].sort((x, y) =>
+    Number(x.timestamp - y.timestamp),
+  );
+  const flows = ends(await runFlows(t, packets));
+  t.same(
+    flows.map((f) => ({ vlan: f.vlan, inner_vlan: f.inner_vlan, packets_ab: f.packets_ab, packets_ba: f.packets_ba, state: f.state })),
+    [{ vlan: null, inner_vlan: null, packets_ab: sent(tagged, "client").packets, packets_ba: sent(plain, "server").packets, state: "closed" }],
   );
 });
 

@@ -10,7 +10,7 @@ function lookup(table: FlowTable, hash: number): number[] {
 }
 
 function flow(id: number, hash: number): Flow {
-  return new Flow(id, "tcp", 4, 6, hash, "192.0.2.1", id & 0xffff, "192.0.2.2", 80, null);
+  return new Flow(id, "tcp", 4, 6, hash, "192.0.2.1", id & 0xffff, "192.0.2.2", 80, 0);
 }
 
 t.test("every flow is found by its hash while the table grows past its buckets, and after removals", async (t) => {

@@ -7,7 +7,7 @@ const enc = new TextEncoder();
 
 /** A session on a 5001 connection with HTTP wanted, and the requests it reports. */
 function session(): { s: TcpSession; requests: string[]; budget: ReassemblyBudget } {
-  const flow = new Flow(1, "tcp", 4, 6, 0, "192.0.2.1", 40000, "192.0.2.2", 5001, null);
+  const flow = new Flow(1, "tcp", 4, 6, 0, "192.0.2.1", 40000, "192.0.2.2", 5001, 0);
   const requests: string[] = [];
   const events: SessionEvents = {
     httpRequest: (_f, _d, head) => requests.push(`${head.method} ${head.uri}`),
