@@ -89,7 +89,12 @@ export interface ReassemblyStats {
   gaps: number;
   /** Bytes reported missing through `gap()`. */
   gapBytes: number;
+  /** Bytes dropped as outside the stream: after its FIN, or further ahead than a TCP window reaches. */
+  outOfWindowBytes: number;
 }
+
+/** The largest TCP receive window (RFC 7323 2.3: 65535 << 14, rounded up). */
+const kMaxWindow = 2 ** 30;
 
 /** Signed distance from b to a in sequence space (positive when a is after b). */
 function seqDiff(a: number, b: number): number {
@@ -113,7 +118,7 @@ function seqDiff(a: number, b: number): number {
  */
 export class TcpReassembler {
   /** Counters for this direction. */
-  readonly stats: ReassemblyStats = { retransmittedBytes: 0, outOfOrderSegments: 0, gaps: 0, gapBytes: 0 };
+  readonly stats: ReassemblyStats = { retransmittedBytes: 0, outOfOrderSegments: 0, gaps: 0, gapBytes: 0, outOfWindowBytes: 0 };
 
   readonly #sink: StreamSink;
   readonly #maxHeldBytes: number;
@@ -163,6 +168,8 @@ export class TcpReassembler {
     if (fin && !this.#finSeen) {
       this.#finSeen = true;
       this.#finSeq = (dataSeq + len) >>> 0;
+      // Held bytes at or after the FIN are not this stream's (a spoofed or corrupt segment): drop them.
+      if (this.#heldSeq.length !== 0) this.#dropHeldFrom(this.#finSeq);
     }
     if (len > 0) this.#accept(dataSeq, bytes, start, len, ts);
   }
@@ -248,6 +255,12 @@ export class TcpReassembler {
         continue;
       }
       // Ahead of a hole.
+      if (ahead >= kMaxWindow) {
+        // Further ahead than any TCP window reaches (RFC 7323: at most 2^30 bytes): no receiver accepts
+        // it, so it is not part of the stream as the receiver sees it (a spoofed or corrupt segment).
+        this.stats.outOfWindowBytes += segLen - pos;
+        return;
+      }
       if (!countedOutOfOrder) {
         countedOutOfOrder = true;
         this.stats.outOfOrderSegments++;
@@ -289,6 +302,26 @@ export class TcpReassembler {
       } else {
         this.#skipTo(posSeq, ts);
       }
+    }
+  }
+
+  /** Frees the held bytes at or after sequence number `seq`. */
+  #dropHeldFrom(seq: number): void {
+    let i = this.#heldSeq.length;
+    while (i > 0 && seqDiff((this.#heldSeq[i - 1]! + this.#heldData[i - 1]!.length) >>> 0, seq) > 0) {
+      i--;
+      const start = this.#heldSeq[i]!;
+      const piece = this.#heldData[i]!;
+      const keep = Math.max(0, seqDiff(seq, start));
+      this.#heldBytes -= piece.length - keep;
+      this.#budget.release(piece.length - keep);
+      this.stats.outOfWindowBytes += piece.length - keep;
+      if (keep > 0) {
+        this.#heldData[i] = piece.slice(0, keep);
+        return;
+      }
+      this.#heldSeq.splice(i, 1);
+      this.#heldData.splice(i, 1);
     }
   }
 

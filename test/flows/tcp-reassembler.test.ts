@@ -346,7 +346,7 @@ t.test("acked() turns a hole the receiver acknowledged into a gap at once, and d
   r.acked(30, 9);
   t.equal(sink.text, "aaaa[gap 2]bbccccdddd[gap 4]ffff", "an ACK past the held data: the hole goes, the held bytes are delivered");
   t.equal(r.heldBytes, 0);
-  t.same(r.stats, { retransmittedBytes: 0, outOfOrderSegments: 3, gaps: 2, gapBytes: 6 });
+  t.same(r.stats, { retransmittedBytes: 0, outOfOrderSegments: 3, gaps: 2, gapBytes: 6, outOfWindowBytes: 0 });
 });
 
 t.test("acked() with nothing held, or across the sequence wrap, does the right thing", async (t) => {
@@ -359,4 +359,54 @@ t.test("acked() with nothing held, or across the sequence wrap, does the right t
   t.equal(sink.text, "ab[gap 2]", "0xffffffff and 0 acknowledged across the wrap");
   r.acked(3, 5);
   t.equal(sink.text, "ab[gap 2][gap 1]cd");
+});
+
+t.test("bytes held ahead of a hole but at or after the FIN are dropped, not delivered at the end", async (t) => {
+  const { sink, r, budget } = setup();
+  r.segment(100, true, false, new Uint8Array(0), 1); // data from 101
+  r.segment(101 + 1000, false, false, bytes("GET /evil HTTP/1.1\r\n\r\n"), 2); // far ahead: held
+  r.segment(101 + 996, false, false, bytes("xxxxyy"), 3); // xxxx held before it, yy a copy of held bytes
+  t.equal(r.heldBytes, 26);
+  r.segment(101, false, true, bytes("GET /real HTTP/1.1\r\n\r\n"), 4); // FIN at 101 + 22
+  t.equal(r.heldBytes, 0, "everything held lies after the FIN");
+  t.equal(budget.usedBytes, 0, "and its budget is given back");
+  r.acked(101 + 23, 5); // the FIN acknowledged
+  r.flush(6);
+  t.equal(sink.text, "GET /real HTTP/1.1\r\n\r\n", "no gap and no /evil");
+  t.equal(r.stats.outOfWindowBytes, 26);
+});
+
+t.test("a FIN keeps the held bytes before it and trims the one piece it cuts", async (t) => {
+  const { sink, r } = setup();
+  r.segment(0, true, false, new Uint8Array(0), 1); // data from 1
+  r.segment(5, false, false, bytes("eeff"), 2); // 5..8 held, 1..4 missing
+  r.segment(9, false, true, bytes("gg"), 3); // 9..10, FIN at 11: held too
+  r.segment(12, false, false, bytes("zz"), 4); // after the FIN: never held
+  t.equal(r.heldBytes, 6);
+  r.segment(1, false, false, bytes("abcd"), 5);
+  t.equal(sink.text, "abcdeeffgg");
+  t.equal(r.stats.outOfWindowBytes, 0, "bytes cut off by #accept before the FIN are not counted as held-then-dropped");
+
+  const other = setup();
+  other.r.segment(0, true, false, new Uint8Array(0), 1);
+  other.r.segment(5, false, false, bytes("eeffgg"), 2); // 5..10 held
+  other.r.segment(1, false, true, bytes("abcdee"), 3); // 1..6, FIN at 7: the held piece is cut to 5..6
+  t.equal(other.r.heldBytes, 0);
+  other.r.flush(4);
+  t.equal(other.sink.text, "abcdee");
+  t.equal(other.r.stats.outOfWindowBytes, 4, "ffgg, after the FIN");
+});
+
+t.test("a segment further ahead than any TCP window (2^30 bytes) is not held", async (t) => {
+  const { sink, r, budget } = setup();
+  r.segment(0xfffffff0, true, false, new Uint8Array(0), 1); // data from 0xfffffff1, across the wrap
+  r.segment((0xfffffff1 + 2 ** 30) >>> 0, false, false, bytes("far"), 2);
+  t.equal(r.heldBytes, 0);
+  t.equal(budget.usedBytes, 0);
+  r.segment((0xfffffff1 + 2 ** 30 - 3) >>> 0, false, false, bytes("near"), 3); // within the window: held
+  t.equal(r.heldBytes, 4);
+  r.segment(0xfffffff1, false, false, bytes("ab"), 4);
+  r.flush(5);
+  t.equal(sink.text, `ab[gap ${2 ** 30 - 5}]near`, "the held piece is delivered after a gap; the far one never");
+  t.equal(r.stats.outOfWindowBytes, 3);
 });
