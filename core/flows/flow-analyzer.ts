@@ -38,7 +38,7 @@ import {
 } from "../../workers/decode-result.ts";
 import { flowHash, vlanKey, word } from "../../workers/flow-hash.ts";
 import { Flow } from "./flow-record.ts";
-import { FlowTable, kListClosing, kListTcp, kListUdp } from "./flow-table.ts";
+import { FlowTable, kListClosing, kListEnded, kListTcp, kListUdp } from "./flow-table.ts";
 import { IpDefragmenter } from "./ip-defrag.ts";
 import { ReassemblyBudget } from "./tcp-reassembler.ts";
 import { type AppWants, type SessionEvents, TcpSession } from "./tcp-session.ts";
@@ -92,6 +92,8 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   private nextId = 1;
   private total = 0;
   private nextExpiry = 0;
+  /** Capture time between two sweeps of the activity lists (see expire). */
+  private readonly sweepEvery: number;
   private now = 0;
   private frame = 0;
 
@@ -127,6 +129,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     private readonly bus: EventBus,
     private readonly settings: FlowSettings = defaultFlowSettings,
   ) {
+    this.sweepEvery = Math.min(1, settings.tcpTimeout, settings.udpTimeout, settings.closeLinger);
     this.defrag = new IpDefragmenter({ maxDatagrams: 4096, maxBytes: 16 << 20, timeoutSec: 30 });
     this.defrag.onProblem = (problem) => this.weirdEvent(null, problem, "fragmented datagram given up", this.now);
     this.budget = new ReassemblyBudget(settings.reassemblyBudget);
@@ -300,6 +303,17 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
       found = f.nextInBucket;
     }
     let f = found ?? undefined;
+    const ts = this.now;
+    if (f !== undefined && ts - f.last > this.idleLimit(f.list)) {
+      // Its idle time (or linger) ran out since the last sweep: it ends, with any others due before it,
+      // and this packet starts a new flow. (A capture whose clock steps back may leave it in place.)
+      this.expire(ts);
+      if (f.list !== kListEnded) {
+        if (f.list !== kListClosing) f.state = "timeout";
+        this.end(f);
+      }
+      f = undefined;
+    }
     const isTcp = this.proto === 6;
     const flags = this.tcpFlags;
     if (f !== undefined && isTcp && (flags & 0x12) === 0x02 && (f.state === "closed" || f.state === "reset")) {
@@ -313,7 +327,6 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
       f = this.create(swap);
       dir = swap ? 1 : 0;
     }
-    const ts = this.now;
     if (dir === 0) {
       f.packets_ab++;
       f.bytes_ab += this.wire;
@@ -425,9 +438,19 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     this.table.touch(f, f.state === "closed" || f.state === "reset" ? kListClosing : kListTcp);
   }
 
-  /** Ends flows whose idle time or linger has run out (capture time `now`). */
+  /** How long a flow of activity list `list` may stay idle. */
+  private idleLimit(list: number): number {
+    const s = this.settings;
+    return list === kListClosing ? s.closeLinger : list === kListUdp ? s.udpTimeout : s.tcpTimeout;
+  }
+
+  /**
+   * Ends flows whose idle time or linger has run out (capture time `now`). Runs at most every second of
+   * capture time (or the shortest timeout, if shorter); a packet of a flow that ran out in between ends
+   * it itself (see transport).
+   */
   private expire(now: number): void {
-    this.nextExpiry = now + 1;
+    this.nextExpiry = now + this.sweepEvery;
     this.expireList(kListClosing, now - this.settings.closeLinger, null);
     this.expireList(kListTcp, now - this.settings.tcpTimeout, "timeout");
     this.expireList(kListUdp, now - this.settings.udpTimeout, "timeout");
@@ -449,6 +472,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
 
   private end(f: Flow): void {
     this.table.remove(f);
+    f.list = kListEnded;
     if (f.session !== null) {
       f.session.finish(this.now);
       f.session = null;

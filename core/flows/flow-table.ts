@@ -4,6 +4,8 @@ import type { Flow } from "./flow-record.ts";
 export const kListTcp = 0;
 export const kListUdp = 1;
 export const kListClosing = 2;
+/** Flow.list of a flow that has ended and left the table. */
+export const kListEnded = -1;
 
 /**
  * A doubly linked list of flows, least recently active first. Moving a flow to the tail on each of its

@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runHost, type RunConfig } from "../../core/run.ts";
 import type { WorkerCount } from "../../core/pool/decode-pool.ts";
+import type { FlowSettings } from "../../core/flows/flow-analyzer.ts";
 import { builtinPluginDir } from "../../core/plugins/plugin-loader.ts";
 import { groupOptionArgs } from "../../core/plugins/plugin-options.ts";
 import { encodePcap, type CaptureRecord, type PcapOptions } from "../support/pcap-writer.ts";
@@ -28,6 +29,8 @@ export interface AppRunOptions {
   /** Test plugin folders, searched before the built-in one. */
   readonly pluginDirs?: readonly string[];
   readonly stats?: boolean;
+  /** Flow timeouts (default: the host's). */
+  readonly flowSettings?: FlowSettings;
 }
 
 /** What a run printed. */
@@ -62,6 +65,7 @@ export async function runApp(file: string, options: AppRunOptions): Promise<AppR
     maxPluginErrors: 100,
     teardownMs: 5000,
     version: "test",
+    flowSettings: options.flowSettings,
   };
   const chunks: string[] = [];
   const errors: string[] = [];

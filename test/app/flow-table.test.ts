@@ -9,6 +9,7 @@ import { concatBytes, ethernet, fragmentIpv4, fragmentIpv6, ipv4, ipv6, parseIpv
 import type { Ipv6Extension } from "../support/packet-builders.ts";
 import type { CaptureRecord } from "../support/pcap-writer.ts";
 import { TcpConversation, type TcpConversationOptions, type TcpConversationPacket } from "../support/tcp-conversation.ts";
+import { defaultFlowSettings, type FlowSettings } from "../../core/flows/flow-analyzer.ts";
 import { captureTime, jsonLines, runApp, tempFolder, writeCapture, writeFlowCollector } from "./app-run.ts";
 
 const kStart = 1_704_067_200_000_000_000n; // 2024-01-01T00:00:00Z
@@ -35,7 +36,7 @@ function udpFrame(src: { ip: string; port: number }, dst: { ip: string; port: nu
 async function runFlows(
   t: Test,
   records: Iterable<CaptureRecord>,
-  options: { snaplen?: number; plugins?: string[]; options?: string[] } = {},
+  options: { snaplen?: number; plugins?: string[]; options?: string[]; flowSettings?: Partial<FlowSettings> } = {},
 ): Promise<Array<Record<string, unknown>>> {
   const dir = tempFolder(t);
   const file = writeCapture(dir, "flows.pcap", records, { snaplen: options.snaplen });
@@ -43,6 +44,7 @@ async function runFlows(
     plugins: ["flow-collector", ...(options.plugins ?? [])],
     pluginDirs: [writeFlowCollector(dir)],
     options: options.options,
+    flowSettings: { ...defaultFlowSettings, ...options.flowSettings },
   });
   t.equal(result.status, 0, "the run succeeds");
   t.same(result.errors, [], "nothing on stderr");
@@ -279,6 +281,34 @@ t.test("a priority tag (VLAN id 0) on one side only is the same flow as the unta
   t.same(
     flows.map((f) => ({ vlan: f.vlan, inner_vlan: f.inner_vlan, packets_ab: f.packets_ab, packets_ba: f.packets_ba, state: f.state })),
     [{ vlan: null, inner_vlan: null, packets_ab: sent(tagged, "client").packets, packets_ba: sent(plain, "server").packets, state: "closed" }],
+  );
+});
+
+t.test("a flow idle for longer than its timeout ends when its next packet comes, even between two sweeps", async (t) => {
+  const x = { ip: "192.0.2.10", port: 40000 };
+  const y = { ip: "192.0.2.11", port: 40001 };
+  const dns = { ip: "198.51.100.53", port: 53 };
+  const s = (seconds: number) => kStart + BigInt(Math.round(seconds * 1e9));
+  const summary = (lines: Array<Record<string, unknown>>) => ends(lines).map((f) => `${f.aport} ${f.packets_ab} ${f.state} ${f.first}`);
+  const t0 = captureTime(s(0));
+  // The sweep at 59.5 s finds X idle for 59.5 s of its 60; X's next packet comes at 60.3 s.
+  const sixty = await runFlows(t, [udpFrame(x, dns, "a", s(0)), udpFrame(y, dns, "b", s(59.5)), udpFrame(x, dns, "c", s(60.3))]);
+  t.same(summary(sixty), [`40000 1 timeout ${t0}`, `40001 1 open ${captureTime(s(59.5))}`, `40000 1 open ${captureTime(s(60.3))}`]);
+  // A timeout shorter than the sweep's second.
+  const short = await runFlows(t, [udpFrame(x, dns, "a", s(0)), udpFrame(x, dns, "b", s(0.9))], { flowSettings: { udpTimeout: 0.5 } });
+  t.same(summary(short), [`40000 1 timeout ${t0}`, `40000 1 open ${captureTime(s(0.9))}`]);
+});
+
+t.test("a packet after a closed flow's linger starts a new flow, also with a linger under a second", async (t) => {
+  const c = conversation();
+  const packets = c.handshake().send("client", "hi").close("client").packets;
+  const lastAck = packets.at(-1)!;
+  const late = { ...lastAck, timestamp: lastAck.timestamp + 500_000_000n };
+  const flows = ends(await runFlows(t, [...packets, late], { flowSettings: { closeLinger: 0.2 } }));
+  t.same(
+    flows.map((f) => `${f.state} ${(f.packets_ab as number) + (f.packets_ba as number)}`),
+    ["closed " + packets.length, "open 1"],
+    "the ACK 0.5 s after the close is not counted in the closed flow",
   );
 });
 
