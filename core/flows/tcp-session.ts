@@ -49,8 +49,8 @@ class DirectionSink implements StreamSink {
  * The two TCP streams of a flow and the application analyzer they feed.
  *
  * The analyzer is chosen by content, on any port (Zeek's dynamic protocol detection): the first bytes
- * of a direction are sniffed for an HTTP request or status line or a TLS ClientHello; TCP port 53 is
- * DNS. When neither direction looks like anything a listener wants, both streams are detached, so a
+ * of a direction are sniffed for an HTTP request or status line or a TLS ClientHello; on TCP port 53,
+ * what is not HTTP is DNS. When neither direction looks like anything a listener wants, both streams are detached, so a
  * bulk transfer costs one call per segment and no copies.
  */
 export class TcpSession {
@@ -177,13 +177,17 @@ export class TcpSession {
   /** Which analyzer the first bytes of a direction call for; kUndecided when too few bytes to tell. */
   private classify(bytes: Uint8Array): number {
     const w = this.wants;
-    if (w.dns && (this.flow.aport === 53 || this.flow.bport === 53)) return kDns;
+    const dnsPort = w.dns && (this.flow.aport === 53 || this.flow.bport === 53);
     let maybe = false;
-    if (w.http) {
+    // Content before ports: HTTP on port 53 is HTTP, whether or not anyone listens to it (a DNS
+    // message never starts like a request or status line), so that what is found there does not
+    // depend on which events the plugins want.
+    if (w.http || dnsPort) {
       const h = sniffHttp(bytes, 0, bytes.length);
-      if (h === "request" || h === "response") return kHttp;
+      if (h === "request" || h === "response") return w.http ? kHttp : kDone;
       if (h === "maybe") maybe = true;
     }
+    if (dnsPort) return maybe ? kUndecided : kDns;
     if (w.tls) {
       const t = sniffTls(bytes, 0, bytes.length);
       if (t === "client-hello" || t === "server-hello") return kTls;

@@ -129,6 +129,29 @@ t.test("DNS over TCP is cut into messages by their length prefixes, wherever the
   t.equal((records[5]!.answers as Array<{ data: string }>)[0]!.data, "2001:db8::1");
 });
 
+t.test("on TCP port 53, HTTP is HTTP and DNS is DNS, whichever plugins listen", async (t) => {
+  const dnsConversation = new TcpConversation({ client: { ip: stub.ip, port: 53002 }, server: resolver });
+  const query = dnsOverTcp(dnsQuery(7, "a.example.com", "A"));
+  dnsConversation.handshake().send("client", query, { segments: [1, query.length - 1] }).close("client");
+  const webConversation = new TcpConversation({ client: { ip: stub.ip, port: 53003 }, server: resolver, startNs: kStart + 1_000_000_000n });
+  webConversation
+    .handshake()
+    .send("client", "GET /on53 HTTP/1.1\r\nHost: example.com\r\n\r\n")
+    .send("server", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    .close("client");
+  const dir = tempFolder(t);
+  const file = writeCapture(dir, "port53.pcap", [...dnsConversation.packets, ...webConversation.packets]);
+  const result = await runApp(file, { plugins: ["event-log", "http-printer"], options: ["event-log.events=dns,http.request,http.response"] });
+  t.same(result.errors, []);
+  t.same(
+    jsonLines(result.lines).map((r) => `${r.type} ${r.qname ?? r.uri ?? r.status}`),
+    ["dns a.example.com", "http.request /on53", "http.request /on53", "http.response 200", "http.response 200"],
+    "event-log's and http-printer's lines for the request and the response",
+  );
+  const dnsOnly = await runApp(file, { plugins: ["event-log"], options: ["event-log.events=dns"] });
+  t.same(jsonLines(dnsOnly.lines).map((r) => r.qname), ["a.example.com"], "the HTTP connection is not read as DNS when nobody wants HTTP");
+});
+
 t.test("event-log.events selects which events are logged", async (t) => {
   const records = [udpFrame(stub, resolver, dnsQuery(7, "example.com", "A"), 0), udpFrame(resolver, stub, cnameResponse(7), 1)];
   const dnsOnly = await logEvents(t, records, ["event-log.events=dns"]);
