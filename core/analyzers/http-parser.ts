@@ -718,15 +718,6 @@ function contentLength(value: string): number {
   return result;
 }
 
-/** Whether the sender of a message with this version and Connection header keeps the connection open. */
-function keepsAlive(version: string, connection: string | undefined): boolean {
-  const conn = tokens(connection);
-  if (conn.includes("close")) return false;
-  if (version === "HTTP/1.1") return true;
-  if (/^HTTP\/1\.0$/i.test(version) || /^HTTP\/0\./i.test(version)) return conn.includes("keep-alive");
-  return true;
-}
-
 /** The three digits a status code starts with, or -1 when it does not start with three digits. */
 function statusCode(code: string): number {
   if (code.length < 3) return -1;
@@ -765,7 +756,6 @@ interface PendingRequest {
   head: boolean;
   /** CONNECT or SSTP_DUPLEX_POST: a 2xx answer turns the connection into a tunnel. */
   tunnel: boolean;
-  keepAlive: boolean;
   /** The direction that sent it, so a refused CONNECT can wake it. */
   from: Direction;
 }
@@ -1112,7 +1102,7 @@ export class HttpConnectionParser {
       this.#weird("http_too_many_pending_requests", `more than ${kMaxPendingRequests} requests without a response`);
       this.#pending.shift();
     }
-    this.#pending.push({ head: bare === "HEAD", tunnel, keepAlive: keepsAlive(head.rest, head.connection), from: d });
+    this.#pending.push({ head: bare === "HEAD", tunnel, from: d });
     if (head.kind === kLineRequest) {
       this.#sink.request(new RequestHead(method, head.second, head.rest, head.host ?? "", head), this.#ts);
     }
@@ -1155,11 +1145,11 @@ export class HttpConnectionParser {
       this.#messageDone(d);
       return;
     }
-    this.#body(d, head, true, req === undefined ? keepsAlive(head.first, head.connection) : req.keepAlive && keepsAlive(head.first, head.connection));
+    this.#body(d, head, true);
   }
 
   /** Sets up the body of a message from its framing headers (RFC 9112 6.3). */
-  #body(d: Direction, head: ParsedHead, isResponse: boolean, keepAlive = true): void {
+  #body(d: Direction, head: ParsedHead, isResponse: boolean): void {
     const te = head.transferEncoding;
     const cl = head.contentLength;
     if (te !== undefined) {
@@ -1193,12 +1183,12 @@ export class HttpConnectionParser {
       this.#messageDone(d);
       return;
     }
-    if (isResponse && !keepAlive) {
+    if (isResponse) {
+      // RFC 9112 6.3 (8): a response without a declared length runs until the server closes, keep-alive
+      // or not (a server that sends one cannot keep the connection). Zeek and tshark read it so.
       d.state = kStateUntilClose;
       return;
     }
-    // A keep-alive response without framing has no body as far as we can tell; if it did have one, its
-    // bytes fail as a start line and the resync finds the next response.
     this.#messageDone(d);
   }
 

@@ -247,6 +247,16 @@ t.test("HttpConnectionParser takes a response with Connection: close and no leng
   t.same(ev.responses.map((r) => r.status), [200]);
 });
 
+t.test("HttpConnectionParser reads a keep-alive response without length until the close too (RFC 9112 6.3 rule 8)", async (t) => {
+  const { ev } = run([
+    [0, "GET /k HTTP/1.1\r\nHost: h\r\n\r\n"],
+    [1, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst line\r\n"],
+    [1, "HTTP/1.1 500 fake\r\n\r\n"],
+  ]);
+  t.same(ev.responses.map((r) => r.status), [200], "the status line inside the body is body");
+  t.same(ev.weirds, []);
+});
+
 t.test("HttpConnectionParser treats a negative Content-Length as no body and reports it (variant-03-cl_negative)", async (t) => {
   const { ev } = run([
     [0, "POST / HTTP/1.1\r\nHost: target\r\nContent-Length: -1\r\n\r\nGET /smuggled-cl-negative HTTP/1.1\r\nHost: target\r\n\r\n"],
