@@ -22,6 +22,13 @@ function base64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
+/** Connections whose payload is held until they turn out to be HTTP (or not), and bytes per connection. */
+const kMaxHeldConnections = 1024;
+const kMaxHeldBytes = 64 * 1024;
+
+/** What a payload line shows of a segment. */
+type HeldSegment = Pick<TcpEvent, "ts" | "frame" | "src" | "sport" | "dst" | "dport" | "payload">;
+
 /** "a:port", with IPv6 addresses in brackets so the port stays readable. */
 function endpoint(addr: string, port: number): string {
   return addr.includes(":") ? `[${addr}]:${port}` : `${addr}:${port}`;
@@ -40,7 +47,10 @@ export default definePlugin({
   },
   setup(ctx) {
     const json = ctx.format === "json";
+    // With payload=true: prints the payload a connection held before its first message (see below).
+    let beforeMessage: ((ev: HttpRequestEvent | HttpResponseEvent) => void) | null = null;
     ctx.on("http.request", (req: HttpRequestEvent) => {
+      beforeMessage?.(req);
       if (json) ctx.out.json({ type: "http.request", ...req.toJSON() });
       else {
         // "-" for a missing Host (HTTP/1.0), as Zeek logs an unset field, so the columns stay in place.
@@ -50,6 +60,7 @@ export default definePlugin({
       }
     });
     ctx.on("http.response", (res: HttpResponseEvent) => {
+      beforeMessage?.(res);
       if (json) ctx.out.json({ type: "http.response", ...res.toJSON() });
       else {
         const status = res.reason === "" ? String(res.status) : `${res.status} ${res.reason}`;
@@ -58,17 +69,14 @@ export default definePlugin({
     });
     if (!ctx.options.payload) return;
 
-    // Connections known to carry HTTP (by their endpoints), plus the usual HTTP ports: the payload of
-    // a segment is printed before its message is complete, so the port catches the first request.
+    // Connections known to carry HTTP (by their endpoints), plus the usual HTTP ports. A segment's
+    // `tcp` event comes before the `http.request` it completes, so on another port the payload of a
+    // connection not known yet is held (bounded) until its first message says it is HTTP, then printed
+    // before that message's line, in the order it came; what a connection holds is dropped when it ends.
     const httpConnections = new Set<string>();
+    const held = new Map<string, { segments: HeldSegment[] | null; bytes: number }>();
     const key = (a: string, ap: number, b: string, bp: number) => (a < b || (a === b && ap < bp) ? `${a}|${ap}|${b}|${bp}` : `${b}|${bp}|${a}|${ap}`);
-    const remember = (ev: HttpRequestEvent | HttpResponseEvent) => httpConnections.add(key(ev.src, ev.sport, ev.dst, ev.dport));
-    ctx.on("http.request", remember);
-    ctx.on("http.response", remember);
-    ctx.on("tcp", (seg: TcpEvent) => {
-      if (seg.payload_length === 0) return;
-      const web = seg.sport === 80 || seg.dport === 80 || seg.sport === 8080 || seg.dport === 8080;
-      if (!web && !httpConnections.has(key(seg.src, seg.sport, seg.dst, seg.dport))) return;
+    const printPayload = (seg: HeldSegment) => {
       const text = escapePayload(seg.payload);
       if (json) {
         // The bytes themselves in base64, and the escaped text for reading (JSON escapes it once more).
@@ -76,6 +84,41 @@ export default definePlugin({
         ctx.out.json({ type: "tcp.payload", ts, frame, src, sport, dst, dport, payload: base64(seg.payload), payload_escaped: text });
       } else {
         ctx.out.line(`${seg.ts.toFixed(6)} ${endpoint(seg.src, seg.sport)} -> ${endpoint(seg.dst, seg.dport)} payload ${text}`);
+      }
+    };
+    beforeMessage = (ev) => {
+      const k = key(ev.src, ev.sport, ev.dst, ev.dport);
+      if (httpConnections.has(k)) return;
+      httpConnections.add(k);
+      const waiting = held.get(k);
+      held.delete(k);
+      for (const seg of waiting?.segments ?? []) printPayload(seg);
+    };
+    ctx.on("flow.end", (f) => {
+      const k = key(f.a, f.aport, f.b, f.bport);
+      httpConnections.delete(k);
+      held.delete(k);
+    });
+    ctx.on("tcp", (seg: TcpEvent) => {
+      if (seg.payload_length === 0) return;
+      const web = seg.sport === 80 || seg.dport === 80 || seg.sport === 8080 || seg.dport === 8080;
+      if (web) return printPayload(seg);
+      const k = key(seg.src, seg.sport, seg.dst, seg.dport);
+      if (httpConnections.has(k)) return printPayload(seg);
+      let entry = held.get(k);
+      if (entry === undefined) {
+        if (held.size >= kMaxHeldConnections) held.delete(held.keys().next().value!);
+        entry = { segments: [], bytes: 0 };
+        held.set(k, entry);
+      }
+      if (entry.segments === null) return;
+      entry.bytes += seg.payload_length;
+      // More than an HTTP head's worth without a message: the host has stopped looking for HTTP there.
+      if (entry.bytes > kMaxHeldBytes) entry.segments = null;
+      else {
+        // The event and its payload are valid only during this call: keep a copy of what printing needs.
+        const { ts, frame, src, sport, dst, dport } = seg;
+        entry.segments.push({ ts, frame, src, sport, dst, dport, payload: seg.payload.slice() });
       }
     });
   },

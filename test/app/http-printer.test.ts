@@ -283,6 +283,28 @@ t.test("payload=true also prints the escaped payload of each HTTP segment", asyn
   t.same(Array.from(atob(payloads[2]!.payload as string), (ch) => ch.charCodeAt(0)), [0x09, 0x5c, 0x00, 0xc3, 0xbf, 0x21], "the bytes, exactly");
 });
 
+t.test("payload=true on another port prints a connection's first payload once its first message shows it is HTTP", async (t) => {
+  const c = conversation({ server: { ip: "203.0.113.80", port: 8888 } });
+  c.handshake()
+    .send("client", "GET /q HTTP/1.1\r\nHost: example.com\r\n\r\n", { segments: [10, 28] })
+    .send("server", "HTTP/1.1 204 No Content\r\n\r\n")
+    .close("client");
+  const S8888 = "203.0.113.80:8888";
+  const [first, second] = c.packets.filter((p) => p.from === "client" && p.payload.length > 0);
+  const response = carrying(c, "HTTP/1.1 204");
+  t.same(await print(t, c, { options: ["http-printer.payload=true"] }), [
+    `${at(first)} ${C} -> ${S8888} payload GET /q HTT`,
+    `${at(second)} ${C} -> ${S8888} payload P/1.1\\r\\nHost: example.com\\r\\n\\r\\n`,
+    `${at(second)} ${C} -> ${S8888} GET example.com /q HTTP/1.1`,
+    `${at(response)} ${S8888} -> ${C} payload HTTP/1.1 204 No Content\\r\\n\\r\\n`,
+    `${at(response)} ${S8888} -> ${C} 204 No Content`,
+  ]);
+  // A connection that never turns out to be HTTP prints nothing.
+  const other = conversation({ server: { ip: "203.0.113.80", port: 8888 } });
+  other.handshake().send("client", "\x16\x03\x01 not http at all").close("client");
+  t.same(await print(t, other, { options: ["http-printer.payload=true"] }), []);
+});
+
 t.test("a request without Host prints '-' for the host, and a response without a reason ends at its status", async (t) => {
   const c = conversation();
   c.handshake()
