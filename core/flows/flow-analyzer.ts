@@ -316,16 +316,25 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     }
     const isTcp = this.proto === 6;
     const flags = this.tcpFlags;
-    if (f !== undefined && isTcp && (flags & 0x12) === 0x02 && (f.state === "closed" || f.state === "reset")) {
-      // A new SYN on a finished connection: the old flow ends here and a new one starts.
-      this.end(f);
-      f = undefined;
+    if (f !== undefined && isTcp && (flags & 0x12) === 0x02) {
+      if (f.state === "closed" || f.state === "reset") {
+        // A new SYN on a finished connection: the old flow ends here and a new one starts.
+        this.end(f);
+        f = undefined;
+      } else if (dir === 0 && f.synSeq !== -1 && f.synSeq !== this.tcpSeq) {
+        // A SYN with another initial sequence number: a new connection on the same ports (the old one
+        // was never seen to close); a retransmitted SYN carries the same number. Zeek's weird name.
+        this.weirdEvent(f, "active_connection_reuse", `SYN with sequence number ${this.tcpSeq} after ${f.synSeq}`, ts);
+        this.end(f);
+        f = undefined;
+      }
     }
     if (f === undefined) {
       // The initiator sent the first SYN; a SYN+ACK seen first was sent by the responder.
       const swap = isTcp && (flags & 0x12) === 0x12;
       f = this.create(swap);
       dir = swap ? 1 : 0;
+      if (isTcp && (flags & 0x12) === 0x02) f.synSeq = this.tcpSeq;
     }
     if (dir === 0) {
       f.packets_ab++;

@@ -34,6 +34,8 @@ export class Flow implements FlowRecord {
   lruNext: Flow | null = null;
   /** Which activity list holds the flow: 0 open, 1 closing (FIN both ways or RST: lingering). */
   list = 0;
+  /** Sequence number of side a's SYN, when the flow began with one (uint32); -1 otherwise. */
+  synSeq = -1;
   /** FIN seen from side a / side b. */
   finA = false;
   finB = false;

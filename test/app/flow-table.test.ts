@@ -312,6 +312,20 @@ t.test("a packet after a closed flow's linger starts a new flow, also with a lin
   );
 });
 
+t.test("a SYN with a new sequence number on an open connection's ports starts a new flow; a retransmitted SYN does not", async (t) => {
+  const first = conversation({ client: { ...client, isn: 1000 } });
+  first.handshake().send("client", "never closed");
+  const second = conversation({ client: { ...client, isn: 900_000 }, startNs: kStart + kSecond });
+  second.handshake().send("client", "again").close("client");
+  const syn = first.packets[0]!;
+  const retransmitted = { ...syn, timestamp: syn.timestamp + 500_000n }; // before the SYN/ACK, 1 ms after
+  const flows = ends(await runFlows(t, [syn, retransmitted, ...first.packets.slice(1), ...second.packets]));
+  t.same(
+    flows.map((f) => `${f.state} ${f.packets_ab}/${f.packets_ba}`),
+    [`established ${sent(first.packets, "client").packets + 1}/${sent(first.packets, "server").packets}`, `closed ${sent(second.packets, "client").packets}/${sent(second.packets, "server").packets}`],
+  );
+});
+
 /** A DNS response big enough to be fragmented: eight 200-byte TXT strings. */
 function bigTxtResponse(id: number): Uint8Array {
   return dnsResponse(
