@@ -56,6 +56,8 @@ export interface RunConfig {
   watch: boolean;
   maxPluginErrors: number;
   teardownMs: number;
+  /** How long a plugin's setup may take, in milliseconds (default: the plugin host's, 30 s; for tests). */
+  setupMs?: number;
   version: string;
 }
 
@@ -156,6 +158,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     version: config.version,
     maxErrors: config.maxPluginErrors,
     teardownMs: config.teardownMs,
+    setupMs: config.setupMs,
     out,
     stderr: io.stderr,
     runtime: await currentRuntime(),

@@ -28,6 +28,8 @@ export interface PluginHostOptions {
   maxErrors: number;
   /** How long a teardown may take before it is abandoned, in milliseconds. */
   teardownMs: number;
+  /** How long a setup may take before the run fails, in milliseconds (default kSetupTimeoutMs). */
+  setupMs?: number;
   /** stdout, shared by all plugins. */
   out: OutputWriter;
   /** Writes one line to stderr. */
@@ -182,7 +184,14 @@ export class PluginHost {
     this.instances.set(p.name, p);
     this.latest.set(p.name, p);
     try {
-      await p.def.setup(ctx);
+      // The timer also keeps the process alive: without it, a setup awaiting a promise that can never
+      // settle would let Node exit at once (status 13), silently.
+      const setupMs = this.options.setupMs ?? kSetupTimeoutMs;
+      const outcome = await withTimeout(Promise.resolve().then(() => p.def.setup(ctx)), setupMs);
+      if (outcome === "timeout") {
+        throw new Error(`setup did not finish within ${setupMs / 1000} s: it awaits something that does not come (use ctx.holdStart for what may take long)`);
+      }
+      if (outcome !== undefined) throw outcome;
     } catch (err) {
       this.instances.delete(p.name);
       this.latest.delete(p.name);
@@ -339,7 +348,13 @@ export class PluginHost {
         return l;
       },
       holdStart(ready) {
-        host.holds.push(ready);
+        // Handled here and now: a promise that is already rejected must not reach Node as unhandled.
+        host.holds.push(
+          Promise.resolve(ready).then(
+            () => {},
+            (err: unknown) => host.warn(p, `the promise given to holdStart was rejected (${errorText(err)}); the capture starts anyway`),
+          ),
+        );
       },
       stats: () => opts.stats(),
       fail(message: string): never {
@@ -348,6 +363,9 @@ export class PluginHost {
     };
   }
 }
+
+/** How long a plugin's setup may take (setup should only subscribe and open things). */
+const kSetupTimeoutMs = 30_000;
 
 /** The message of an error, or its text. */
 export function errorText(err: unknown): string {

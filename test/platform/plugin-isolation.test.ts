@@ -120,6 +120,40 @@ t.test("a teardown that hangs is abandoned after its time limit and the run stil
   t.ok(Date.now() - started < 30_000, "the run did not wait for the hanging teardown");
 });
 
+t.test("a setup that never finishes fails the run with the plugin's name after its time limit", async (t) => {
+  const dir = pluginFolder(t);
+  writePlugin(dir, "stuck", `{
+    name: "stuck",
+    description: "",
+    async setup(ctx) { await new Promise(() => {}); },
+  }`);
+  const file = smallCapture(dir, 2);
+  const run = runHost(
+    {
+      read: file, filter: null, count: 0, plugins: ["stuck"], pluginDirs: [dir, builtinPluginDir], workers: 1,
+      ringBytes: 1 << 20, format: "text", stats: false, options: groupOptionArgs([]), watch: false, maxPluginErrors: 100,
+      teardownMs: 300, setupMs: 200, version: "test",
+    },
+    { stdout: () => {}, stderr: () => {}, progress: false },
+  );
+  await t.rejects(run, { message: /^Plugin stuck failed to start: setup did not finish within 0\.2 s/ });
+});
+
+t.test("a rejected holdStart promise is reported and the capture starts anyway", async (t) => {
+  const dir = pluginFolder(t);
+  writePlugin(dir, "counter", counter);
+  writePlugin(dir, "holder", `{
+    name: "holder",
+    description: "",
+    setup(ctx) { ctx.holdStart(Promise.reject(new Error("no database"))); },
+  }`);
+  const file = smallCapture(dir, 2);
+  const r = await runApp(file, { plugins: ["holder", "counter"], pluginDirs: [dir], format: "text" });
+  t.equal(r.status, 0);
+  t.same(r.lines, ["counted 20"]);
+  t.same(r.errors, ["[holder] the promise given to holdStart was rejected (no database); the capture starts anyway"]);
+});
+
 t.test("time spent in each plugin's handlers is measured and listed", async (t) => {
   const dir = pluginFolder(t);
   writePlugin(dir, "slow", `{
