@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { isDeno } from "../runtime/host-runtime.ts";
 import { UsageError } from "../usage-error.ts";
@@ -124,8 +124,8 @@ let tsxRegistered: Promise<void> | null = null;
 /**
  * Makes TypeScript plugins importable. Deno runs them natively, and so does a process started with a
  * TypeScript loader (tests, the tsx fallback of core/bin.js); the host's bundle (see core/bin.js) has
- * none, and registers tsx when the first TypeScript plugin loads: after a -Z drop of privileges, so the
- * compiler process tsx starts runs as that user.
+ * none, and registers tsx when the first plugin loads (a JavaScript one may import the TypeScript API):
+ * after a -Z drop of privileges, so the compiler process tsx starts runs as that user.
  */
 function typeScriptLoader(): Promise<void> {
   if (!(globalThis as Record<symbol, unknown>)[Symbol.for("packet-host.bundled")]) return Promise.resolve();
@@ -147,17 +147,17 @@ const kOptionTypes = new Set(["string", "number", "boolean", "list"]);
  * for hot reload (ES modules are cached by URL, so each reload imports a new URL).
  */
 export async function importPlugin(file: PluginFile, generation = 0): Promise<PluginDefinition> {
-  if (/\.[cm]?ts$/.test(file.path)) {
-    if (!isDeno && file.path.endsWith(".ts") && nearestPackageType(dirname(file.path)) !== "module") {
-      // Node (and tsx after it) would compile it as CommonJS, and its `export default` fail with an
-      // error about require() cycles that does not say why.
-      throw new Error(
-        `Plugin file ${file.path}: Node loads a .ts file as CommonJS unless the nearest package.json says "type": "module": ` +
-          `put one beside it (echo '{"type":"module"}' > ${join(dirname(file.path), "package.json")}) or rename the file to .mts`,
-      );
-    }
-    await typeScriptLoader();
+  const ext = extname(file.path);
+  if (!isDeno && (ext === ".ts" || ext === ".js") && nearestPackageType(dirname(file.path)) !== "module") {
+    // Node (and tsx after it) would load it as CommonJS, and its `export default` fail with an error
+    // about require() cycles that does not say why.
+    throw new Error(
+      `Plugin file ${file.path}: Node loads a ${ext} file as CommonJS unless the nearest package.json says "type": "module": ` +
+        `put one beside it (echo '{"type":"module"}' > ${join(dirname(file.path), "package.json")}) or rename the file to .m${ext.slice(1)}`,
+    );
   }
+  // Also for a JavaScript plugin: it may import the host's TypeScript API (core/plugins/plugin-api.ts).
+  await typeScriptLoader();
   const url = pathToFileURL(file.path).href + (generation > 0 ? `?v=${generation}` : "");
   const where = `Plugin file ${file.path}`;
   let mod: { default?: unknown };

@@ -95,6 +95,27 @@ t.test("a .ts plugin Node would load as CommonJS is refused with what to do; as 
   t.match(loaded.stderr, /\[bare\] loaded/);
 });
 
+t.test("a .js plugin that imports the TypeScript API by path loads whether it comes before or after a .ts plugin", async (t) => {
+  const dir = makeTempDir("packet-host-js-");
+  t.teardown(dir.remove);
+  const api = join(repoRoot, "core/plugins/plugin-api.ts");
+  const source = `import { definePlugin } from ${JSON.stringify(api)};
+export default definePlugin({ name: "withapi", setup(ctx) { ctx.onTeardown(() => ctx.log.info("loaded")); } });\n`;
+  writeFileSync(join(dir.path, "withapi.js"), source);
+  // Without "type": "module" Node would load it as CommonJS: refused with what to do, in either order.
+  for (const order of ["withapi,flow-counter", "flow-counter,withapi"]) {
+    const refused = host(["-r", sample, "--plugins-dir", dir.path, "--plugins", order]);
+    t.equal(refused.status, 1, order);
+    t.match(refused.stderr, /^host: Plugin file .*withapi\.js: Node loads a \.js file as CommonJS .* or rename the file to \.mjs\n$/, order);
+  }
+  writeFileSync(join(dir.path, "package.json"), '{"type":"module"}\n');
+  for (const order of ["withapi,flow-counter", "flow-counter,withapi"]) {
+    const loaded = host(["-r", sample, "--plugins-dir", dir.path, "--plugins", order]);
+    t.equal(loaded.status, 0, `${order}: ${loaded.stderr}`);
+    t.match(loaded.stderr, /\[withapi\] loaded/, order);
+  }
+});
+
 t.test("host exits with 2 on a bad --workers, --ring-size or --format and names the value", async (t) => {
   const workers = host(["-r", sample, "--workers", "0"]);
   t.equal(workers.status, 2);
