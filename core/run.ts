@@ -242,6 +242,9 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   } catch (err) {
     failure ??= err;
   }
+  // With -c, damage the reader found past the last packet wanted is not this run's concern (tcpdump
+  // does not read that far either): every packet asked for was whole.
+  if (failure instanceof CaptureFileError && dispatcher.limitReached) failure = null;
   if (capture !== null) await Promise.race([capture.done, new Promise((r) => setTimeout(r, 2000))]);
   // A capture process that died also leaves its stream cut mid-record: the death is the news.
   if (capture?.failure && (failure === null || failure instanceof CaptureFileError)) failure = new Error(capture.failure);

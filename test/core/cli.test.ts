@@ -192,3 +192,21 @@ t.test("host -r - reads a capture from stdin", async (t) => {
     [["packet", 1, frames[0]!.length], ["udp", 1, 1111], ["packet", 2, frames[1]!.length], ["tcp", 2, 2222], ["packet", 3, frames[2]!.length], ["udp", 3, 53]],
   );
 });
+
+t.test("-c N exits 0 when the capture is damaged only after its Nth packet; without -c the damage is exit 1", async (t) => {
+  const frames = Array.from({ length: 10 }, (_, i) => ethernet({}, ipv4({ src: "192.0.2.1", dst: "192.0.2.2" }, udp({ sport: 1000 + i, dport: 53 }, "q"))));
+  const whole = encodePcap(frames);
+  const cut = whole.subarray(0, whole.length - 5); // the last record ends early
+  for (const input of [["-r", "-"], ["-r", join(files.path, "cut.pcap")]]) {
+    writeFileSync(join(files.path, "cut.pcap"), cut);
+    const stdin = input[1] === "-" ? cut : undefined;
+    const counted = host([...input, "-c", "3", "--workers", "1"], stdin);
+    t.equal(counted.status, 0, counted.stderr);
+    t.equal(counted.stderr, "");
+    t.equal(counted.stdout.trimEnd().split("\n").length, 3);
+    const all = host([...input, "--workers", "1"], stdin);
+    t.equal(all.status, 1);
+    t.equal(all.stdout.trimEnd().split("\n").length, 9, "the packets before the damage");
+    t.match(all.stderr, /^host: .*truncated/m);
+  }
+});
