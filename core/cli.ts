@@ -57,7 +57,7 @@ Flows:
 Pipeline:
   --workers N|auto         decode worker threads (default ${defaultWorkerCount()}: cores - 1, or one per core up to 2);
                            auto grows and shrinks the pool with the load
-  --ring-size SIZE         bytes of shared memory for frames, e.g. 64M (default 32M, at least 1M)
+  --ring-size SIZE         bytes of shared memory for frames, e.g. 64M (default 32M, from 1M to 1G)
 
 Output:
   --format text|json       text for people (default), or one JSON object per line
@@ -82,20 +82,33 @@ export function parseSize(text: string, flag: string): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
-function parseCount(text: string | undefined, flag: string, min: number, fallback: number): number {
+function parseCount(text: string | undefined, flag: string, min: number, fallback: number, max = Number.MAX_SAFE_INTEGER, why = ""): number {
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!Number.isInteger(n) || n < min) {
     throw new UsageError(`Invalid ${flag} "${text}": give a whole number of at least ${min}`);
   }
+  if (n > max) throw new UsageError(`Invalid ${flag} "${text}": at most ${max}${why}`);
   return n;
 }
+
+/** Decode workers beyond this only cost memory (about 10 MB each) and start-up time. */
+const kMaxWorkers = 128;
 
 function parseWorkers(text: string | undefined): WorkerCount {
   if (text === undefined) return defaultWorkerCount();
   if (text === "auto") return "auto";
-  return parseCount(text, "--workers", 1, 1);
+  return parseCount(text, "--workers", 1, 1, kMaxWorkers);
 }
+
+/** The longest a timer waits (setTimeout's limit, 2^31 - 1 ms): about 24.8 days. */
+const kMaxTimerSeconds = 2_147_483;
+
+/** The largest ring: frame offsets in the ring are 32-bit. */
+const kMaxRingBytes = 1 << 30;
+
+/** The smallest kernel buffer worth asking libpcap for. */
+const kMinKernelBufferBytes = 64 << 10;
 
 /** The options the command line accepts (node:util parseArgs); the help text must list each of them. */
 export const commandLineOptions = {
@@ -215,6 +228,9 @@ export async function parseCommandLine(
   if (ringBytes < kMinRingBytes) {
     throw new UsageError(`Invalid --ring-size "${v["ring-size"]}": the ring needs at least 1M`);
   }
+  if (ringBytes > kMaxRingBytes) {
+    throw new UsageError(`Invalid --ring-size "${v["ring-size"]}": at most 1G (frame offsets in the ring are 32-bit)`);
+  }
   const plugins = (v.plugins ?? defaultPlugins)
     .flatMap((p) => p.split(","))
     .map((p) => p.trim())
@@ -230,6 +246,17 @@ export async function parseCommandLine(
   if (v.user !== undefined && v.read !== undefined) {
     throw new UsageError("-Z/--user applies to live capture (-i); a file is read with the privileges you have");
   }
+  if (v["buffer-size"] !== undefined && v.read !== undefined) {
+    throw new UsageError("--buffer-size is libpcap's kernel buffer for live capture (-i); a file needs none");
+  }
+  if (v.write === "-") {
+    throw new UsageError('-w - (standard output) is not supported: the plugins print there; give -w a file name');
+  }
+  if (v.write !== undefined && v.read !== undefined && v.read !== "-" && sameFile(v.read, v.write)) {
+    throw new UsageError(`-w "${v.write}" is the file -r reads: writing it would destroy the capture first; give another name`);
+  }
+  const bufferBytes = v["buffer-size"] === undefined ? kDefaultKernelBufferBytes : parseSize(v["buffer-size"], "--buffer-size");
+  if (bufferBytes < kMinKernelBufferBytes) throw new UsageError(`Invalid --buffer-size "${v["buffer-size"]}": give at least 64K`);
   return {
     flowSettings: parseFlowTimeouts(v["flow-timeouts"]),
     read: v.read ?? null,
@@ -238,7 +265,7 @@ export async function parseCommandLine(
     duration: parseSeconds(v.duration, "--duration"),
     statsInterval: parseSeconds(v["stats-interval"], "--stats-interval"),
     user: v.user ?? null,
-    bufferBytes: v["buffer-size"] === undefined ? kDefaultKernelBufferBytes : parseSize(v["buffer-size"], "--buffer-size"),
+    bufferBytes,
     filter,
     count: parseCount(v.count, "-c", 1, 0),
     plugins: [...new Set(plugins)],
@@ -250,7 +277,7 @@ export async function parseCommandLine(
     options: groupOptionArgs(v.option ?? []),
     watch: v.watch ?? false,
     maxPluginErrors: parseCount(v["max-plugin-errors"], "--max-plugin-errors", 1, 100),
-    teardownMs: parseCount(v["teardown-timeout"], "--teardown-timeout", 0, 5) * 1000,
+    teardownMs: parseCount(v["teardown-timeout"], "--teardown-timeout", 0, 5, kMaxTimerSeconds, " seconds (about 24.8 days), the longest a timer waits") * 1000,
     version,
   };
 }
@@ -275,7 +302,21 @@ function parseSeconds(text: string | undefined, flag: string): number {
   if (text === undefined) return 0;
   const n = Number(text);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`Invalid ${flag} "${text}": give a number of seconds above 0`);
+  if (n > kMaxTimerSeconds) {
+    throw new UsageError(`Invalid ${flag} "${text}": at most ${kMaxTimerSeconds} seconds (about 24.8 days), the longest a timer waits`);
+  }
   return n;
+}
+
+/** Whether two paths name the same file (one that exists), links and relative spellings included. */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** The --list-interfaces text: name, flags and addresses of each device. */

@@ -128,6 +128,24 @@ t.test("host exits with 2 on a bad --workers, --ring-size or --format and names 
   t.match(format.stderr, /^host: Invalid --format "xml": use text or json\n$/);
 });
 
+t.test("values past what the host can honour are usage errors that say the limit", async (t) => {
+  const refused = async (args: string[], message: RegExp) =>
+    t.rejects(parseCommandLine(["-r", sample, ...args], () => {}), { name: "UsageError", message }, args.join(" "));
+  const timer = /at most 2147483 seconds \(about 24\.8 days\), the longest a timer waits$/;
+  await refused(["--duration", "3000000"], timer);
+  await refused(["--stats-interval", "3000000"], timer);
+  await refused(["--teardown-timeout", "3000000"], timer);
+  await refused(["--workers", "1000"], /^Invalid --workers "1000": at most 128$/);
+  await refused(["--ring-size", "100G"], /^Invalid --ring-size "100G": at most 1G/);
+  await refused(["-w", "-"], /^-w - \(standard output\) is not supported/);
+  // The same file under another spelling: -w would truncate the capture before it is read.
+  await refused(["-w", join(repoRoot, "test", "..", "test/fixtures/sample.pcap")], /is the file -r reads/);
+  await refused(["--buffer-size", "1M"], /^--buffer-size is libpcap's kernel buffer for live capture/);
+  await t.rejects(parseCommandLine(["-i", "lo", "--buffer-size", "0"], () => {}), { message: /^Invalid --buffer-size "0": give at least 64K$/ });
+  const longest = await parseCommandLine(["-r", sample, "--duration", "2147483", "--ring-size", "1G", "--workers", "128"], () => {});
+  t.match(longest, { duration: 2147483, ringBytes: 1 << 30, workers: 128 }, "the limits themselves are accepted");
+});
+
 t.test("host exits with 2 on -o for a plugin that is not loaded", async (t) => {
   const r = host(["-r", sample, "--plugins-dir", plugins.path, "--plugins", "packets", "-o", "flow-counter.top=5"]);
   t.equal(r.status, 2);
