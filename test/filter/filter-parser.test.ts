@@ -164,3 +164,11 @@ t.test("parseFilter() rejects what libpcap rejects whatever the link type, with 
   t.match(failure("less 0x100000000").message, /does not fit in 32 bits/);
   t.match(failure("port 08").message, /octal/);
 });
+
+t.test("a filter nested past what the stack allows is a FilterError, not a RangeError; a deep but sane one parses", async (t) => {
+  const nested = (n: number) => `${"(".repeat(n)}tcp${")".repeat(n)}`;
+  t.equal(parseFilter(nested(100)).root?.kind, "protoAbbrev");
+  for (const expression of [nested(20_000), `${"not ".repeat(20_000)}tcp`]) {
+    t.throws(() => parseFilter(expression), { name: "FilterError", message: /nested too deeply/ });
+  }
+});

@@ -1150,9 +1150,20 @@ export function parseFilter(expression: string): FilterAst {
   let raw: RawNode | null;
   try {
     raw = parser.program();
+    return { expression, root: raw === null ? null : new Resolver(expression).node(raw) };
   } catch (e) {
     if (e instanceof SyntaxFailure) throw parser.syntaxError();
-    throw e;
+    throw tooDeep(e, expression);
   }
-  return { expression, root: raw === null ? null : new Resolver(expression).node(raw) };
+}
+
+/**
+ * The parser and the compiler recurse once per level of parentheses or "not": JavaScript's stack ends
+ * them somewhere past a thousand levels, with a RangeError that says nothing of the filter.
+ */
+export function tooDeep(e: unknown, expression: string): unknown {
+  if (e instanceof RangeError && /call stack/i.test(e.message)) {
+    return new FilterError("The filter is nested too deeply (parentheses or \"not\" a thousand levels down): write it flatter", expression, 0, 1);
+  }
+  return e;
 }

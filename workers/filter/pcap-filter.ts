@@ -13,7 +13,7 @@
 import { generateFilter } from "./filter-codegen.ts";
 import type { FrameFilter } from "./filter-codegen.ts";
 import { compileProgram } from "./filter-compiler.ts";
-import type { FilterAst } from "./filter-parser.ts";
+import { tooDeep, type FilterAst } from "./filter-parser.ts";
 
 export { FilterError } from "./filter-error.ts";
 export { parseFilter } from "./filter-parser.ts";
@@ -45,5 +45,9 @@ export type { FrameFilter } from "./filter-codegen.ts";
  * ```
  */
 export function compileFilter(ast: FilterAst, linktype: number, fileByteOrder?: "little" | "big"): FrameFilter {
-  return generateFilter(compileProgram(ast, linktype, fileByteOrder));
+  try {
+    return generateFilter(compileProgram(ast, linktype, fileByteOrder));
+  } catch (e) {
+    throw tooDeep(e, ast.expression);
+  }
 }
