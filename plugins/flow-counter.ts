@@ -23,7 +23,11 @@ export default definePlugin({
   },
   setup(ctx) {
     const json = ctx.format === "json";
-    const top = Math.max(0, Math.floor(ctx.options.top));
+    if (!Number.isInteger(ctx.options.top) || ctx.options.top < 0) ctx.fail(`top must be a whole number of flows: current value is ${ctx.options.top}`);
+    if (!(ctx.options.interval >= 0 && ctx.options.interval <= 2_147_483)) {
+      ctx.fail(`interval must be 0 or a number of seconds up to 2147483 (a timer's limit): current value is ${ctx.options.interval}`);
+    }
+    const top = ctx.options.top;
     const totals = new Map<string, { flows: number; packets: number; bytes: number }>();
     // The `top` biggest ended flows, biggest first: flows end one by one, so a sorted insert into a
     // short array is cheaper than keeping them all.

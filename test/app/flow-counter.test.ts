@@ -118,3 +118,15 @@ t.test("flow-counter's table shows every flow, biggest first, when N is larger t
   ]);
   t.equal(lines.length, 8, "four rows between the header and the two totals");
 });
+
+t.test("flow-counter refuses a top that is not a whole number and an interval that is not seconds", async (t) => {
+  const dir = tempFolder(t);
+  const file = writeCapture(dir, "none.pcap", []);
+  for (const [option, message] of [
+    ["flow-counter.top=-5", /top must be a whole number of flows: current value is -5/],
+    ["flow-counter.top=2.5", /top must be a whole number/],
+    ["flow-counter.interval=-1", /interval must be 0 or a number of seconds/],
+  ] as const) {
+    await t.rejects(runApp(file, { plugins: ["flow-counter"], options: [option] }), { name: "UsageError", message }, option);
+  }
+});

@@ -347,7 +347,14 @@ t.test("options that make no sense are usage errors", async (t) => {
     name: "UsageError",
     message: "Plugin socket-server: port 70000 is not a TCP port",
   });
-  await t.rejects(startInProcess(file, ["socket-server"], opts("queue=0")).done, { name: "UsageError", message: /queue must be at least 1/ });
+  await t.rejects(startInProcess(file, ["socket-server"], opts("queue=0")).done, { name: "UsageError", message: /queue must be a whole number of at least 1: current value is 0/ });
+  for (const [option, message] of [
+    ["wait=0.5", /wait must be a whole number of at least 0/],
+    ["wait=-1", /wait must be a whole number of at least 0/],
+    ["strikes=0", /strikes must be a whole number of at least 1/],
+  ] as const) {
+    await t.rejects(startInProcess(file, ["socket-server"], opts(option)).done, { name: "UsageError", message }, option);
+  }
 });
 
 t.test("a port in use is a usage error that says how to choose another", async (t) => {
