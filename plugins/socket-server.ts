@@ -43,6 +43,8 @@ class Client {
    */
   ending = false;
   closed = false;
+  /** Called once when the connection closes, whatever closed it. */
+  onClose: () => void = () => {};
   private writing = false;
   private scheduled = false;
   /** Readers of this client's commands waiting for room in its queue (see `room`). */
@@ -165,26 +167,43 @@ class Client {
     }
   }
 
-  /** Sends what is queued, then closes (the end of the run): at most `ms` milliseconds. */
-  async finish(last: Record<string, unknown>, ms: number): Promise<void> {
+  /**
+   * Sends what is queued, then `last` (made when it goes out), then closes: the end of the run. A client
+   * that reads nothing for `ms` milliseconds loses the lines still queued; it is told how many, before
+   * `last`, if it reads within `ms` more. Then it is cut off.
+   */
+  async finish(last: Record<string, unknown> | (() => Record<string, unknown>), ms: number): Promise<void> {
     if (this.closed || this.ending) return;
     this.ending = true;
     this.wakeRoomWaiters();
+    if (!(await this.flushed(ms)) && !this.closed) {
+      // The lines not handed to the socket yet are dropped; the write in progress finishes first.
+      this.missed += this.queuedLines;
+      this.missedTotal += this.queuedLines;
+      this.runs = [];
+      this.tail = null;
+      this.queuedLines = 0;
+      this.queuedBytes = 0;
+    }
     // The count of events missed since the last notice goes before the last line, which must be last.
     if (this.missed > 0) {
       this.enqueue(encoder.encode(`${JSON.stringify({ type: "dropped", count: this.missed })}\n`));
       this.missed = 0;
     }
-    this.enqueue(encoder.encode(`${JSON.stringify(last)}\n`));
-    const done = (async () => {
-      while (this.writing || this.runs.length > 0) {
-        if (!this.writing) await this.drain();
-        else await new Promise((r) => setTimeout(r, 5));
-      }
-      await this.writer.close();
-    })().catch(() => {});
-    await Promise.race([done, new Promise((r) => setTimeout(r, ms))]);
+    this.enqueue(encoder.encode(`${JSON.stringify(typeof last === "function" ? last() : last)}\n`));
+    if (await this.flushed(ms)) await Promise.race([this.writer.close().catch(() => {}), new Promise((r) => setTimeout(r, ms))]);
     this.close();
+  }
+
+  /** Resolves true once everything queued is written (or false after `ms` milliseconds, or on a close). */
+  private async flushed(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while ((this.writing || this.runs.length > 0) && !this.closed) {
+      if (Date.now() >= deadline) return false;
+      if (!this.writing) void this.drain();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return !this.closed;
   }
 
   close(): void {
@@ -196,6 +215,7 @@ class Client {
     this.queuedBytes = 0;
     this.wakeRoomWaiters();
     this.conn.close();
+    this.onClose();
   }
 }
 
@@ -461,18 +481,23 @@ export default definePlugin({
             }
           }
         }
+        // The input ended: a last command without its newline still counts (`printf 'SUB dns' | nc`).
+        if (!client.ending && !client.closed && !discarding && pending.trim() !== "") {
+          if (tooLong(pending)) strikeAt(client, overlong);
+          else command(client, pending);
+        }
       } catch {
         // reset by the peer
-      } finally {
-        remove(client);
       }
+      // A subscribed client that only stopped talking (it shut down its side, as `echo SUB dns | nc`
+      // does) goes on receiving until it closes; one being disconnected is closed by its `finish`.
+      if (client.events.size === 0 && !client.ending) client.close();
     };
 
-    /** Forgets a client whose input ended; one being disconnected is closed by its `finish`. */
+    /** Forgets a client (Client.onClose). */
     const remove = (client: Client) => {
       if (!clients.delete(client)) return;
       unsubscribe(client, client.events);
-      if (!client.ending) client.close();
     };
 
     /** Set at teardown: connections that arrive from then on are turned away. */
@@ -490,6 +515,7 @@ export default definePlugin({
         return;
       }
       clients.add(client);
+      client.onClose = () => remove(client);
       client.control({ type: "hello", version: ctx.host.version, events: ctx.host.events(), auth: o.token !== "" });
       void readCommands(client);
     };
@@ -510,9 +536,7 @@ export default definePlugin({
     ctx.onTeardown(async () => {
       shuttingDown = true;
       const stats = { type: "stats", ...ctx.stats(), events_sent: sent };
-      await Promise.all(
-        [...clients].map((c) => c.finish({ ...stats, dropped_for_you: c.missedTotal }, 2000)),
-      );
+      await Promise.all([...clients].map((c) => c.finish(() => ({ ...stats, dropped_for_you: c.missedTotal }), 2000)));
       release();
     });
   },

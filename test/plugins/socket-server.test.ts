@@ -401,3 +401,38 @@ t.test("a line dropped at the byte bound leaves a gap that no later, smaller lin
   t.match(lines[lines.length - 1], { type: "stats", dropped_for_you: 1 });
   t.equal((await host.done).status, 0);
 });
+
+t.test("a client that shuts down its side after subscribing still gets its events; a last command needs no newline", async (t) => {
+  for (const last of ["SUB http.request\n", "SUB http.request"]) {
+    const host = startInProcess(webCapture(t), ["socket-server"], opts("wait=1"));
+    const { client } = await connectClient(await host.port);
+    client.write(last);
+    client.socket.end(); // what `echo SUB http.request | ncat` does once its input ends
+    const lines = await client.rest();
+    t.same(types(lines), ["ok", "http.request", "http.request", "http.request", "stats"], JSON.stringify(last));
+    t.equal((await host.done).status, 0);
+  }
+});
+
+t.test("a client that reads nothing for 2 s at the end loses what is still queued, and is told how many before the stats line", async (t) => {
+  // About 15 MB of event lines: more than the kernel's socket buffers hold for a client that stops reading.
+  const c = new TcpConversation({ client: { ip: "192.0.2.10", port: 49152 }, server: { ip: "203.0.113.80", port: 80 } });
+  c.handshake().send("server", new Uint8Array(16 << 20)).close("server");
+  const file = writeCapture(tempFolder(t), "bulk.pcap", c.packets);
+  const host = startInProcess(file, ["socket-server"], opts("wait=1", "queue=100"));
+  const client = await subscribedClient(await host.port, ["packet", "ethernet", "ipv4", "tcp"]);
+  client.pause();
+  // The capture takes well under a second: its end waits 2 s for this client, then 2 s more for it to
+  // read the notice and the stats line.
+  await new Promise((r) => setTimeout(r, 3500));
+  client.resume();
+  const lines = await client.rest();
+  const stats = lines[lines.length - 1];
+  t.match(stats, { type: "stats", packets: c.packets.length }, "the stats line comes last");
+  const notices = lines.filter((l) => l.type === "dropped").map((l) => l.count as number);
+  const dropped = notices.reduce((a, b) => a + b, 0);
+  t.ok(notices.length > 0, `it was told of ${dropped} dropped events`);
+  t.equal(stats.dropped_for_you, dropped, "the notices add up to dropped_for_you");
+  t.equal(eventLines(lines).length + dropped, 4 * c.packets.length, "every event was either sent or counted as dropped");
+  t.equal((await host.done).status, 0);
+});
