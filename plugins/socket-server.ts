@@ -389,6 +389,7 @@ export default definePlugin({
       let verb: string;
       let args: string[];
       let token: string | undefined;
+      let word = "";
       if (text.startsWith("{")) {
         let msg: unknown;
         try {
@@ -398,10 +399,10 @@ export default definePlugin({
         }
         const m = msg as { subscribe?: unknown; unsubscribe?: unknown; token?: unknown };
         const list = m.subscribe ?? m.unsubscribe;
-        if (typeof m.token === "string") {
+        if (m.token !== undefined) {
           verb = "AUTH";
           args = [];
-          token = m.token;
+          token = typeof m.token === "string" ? m.token : undefined;
         } else if (Array.isArray(list) && list.every((x) => typeof x === "string")) {
           verb = m.subscribe !== undefined ? "SUB" : "UNSUB";
           args = list as string[];
@@ -410,7 +411,8 @@ export default definePlugin({
         }
       } else {
         const words = text.split(/\s+/);
-        verb = words[0].toUpperCase();
+        word = words[0];
+        verb = word.toUpperCase();
         args = words.slice(1);
         if (verb === "AUTH") token = args.join(" ");
       }
@@ -420,7 +422,9 @@ export default definePlugin({
           client.control({ type: "ok", authenticated: true });
           return;
         }
-        client.control({ type: "error", error: "authentication required: send AUTH <token> first" });
+        // One try: a wrong token closes the connection, so guessing costs a connection per guess.
+        const error = verb === "AUTH" ? "wrong token" : "authentication required: send AUTH <token> first";
+        client.control({ type: "error", error });
         void client.finish({ type: "bye" }, 1000);
         return;
       }
@@ -435,7 +439,7 @@ export default definePlugin({
       } else if (verb === "AUTH") {
         client.control({ type: "ok", authenticated: true });
       } else {
-        strike(`unknown command "${verb}": use SUB, UNSUB or their JSON forms`);
+        strike(`unknown command ${JSON.stringify(word)}: use SUB, UNSUB or their JSON forms`);
       }
     };
 
