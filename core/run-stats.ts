@@ -50,9 +50,14 @@ function cpuText(c: RunCpu): string {
   const parts = [`main ${c.main.toFixed(2)}`];
   if (c.reader !== null && Number.isFinite(c.reader)) parts.push(`reader ${c.reader.toFixed(2)}`);
   parts.push(`decode ${decodeSum.toFixed(2)} (${perThread.join(", ")})`);
-  const other = c.total - c.main - (c.reader ?? 0) - decodeSum;
-  parts.push(`other ${Math.max(0, other).toFixed(2)}`);
+  parts.push(`other ${otherCpu(c).toFixed(2)}`);
   return `${c.total.toFixed(2)} s: ${parts.join(", ")}`;
+}
+
+/** CPU of the threads not named (V8's compiler and collector, libuv): the total less the known ones. */
+function otherCpu(c: RunCpu): number {
+  const decode = Object.values(c.decode).reduce((a, b) => a + b, 0);
+  return Math.max(0, c.total - c.main - (c.reader ?? 0) - decode);
 }
 
 /** Packets per second over the run. */
@@ -84,6 +89,8 @@ export function statsJson(s: RunStats): Record<string, unknown> {
             main: seconds(s.cpu.main),
             reader: s.cpu.reader === null ? null : seconds(s.cpu.reader),
             decode: Object.fromEntries(Object.entries(s.cpu.decode).map(([t, x]) => [t, seconds(x)])),
+            // As the text line shows it; absent where per-thread times are not known.
+            ...(Number.isFinite(s.cpu.main) && Object.keys(s.cpu.decode).length > 0 ? { other: seconds(otherCpu(s.cpu)) } : {}),
           },
         }
       : {}),

@@ -6,7 +6,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { statsText, type RunStats } from "../../core/run-stats.ts";
+import { statsJson, statsText, type RunStats } from "../../core/run-stats.ts";
 import { makeCapture } from "../bench/make-capture.ts";
 import { makePluginDir, runCapture, writePlugin } from "../support/host-run.ts";
 import { makeTempDir } from "../support/wireshark-tools.ts";
@@ -87,4 +87,9 @@ t.test("the text line lists the threads, with what they leave of the total as 'o
   t.equal(line({ total: 0.5, main: 0.2, reader: null, decode: { 2: 0.1 } }), "cpu:              0.50 s: main 0.20, decode 0.10 (thread 2: 0.10), other 0.20");
   t.equal(line({ total: 0.5, main: Number.NaN, reader: null, decode: {} }), "cpu:              0.50 s", "without per-thread times: the total alone");
   t.equal(line(undefined), undefined, "stats taken during a run have no CPU line");
+  t.same(
+    statsJson({ ...base, cpu: { total: 1.43, main: 0.43, reader: 0.3, decode: { 2: 0.18, 3: 0.14 } } }).cpu,
+    { total: 1.43, main: 0.43, reader: 0.3, decode: { 2: 0.18, 3: 0.14 }, other: 0.38 },
+    "the JSON line has the same split, other included",
+  );
 });
