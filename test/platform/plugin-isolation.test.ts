@@ -3,7 +3,7 @@ import { join } from "node:path";
 import t from "tap";
 import { runApp } from "../app/app-run.ts";
 import { pluginFolder, smallCapture, writePlugin } from "./plugin-fixtures.ts";
-import { runHost } from "../../core/run.ts";
+import { runHost, type RunConfig } from "../../core/run.ts";
 import { builtinPluginDir } from "../../core/plugins/plugin-loader.ts";
 import { groupOptionArgs } from "../../core/plugins/plugin-options.ts";
 
@@ -17,6 +17,27 @@ const counter = `{
     ctx.onTeardown(() => ctx.out.line("counted " + n));
   },
 }`;
+
+/** A run of `plugins` (from `dir`, then the built-in folder) on `file`: the CLI's defaults, one worker, and `settings`. */
+function hostConfig(dir: string, file: string, plugins: string[], settings: Partial<RunConfig> = {}): RunConfig {
+  return {
+    read: file,
+    filter: null,
+    count: 0,
+    plugins,
+    pluginDirs: [dir, builtinPluginDir],
+    workers: 1,
+    ringBytes: 1 << 20,
+    format: "text",
+    stats: false,
+    options: groupOptionArgs([]),
+    watch: false,
+    maxPluginErrors: 100,
+    teardownMs: 5000,
+    version: "test",
+    ...settings,
+  };
+}
 
 t.test("a handler that throws is logged once with the plugin's name, counted, and the others go on", async (t) => {
   const dir = pluginFolder(t);
@@ -51,22 +72,7 @@ t.test("a plugin is disabled after --max-plugin-errors errors, with a warning, a
   const chunks: string[] = [];
   const errors: string[] = [];
   const status = await runHost(
-    {
-      read: file,
-      filter: null,
-      count: 0,
-      plugins: ["thrower", "counter"],
-      pluginDirs: [dir, builtinPluginDir],
-      workers: 1,
-      ringBytes: 1 << 20,
-      format: "json",
-      stats: true,
-      options: groupOptionArgs([]),
-      watch: false,
-      maxPluginErrors: 7,
-      teardownMs: 1000,
-      version: "test",
-    },
+    hostConfig(dir, file, ["thrower", "counter"], { format: "json", stats: true, maxPluginErrors: 7, teardownMs: 1000 }),
     { stdout: (c) => void chunks.push(c), stderr: (l) => void errors.push(l), progress: false },
   );
   t.equal(status, 0);
@@ -107,11 +113,7 @@ t.test("a teardown that hangs is abandoned after its time limit and the run stil
   const errors: string[] = [];
   const started = Date.now();
   const status = await runHost(
-    {
-      read: file, filter: null, count: 0, plugins: ["hanger", "counter"], pluginDirs: [dir, builtinPluginDir], workers: 1,
-      ringBytes: 1 << 20, format: "text", stats: false, options: groupOptionArgs([]), watch: false, maxPluginErrors: 100,
-      teardownMs: 300, version: "test",
-    },
+    hostConfig(dir, file, ["hanger", "counter"], { teardownMs: 300 }),
     { stdout: (c) => void chunks.push(c), stderr: (l) => void errors.push(l), progress: false },
   );
   t.equal(status, 0);
@@ -128,14 +130,7 @@ t.test("a setup that never finishes fails the run with the plugin's name after i
     async setup(ctx) { await new Promise(() => {}); },
   }`);
   const file = smallCapture(dir, 2);
-  const run = runHost(
-    {
-      read: file, filter: null, count: 0, plugins: ["stuck"], pluginDirs: [dir, builtinPluginDir], workers: 1,
-      ringBytes: 1 << 20, format: "text", stats: false, options: groupOptionArgs([]), watch: false, maxPluginErrors: 100,
-      teardownMs: 300, setupMs: 200, version: "test",
-    },
-    { stdout: () => {}, stderr: () => {}, progress: false },
-  );
+  const run = runHost(hostConfig(dir, file, ["stuck"], { setupMs: 200 }), { stdout: () => {}, stderr: () => {}, progress: false });
   await t.rejects(run, { message: /^Plugin stuck failed to start: setup did not finish within 0\.2 s/ });
 });
 
