@@ -195,6 +195,8 @@ export class PluginHost {
     } catch (err) {
       this.instances.delete(p.name);
       this.latest.delete(p.name);
+      // A setup abandoned at its time limit may still be running: what it does from now on is refused.
+      p.disabled = true;
       await this.stop(p);
       if (err instanceof PluginConfigError || err instanceof UsageError) throw new UsageError(`Plugin ${p.name}: ${err.message}`);
       throw new Error(`Plugin ${p.name} failed to start: ${errorText(err)}`);
@@ -280,7 +282,7 @@ export class PluginHost {
           host.fault(p, "timer", err);
         }
       };
-      p.timers.set(id, repeat ? setInterval(run, ms) : setTimeout(run, ms));
+      if (!p.disabled) p.timers.set(id, repeat ? setInterval(run, ms) : setTimeout(run, ms));
       return id;
     };
     const handlers = new Map<(ev: never) => unknown, (ev: unknown) => void>();
@@ -315,6 +317,7 @@ export class PluginHost {
       },
       out: opts.out,
       async openOutput(path) {
+        if (p.disabled) throw new Error(`Cannot open ${path}: plugin ${p.name} is stopped`);
         let fd: number;
         try {
           fd = openSync(path, "w");
@@ -344,6 +347,11 @@ export class PluginHost {
             host.fault(p, "connection handler", err);
           }
         });
+        if (p.disabled) {
+          // Stopped while the socket was being opened (see start): nothing would ever close it.
+          await l.close();
+          throw new Error(`Plugin ${p.name} is stopped`);
+        }
         p.listeners.push(l);
         return l;
       },

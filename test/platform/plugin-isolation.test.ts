@@ -134,6 +134,31 @@ t.test("a setup that never finishes fails the run with the plugin's name after i
   await t.rejects(run, { message: /^Plugin stuck failed to start: setup did not finish within 0\.2 s/ });
 });
 
+t.test("what a setup abandoned at its time limit does later is refused: no timer runs, no socket stays open", async (t) => {
+  const dir = pluginFolder(t);
+  writePlugin(dir, "late", `{
+    name: "late",
+    description: "",
+    async setup(ctx) {
+      await new Promise((r) => setTimeout(r, 300));
+      ctx.setInterval(() => { globalThis.lateTicks = (globalThis.lateTicks ?? 0) + 1; }, 5);
+      try {
+        await ctx.listen({ host: "127.0.0.1", port: 0 }, () => {});
+        globalThis.lateListen = "listening";
+      } catch (err) {
+        globalThis.lateListen = err.message;
+      }
+    },
+  }`);
+  const file = smallCapture(dir, 1);
+  const run = runHost(hostConfig(dir, file, ["late"], { setupMs: 100 }), { stdout: () => {}, stderr: () => {}, progress: false });
+  await t.rejects(run, { message: /^Plugin late failed to start: setup did not finish within 0\.1 s/ });
+  await new Promise((r) => setTimeout(r, 600));
+  const g = globalThis as { lateTicks?: number; lateListen?: string };
+  t.equal(g.lateTicks, undefined, "the interval set after the time limit never ran");
+  t.equal(g.lateListen, "Plugin late is stopped", "the socket opened after the time limit was closed and refused");
+});
+
 t.test("a rejected holdStart promise is reported and the capture starts anyway", async (t) => {
   const dir = pluginFolder(t);
   writePlugin(dir, "counter", counter);
