@@ -1,5 +1,5 @@
 import { createServer, type Socket } from "node:net";
-import { Duplex } from "node:stream";
+import { Writable } from "node:stream";
 import type { TcpConnection } from "../plugins/plugin-api.ts";
 import type { HostRuntime } from "./host-runtime.ts";
 
@@ -16,7 +16,9 @@ export const nodeRuntime: HostRuntime = {
         socket.setKeepAlive(true, 30_000);
         // A peer that resets the connection must not become an uncaught 'error' event.
         socket.on("error", () => socket.destroy());
-        const { writable } = Duplex.toWeb(socket);
+        // Not Duplex.toWeb: its readable side would also listen to 'data' and queue every byte
+        // received, unread, for as long as the connection lasts.
+        const writable = Writable.toWeb(socket);
         const conn: TcpConnection = {
           remote: `${socket.remoteAddress}:${socket.remotePort}`,
           readable: readableOf(socket),
@@ -40,8 +42,8 @@ export const nodeRuntime: HostRuntime = {
 };
 
 /**
- * The socket's input as a web stream that ends when the peer shuts down its side. (Duplex.toWeb's
- * readable of a half-open socket ends only once the writable side has finished too.)
+ * The socket's input as a web stream that ends when the peer shuts down its side. (The readable of
+ * Duplex.toWeb for a half-open socket ends only once the writable side has finished too.)
  */
 function readableOf(socket: Socket): ReadableStream<Uint8Array> {
   let settled = false;
