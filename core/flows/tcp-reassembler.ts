@@ -89,7 +89,7 @@ export interface ReassemblyStats {
   gaps: number;
   /** Bytes reported missing through `gap()`. */
   gapBytes: number;
-  /** Bytes dropped as outside the stream: after its FIN, or further ahead than a TCP window reaches. */
+  /** Bytes dropped as outside the stream: held ones at or after its FIN, and segments further ahead than a TCP window reaches. */
   outOfWindowBytes: number;
 }
 
@@ -132,6 +132,8 @@ export class TcpReassembler {
   #finSeq = 0;
   #finSeen = false;
   #detached = false;
+  /** Set when a segment was dropped as beyond any window: ACKs are then watched for a resync. */
+  #outOfWindow = false;
 
   // Pieces held ahead of a hole: sorted by sequence number, disjoint, all after #nextSeq. Parallel arrays
   // rather than objects so the common case (nothing held) touches nothing.
@@ -149,6 +151,11 @@ export class TcpReassembler {
   /** Bytes this direction holds out of order right now. */
   get heldBytes(): number {
     return this.#heldBytes;
+  }
+
+  /** True when the other side's ACKs matter to this direction (see acked): one check per ACK. */
+  get wantsAcks(): boolean {
+    return this.#heldBytes !== 0 || this.#outOfWindow;
   }
 
   /**
@@ -183,7 +190,21 @@ export class TcpReassembler {
    * be retransmitted and are waited for.
    */
   acked(ack: number, ts: number): void {
-    if (this.#detached || this.#heldSeq.length === 0) return;
+    if (this.#detached) return;
+    if (this.#outOfWindow && seqDiff(ack, this.#nextSeq) >= kMaxWindow) {
+      // Segments beyond any window were dropped, and the receiver has bytes just as far on: the capture
+      // lost more than a window of this stream (or its first segment was stray). What is held before
+      // the ACK goes out, and the stream goes on from the ACK.
+      this.#outOfWindow = false;
+      while (this.#heldSeq.length !== 0 && seqDiff(ack, this.#heldSeq[0]!) > 0 && !this.#detached) {
+        this.#skipTo(this.#heldSeq[0]!, ts);
+        this.#drain(ts);
+      }
+      this.#skipTo(ack >>> 0, ts);
+      this.#drain(ts);
+      return;
+    }
+    if (this.#heldSeq.length === 0) return;
     const first = this.#heldSeq[0]!;
     const lostTo = seqDiff(ack, first) >= 0 ? first : ack >>> 0;
     if (seqDiff(lostTo, this.#nextSeq) <= 0) return;
@@ -257,8 +278,10 @@ export class TcpReassembler {
       // Ahead of a hole.
       if (ahead >= kMaxWindow) {
         // Further ahead than any TCP window reaches (RFC 7323: at most 2^30 bytes): no receiver accepts
-        // it, so it is not part of the stream as the receiver sees it (a spoofed or corrupt segment).
+        // it, so it is not part of the stream as the receiver sees it (a spoofed or corrupt segment),
+        // unless the capture lost more than a window: an ACK as far on then says so (see acked).
         this.stats.outOfWindowBytes += segLen - pos;
+        this.#outOfWindow = true;
         return;
       }
       if (!countedOutOfOrder) {

@@ -88,11 +88,11 @@ export class TcpSession {
 
   /**
    * Direction `dir` acknowledged the other direction's bytes before `ack`. Costs one check unless the
-   * other direction holds data behind a hole.
+   * other direction holds data behind a hole or dropped some beyond any window.
    */
   acked(dir: 0 | 1, ack: number, ts: number): void {
     const other = this.streams[1 - dir]!;
-    if (other.heldBytes !== 0) other.acked(ack, ts);
+    if (other.wantsAcks) other.acked(ack, ts);
   }
 
   /** End of the flow: deliver what is held, then let the parser see the end. */

@@ -410,3 +410,20 @@ t.test("a segment further ahead than any TCP window (2^30 bytes) is not held", a
   t.equal(sink.text, `ab[gap ${2 ** 30 - 5}]near`, "the held piece is delivered after a gap; the far one never");
   t.equal(r.stats.outOfWindowBytes, 3);
 });
+
+t.test("after a capture hole wider than any window, an ACK as far on resynchronises the stream", async (t) => {
+  const { sink, r } = setup();
+  r.segment(0, true, false, new Uint8Array(0), 1); // data from 1
+  r.segment(1, false, false, bytes("ab"), 2);
+  t.notOk(r.wantsAcks, "nothing held, nothing dropped: ACKs are not looked at");
+  const far = 3 + 1.5 * 2 ** 30; // the capture missed 1.5 GiB of this direction
+  r.segment(far, false, false, bytes("cd"), 3);
+  t.equal(r.heldBytes, 0, "beyond any window from where the stream stands: dropped");
+  t.ok(r.wantsAcks);
+  r.acked(5, 4);
+  t.equal(sink.text, "ab", "an ordinary ACK changes nothing");
+  r.acked(far + 2, 5);
+  r.segment(far + 2, false, false, bytes("ef"), 6);
+  t.equal(sink.text, `ab[gap ${1.5 * 2 ** 30 + 2}]ef`, "an ACK as far on: the stream goes on from there");
+  t.notOk(r.wantsAcks);
+});
