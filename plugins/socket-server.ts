@@ -169,8 +169,8 @@ class Client {
 
   /**
    * Sends what is queued, then `last` (made when it goes out), then closes: the end of the run. A client
-   * that reads nothing for `ms` milliseconds loses the lines still queued; it is told how many, before
-   * `last`, if it reads within `ms` more. Then it is cut off.
+   * that has not taken it all after `ms` milliseconds loses the lines still queued; it is told how many,
+   * before `last`, if it reads them within `ms` more. Then it is cut off.
    */
   async finish(last: Record<string, unknown> | (() => Record<string, unknown>), ms: number): Promise<void> {
     if (this.closed || this.ending) return;

@@ -32,7 +32,7 @@ export class Flow implements FlowRecord {
   /** Neighbours in the table's activity list (least recently active first). */
   lruPrev: Flow | null = null;
   lruNext: Flow | null = null;
-  /** Which activity list holds the flow: 0 open, 1 closing (FIN both ways or RST: lingering). */
+  /** Which activity list holds the flow (kListTcp, kListUdp, kListClosing: FIN both ways or RST, lingering), or kListEnded. */
   list = 0;
   /** Sequence number of side a's SYN, when the flow began with one (uint32); -1 otherwise. */
   synSeq = -1;

@@ -149,11 +149,12 @@ const kOptionTypes = new Set(["string", "number", "boolean", "list"]);
 export async function importPlugin(file: PluginFile, generation = 0): Promise<PluginDefinition> {
   const ext = extname(file.path);
   if (!isDeno && (ext === ".ts" || ext === ".js") && nearestPackageType(dirname(file.path)) !== "module") {
-    // Node (and tsx after it) would load it as CommonJS, and its `export default` fail with an error
-    // about require() cycles that does not say why.
+    // Node would load it as CommonJS (tsx follows the same rule), and its `export default` fail with an
+    // error about require() cycles that does not say why. (Node 20's fallback that detects ES module
+    // syntax in a .js file does not work once the TypeScript loader is registered, which it always is.)
     throw new Error(
-      `Plugin file ${file.path}: Node loads a ${ext} file as CommonJS unless the nearest package.json says "type": "module": ` +
-        `put one beside it (echo '{"type":"module"}' > ${join(dirname(file.path), "package.json")}) or rename the file to .m${ext.slice(1)}`,
+      `Plugin file ${file.path}: a ${ext} plugin must be marked as an ES module, or Node loads it as CommonJS: ` +
+        `put a package.json with "type": "module" beside it (echo '{"type":"module"}' > ${join(dirname(file.path), "package.json")}) or rename the file to .m${ext.slice(1)}`,
     );
   }
   // Also for a JavaScript plugin: it may import the host's TypeScript API (core/plugins/plugin-api.ts).

@@ -148,8 +148,12 @@ t.test("on TCP port 53, HTTP is HTTP and DNS is DNS, whichever plugins listen", 
     ["dns a.example.com", "http.request /on53", "http.request /on53", "http.response 200", "http.response 200"],
     "event-log's and http-printer's lines for the request and the response",
   );
-  const dnsOnly = await runApp(file, { plugins: ["event-log"], options: ["event-log.events=dns"] });
-  t.same(jsonLines(dnsOnly.lines).map((r) => r.qname), ["a.example.com"], "the HTTP connection is not read as DNS when nobody wants HTTP");
+  const dnsOnly = await runApp(file, { plugins: ["event-log"], options: ["event-log.events=dns,flow.end"] });
+  t.same(
+    jsonLines(dnsOnly.lines).map((r) => (r.type === "dns" ? `dns ${r.qname}` : `${r.aport} ${r.service}`)),
+    ["dns a.example.com", "53002 dns", "53003 null"],
+    "the HTTP connection is not taken for DNS when nobody wants HTTP",
+  );
 });
 
 t.test("event-log.events selects which events are logged", async (t) => {

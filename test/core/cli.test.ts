@@ -87,7 +87,7 @@ t.test("a .ts plugin Node would load as CommonJS is refused with what to do; as 
   writeFileSync(join(dir.path, "bare.ts"), source);
   const refused = host(["-r", sample, "--plugins-dir", dir.path, "--plugins", "bare"]);
   t.equal(refused.status, 1);
-  t.match(refused.stderr, /^host: Plugin file .*bare\.ts: Node loads a \.ts file as CommonJS .*"type": "module".* or rename the file to \.mts\n$/);
+  t.match(refused.stderr, /^host: Plugin file .*bare\.ts: a \.ts plugin must be marked as an ES module, or Node loads it as CommonJS: .*"type": "module".* or rename the file to \.mts\n$/);
   rmSync(join(dir.path, "bare.ts"));
   writeFileSync(join(dir.path, "bare.mts"), source);
   const loaded = host(["-r", sample, "--plugins-dir", dir.path, "--plugins", "bare"]);
@@ -106,7 +106,7 @@ export default definePlugin({ name: "withapi", setup(ctx) { ctx.onTeardown(() =>
   for (const order of ["withapi,flow-counter", "flow-counter,withapi"]) {
     const refused = host(["-r", sample, "--plugins-dir", dir.path, "--plugins", order]);
     t.equal(refused.status, 1, order);
-    t.match(refused.stderr, /^host: Plugin file .*withapi\.js: Node loads a \.js file as CommonJS .* or rename the file to \.mjs\n$/, order);
+    t.match(refused.stderr, /^host: Plugin file .*withapi\.js: a \.js plugin must be marked as an ES module.* or rename the file to \.mjs\n$/, order);
   }
   writeFileSync(join(dir.path, "package.json"), '{"type":"module"}\n');
   for (const order of ["withapi,flow-counter", "flow-counter,withapi"]) {
