@@ -21,23 +21,24 @@ async function serve(t: Test, onConnection: (conn: TcpConnection) => void): Prom
   return client;
 }
 
+/** A client connected to a listener, and the server's side of that connection. */
+async function accepted(t: Test): Promise<{ client: Socket; conn: TcpConnection }> {
+  let connected: (c: TcpConnection) => void = () => {};
+  const conn = new Promise<TcpConnection>((resolve) => (connected = resolve));
+  const client = await serve(t, (c) => connected(c));
+  return { client, conn: await conn };
+}
+
 // First in this file: the other tests' garbage would blur what it measures.
 t.test("what the plugin reads and drops is not kept anywhere else while the connection lasts", async (t) => {
   v8.setFlagsFromString("--expose-gc");
   const gc = runInNewContext("gc") as () => void;
-  let conn: TcpConnection | null = null;
-  let connected: () => void = () => {};
-  const accepted = new Promise<void>((resolve) => (connected = resolve));
-  const client = await serve(t, (c) => {
-    conn = c;
-    connected();
-  });
-  await accepted;
+  const { client, conn } = await accepted(t);
   gc();
   const before = process.memoryUsage().arrayBuffers;
   const sent = 64 << 20;
   for (let i = 0; i < sent / 65536; i++) client.write(new Uint8Array(65536));
-  const reader = conn!.readable.getReader();
+  const reader = conn.readable.getReader();
   let total = 0;
   while (total < sent) {
     const { value, done } = await reader.read();
@@ -55,7 +56,7 @@ t.test("what the plugin reads and drops is not kept anywhere else while the conn
     grown = process.memoryUsage().arrayBuffers - before;
   }
   t.ok(grown < 16 << 20, `array buffers grew by ${(grown / 2 ** 20).toFixed(1)} MiB for 64 MiB read and dropped`);
-  conn!.close();
+  conn.close();
 });
 
 t.test("the input ends when the client shuts down its side, and the answer still reaches it", async (t) => {
@@ -77,20 +78,13 @@ t.test("the input ends when the client shuts down its side, and the answer still
 });
 
 t.test("what the plugin does not read stays in the kernel and the client's buffer, not in the host", async (t) => {
-  let conn: TcpConnection | null = null;
-  let connected: () => void = () => {};
-  const accepted = new Promise<void>((resolve) => (connected = resolve));
-  const client = await serve(t, (c) => {
-    conn = c;
-    connected();
-  });
-  await accepted;
+  const { client, conn } = await accepted(t);
   // In 64 KiB writes, so that what the client still holds is counted write by write.
   const sent = 64 << 20;
   for (let i = 0; i < sent / 65536; i++) client.write(new Uint8Array(65536));
   await new Promise((r) => setTimeout(r, 300));
   t.ok(client.writableLength > sent / 2, `most of it still waits at the client (${client.writableLength} bytes)`);
-  const reader = conn!.readable.getReader();
+  const reader = conn.readable.getReader();
   client.end();
   let total = 0;
   for (;;) {
@@ -99,5 +93,5 @@ t.test("what the plugin does not read stays in the kernel and the client's buffe
     total += value.byteLength;
   }
   t.equal(total, sent, "and all of it arrives once read");
-  conn!.close();
+  conn.close();
 });

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import t from "tap";
+import t, { type Test } from "tap";
 import { runApp } from "../app/app-run.ts";
 import { pluginFolder, smallCapture, writePlugin } from "./plugin-fixtures.ts";
 import { runHost, type RunConfig } from "../../core/run.ts";
@@ -17,6 +17,14 @@ const counter = `{
     ctx.onTeardown(() => ctx.out.line("counted " + n));
   },
 }`;
+
+/** A plugin folder with the counter and plugin `name`, whose definition has `members` besides its name. */
+function withCounter(t: Test, name: string, members: string): string {
+  const dir = pluginFolder(t);
+  writePlugin(dir, "counter", counter);
+  writePlugin(dir, name, `{ name: ${JSON.stringify(name)}, description: "", ${members} }`);
+  return dir;
+}
 
 /** A run of `plugins` (from `dir`, then the built-in folder) on `file`: the CLI's defaults, one worker, and `settings`. */
 function hostConfig(dir: string, file: string, plugins: string[], settings: Partial<RunConfig> = {}): RunConfig {
@@ -40,13 +48,9 @@ function hostConfig(dir: string, file: string, plugins: string[], settings: Part
 }
 
 t.test("a handler that throws is logged once with the plugin's name, counted, and the others go on", async (t) => {
-  const dir = pluginFolder(t);
-  writePlugin(dir, "counter", counter);
-  writePlugin(dir, "thrower", `{
-    name: "thrower",
-    description: "",
+  const dir = withCounter(t, "thrower", `
     setup(ctx) { ctx.on("tcp", (seg) => { if (seg.dport === 80) throw new Error("boom " + seg.frame); }); },
-  }`);
+  `);
   const file = smallCapture(dir, 5);
   const r = await runApp(file, { plugins: ["thrower", "counter"], pluginDirs: [dir], format: "text", stats: false });
   t.equal(r.status, 0);
@@ -57,17 +61,13 @@ t.test("a handler that throws is logged once with the plugin's name, counted, an
 });
 
 t.test("a plugin is disabled after --max-plugin-errors errors, with a warning, and the capture goes on", async (t) => {
-  const dir = pluginFolder(t);
-  writePlugin(dir, "counter", counter);
-  writePlugin(dir, "thrower", `{
-    name: "thrower",
-    description: "",
+  const dir = withCounter(t, "thrower", `
     setup(ctx) {
       let calls = 0;
       ctx.on("packet", () => { calls++; throw new Error("always"); });
       ctx.onTeardown(() => ctx.out.line("thrower called " + calls));
     },
-  }`);
+  `);
   const file = smallCapture(dir, 5);
   const chunks: string[] = [];
   const errors: string[] = [];
@@ -85,13 +85,9 @@ t.test("a plugin is disabled after --max-plugin-errors errors, with a warning, a
 });
 
 t.test("an async handler's rejection is treated like a throw", async (t) => {
-  const dir = pluginFolder(t);
-  writePlugin(dir, "counter", counter);
-  writePlugin(dir, "rejecter", `{
-    name: "rejecter",
-    description: "",
+  const dir = withCounter(t, "rejecter", `
     setup(ctx) { ctx.on("http.request", async (req) => { await Promise.resolve(); throw new Error("rejected " + req.uri); }); },
-  }`);
+  `);
   const file = smallCapture(dir, 3);
   const r = await runApp(file, { plugins: ["rejecter", "counter"], pluginDirs: [dir], format: "text", stats: true });
   t.equal(r.status, 0);
@@ -101,13 +97,9 @@ t.test("an async handler's rejection is treated like a throw", async (t) => {
 });
 
 t.test("a teardown that hangs is abandoned after its time limit and the run still ends", async (t) => {
-  const dir = pluginFolder(t);
-  writePlugin(dir, "counter", counter);
-  writePlugin(dir, "hanger", `{
-    name: "hanger",
-    description: "",
+  const dir = withCounter(t, "hanger", `
     setup(ctx) { ctx.onTeardown(() => new Promise(() => {})); },
-  }`);
+  `);
   const file = smallCapture(dir, 2);
   const chunks: string[] = [];
   const errors: string[] = [];
@@ -160,13 +152,9 @@ t.test("what a setup abandoned at its time limit does later is refused: no timer
 });
 
 t.test("a rejected holdStart promise is reported and the capture starts anyway", async (t) => {
-  const dir = pluginFolder(t);
-  writePlugin(dir, "counter", counter);
-  writePlugin(dir, "holder", `{
-    name: "holder",
-    description: "",
+  const dir = withCounter(t, "holder", `
     setup(ctx) { ctx.holdStart(Promise.reject(new Error("no database"))); },
-  }`);
+  `);
   const file = smallCapture(dir, 2);
   const r = await runApp(file, { plugins: ["holder", "counter"], pluginDirs: [dir], format: "text" });
   t.equal(r.status, 0);
