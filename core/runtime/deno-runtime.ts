@@ -6,6 +6,7 @@ interface DenoConn {
   readonly remoteAddr: { hostname: string; port: number };
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
+  setKeepAlive?(keepAlive: boolean): void;
   close(): void;
 }
 interface DenoListener extends AsyncIterable<DenoConn> {
@@ -25,6 +26,8 @@ export const denoRuntime: HostRuntime = {
     (async () => {
       try {
         for await (const c of listener) {
+          // As on Node: a peer that closed after shutting down its side is found when nothing is written to it.
+          c.setKeepAlive?.(true);
           const conn: TcpConnection = {
             remote: `${c.remoteAddr.hostname}:${c.remoteAddr.port}`,
             readable: c.readable,
