@@ -103,6 +103,7 @@ function parseWorkers(text: string | undefined): WorkerCount {
 
 /** The longest a timer waits (setTimeout's limit, 2^31 - 1 ms): about 24.8 days. */
 const kMaxTimerSeconds = 2_147_483;
+const kTimerLimitWhy = " seconds (about 24.8 days), the longest a timer waits";
 
 /** The largest ring: frame offsets in the ring are 32-bit. */
 const kMaxRingBytes = 1 << 30;
@@ -277,7 +278,7 @@ export async function parseCommandLine(
     options: groupOptionArgs(v.option ?? []),
     watch: v.watch ?? false,
     maxPluginErrors: parseCount(v["max-plugin-errors"], "--max-plugin-errors", 1, 100),
-    teardownMs: parseCount(v["teardown-timeout"], "--teardown-timeout", 0, 5, kMaxTimerSeconds, " seconds (about 24.8 days), the longest a timer waits") * 1000,
+    teardownMs: parseCount(v["teardown-timeout"], "--teardown-timeout", 0, 5, kMaxTimerSeconds, kTimerLimitWhy) * 1000,
     version,
   };
 }
@@ -302,9 +303,7 @@ function parseSeconds(text: string | undefined, flag: string): number {
   if (text === undefined) return 0;
   const n = Number(text);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`Invalid ${flag} "${text}": give a number of seconds above 0`);
-  if (n > kMaxTimerSeconds) {
-    throw new UsageError(`Invalid ${flag} "${text}": at most ${kMaxTimerSeconds} seconds (about 24.8 days), the longest a timer waits`);
-  }
+  if (n > kMaxTimerSeconds) throw new UsageError(`Invalid ${flag} "${text}": at most ${kMaxTimerSeconds}${kTimerLimitWhy}`);
   return n;
 }
 

@@ -486,10 +486,8 @@ export default definePlugin({
           }
         }
         // The input ended: a last command without its newline still counts (`printf 'SUB dns' | nc`).
-        if (!client.ending && !client.closed && !discarding && pending.trim() !== "") {
-          if (tooLong(pending)) strikeAt(client, overlong);
-          else command(client, pending);
-        }
+        // (What is left is never too long: the loop drops an overlong line as it grows.)
+        if (!client.ending && !client.closed && !discarding) command(client, pending);
       } catch {
         // reset by the peer
       }

@@ -196,10 +196,7 @@ export class TcpReassembler {
       // lost more than a window of this stream (or its first segment was stray). What is held before
       // the ACK goes out, and the stream goes on from the ACK.
       this.#outOfWindow = false;
-      while (this.#heldSeq.length !== 0 && seqDiff(ack, this.#heldSeq[0]!) > 0 && !this.#detached) {
-        this.#skipTo(this.#heldSeq[0]!, ts);
-        this.#drain(ts);
-      }
+      this.#deliverHeld(ts, ack);
       this.#skipTo(ack >>> 0, ts);
       this.#drain(ts);
       return;
@@ -215,10 +212,7 @@ export class TcpReassembler {
   /** Delivers everything still held, in order, reporting the holes between as gaps; for the end of the flow. */
   flush(ts: number): void {
     if (this.#detached) return;
-    while (this.#heldSeq.length !== 0 && !this.#detached) {
-      this.#skipTo(this.#heldSeq[0]!, ts);
-      this.#drain(ts);
-    }
+    this.#deliverHeld(ts);
     // Bytes before a FIN that never arrived are known to be missing: say so.
     if (this.#finSeen && !this.#detached && seqDiff(this.#finSeq, this.#nextSeq) > 0) {
       this.#skipTo(this.#finSeq, ts);
@@ -325,6 +319,14 @@ export class TcpReassembler {
       } else {
         this.#skipTo(posSeq, ts);
       }
+    }
+  }
+
+  /** Delivers the held pieces in order, the holes before them as gaps: all, or those that start before `seq`. */
+  #deliverHeld(ts: number, seq: number | null = null): void {
+    while (this.#heldSeq.length !== 0 && !this.#detached && (seq === null || seqDiff(seq, this.#heldSeq[0]!) > 0)) {
+      this.#skipTo(this.#heldSeq[0]!, ts);
+      this.#drain(ts);
     }
   }
 
