@@ -318,6 +318,11 @@ export class DnsTcpFramer {
     this.#onMessage = onMessage;
   }
 
+  /** Bytes this framer holds between calls (a message spread over chunks), for a budget shared by connections. */
+  get heldBytes(): number {
+    return this.#buf === null ? 0 : this.#buf.length;
+  }
+
   /** True once a gap hit a length prefix: message boundaries are unknown from then on, and data is ignored. */
   get lost(): boolean {
     return this.#lost;
@@ -372,7 +377,7 @@ export class DnsTcpFramer {
     this.#need = 0;
     this.#have = 0;
     this.#skipping = false;
-    // A buffer grown for a large message is not kept: idle flows stay small.
-    if (this.#buf !== null && this.#buf.length > 4096) this.#buf = null;
+    // The buffer is not kept for the next message: an idle connection holds nothing (see heldBytes).
+    this.#buf = null;
   }
 }

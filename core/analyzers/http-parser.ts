@@ -85,8 +85,6 @@ const kDefaultMaxHeaderBytes = 64 * 1024;
 const kDefaultMaxResyncBytes = 64 * 1024;
 /** Requests waiting for their response; pipelining deeper than this is not seen in practice. */
 const kMaxPendingRequests = 64;
-/** Head buffers up to this size are kept for the next message; bigger ones are dropped to keep idle flows small. */
-const kKeepBufferBytes = 4096;
 /** Bytes quoted in a weird's detail. */
 const kDetailBytes = 64;
 
@@ -840,6 +838,16 @@ export class HttpConnectionParser {
   }
 
   /**
+   * Bytes this parser holds between calls in heads spread over chunks (a connection between messages
+   * holds none), for a budget shared by all connections; the bound per direction is maxHeaderBytes.
+   * (The few bytes of a line start carried while resynchronising are not counted.)
+   */
+  get heldBytes(): number {
+    const [a, b] = this.#dirs;
+    return (a.buf === null ? 0 : a.buf.length) + (b.buf === null ? 0 : b.buf.length);
+  }
+
+  /**
    * Bytes of direction `dir` (0 = the side that opened the connection), in order: chunk[start, end), by
    * default the whole chunk. `chunk` is only read during the call.
    */
@@ -1084,7 +1092,8 @@ export class HttpConnectionParser {
     d.startKind = -1;
     d.framingBytes = 0;
     d.bufLen = 0;
-    if (d.buf !== null && d.buf.length > kKeepBufferBytes) d.buf = null;
+    // Not kept for the next head: an idle connection holds nothing (see heldBytes).
+    d.buf = null;
     if (kind === kLineResponse) {
       if (d.role === kRoleUnknown) d.role = kRoleServer;
       this.#response(d, head);

@@ -92,6 +92,11 @@ export class TlsClientHelloParser {
   #notTls = false;
   #done = false;
 
+  /** Bytes this parser holds between calls (a hello spread over chunks), for a budget shared by connections. */
+  get heldBytes(): number {
+    return this.#hs === null ? 0 : this.#hs.length;
+  }
+
   /** The next bytes of the client's side; `chunk` is only read during the call. */
   data(chunk: Uint8Array, ts: number): TlsClientHello | null | "not-tls" {
     void ts;

@@ -40,8 +40,9 @@ import { flowHash, vlanKey, word } from "../../workers/flow-hash.ts";
 import { Flow } from "./flow-record.ts";
 import { FlowTable, kListClosing, kListEnded, kListTcp, kListUdp } from "./flow-table.ts";
 import { IpDefragmenter } from "./ip-defrag.ts";
-import { ReassemblyBudget } from "./tcp-reassembler.ts";
+import { ByteBudget } from "./byte-budget.ts";
 import { type AppWants, type SessionEvents, TcpSession } from "./tcp-session.ts";
+import type { ReassemblyLimits } from "./tcp-reassembler.ts";
 
 /** Timeouts and bounds of flow tracking. Times are capture-time seconds. */
 export interface FlowSettings {
@@ -59,9 +60,11 @@ export interface FlowSettings {
   /** Bytes held out of order per TCP direction, and in all. */
   maxOutOfOrderBytes: number;
   reassemblyBudget: number;
+  /** Bytes all connections' application parsers hold in messages spread over several segments. */
+  parserBudget: number;
 }
 
-/** Defaults: Zeek's idle timeouts, one second of linger, a million flows, 64 MiB of reassembly. */
+/** Defaults: Zeek's idle timeouts, one second of linger, a million flows, 64 MiB of reassembly, 64 MiB for parsers. */
 export const defaultFlowSettings: FlowSettings = {
   tcpTimeout: 300,
   udpTimeout: 60,
@@ -69,6 +72,7 @@ export const defaultFlowSettings: FlowSettings = {
   maxFlows: 1_000_000,
   maxOutOfOrderBytes: 256 * 1024,
   reassemblyBudget: 64 * 1024 * 1024,
+  parserBudget: 64 * 1024 * 1024,
 };
 
 const kDnsPorts = new Set([53, 5353, 5355]);
@@ -84,7 +88,9 @@ const kDnsPorts = new Set([53, 5353, 5355]);
 export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   private readonly table = new FlowTable();
   private readonly defrag: IpDefragmenter;
-  private readonly budget: ReassemblyBudget;
+  private readonly budget: ByteBudget;
+  private readonly parserBudget: ByteBudget;
+  private readonly streamLimits: ReassemblyLimits;
   private readonly wants: AppWants = { http: false, tls: false, dns: false, weird: false };
   private wantStart = false;
   private wantEnd = false;
@@ -132,7 +138,9 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     this.sweepEvery = Math.min(1, settings.tcpTimeout, settings.udpTimeout, settings.closeLinger);
     this.defrag = new IpDefragmenter({ maxDatagrams: 4096, maxBytes: 16 << 20, timeoutSec: 30 });
     this.defrag.onProblem = (problem) => this.weirdEvent(null, problem, "fragmented datagram given up", this.now);
-    this.budget = new ReassemblyBudget(settings.reassemblyBudget);
+    this.budget = new ByteBudget(settings.reassemblyBudget);
+    this.parserBudget = new ByteBudget(settings.parserBudget);
+    this.streamLimits = { maxOutOfOrderBytes: settings.maxOutOfOrderBytes, maxOutOfOrderSegments: 256 };
     bus.onChange(() => this.refresh());
     this.refresh();
   }
@@ -419,13 +427,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
       // A flow picked up mid-stream (no SYN seen) is already established.
       if ((this.tcpFlags & 0x02) === 0) f.state = "established";
       if (this.needSessions) {
-        f.session = new TcpSession(
-          f,
-          this.wants,
-          this,
-          { maxOutOfOrderBytes: this.settings.maxOutOfOrderBytes, maxOutOfOrderSegments: 256 },
-          this.budget,
-        );
+        f.session = new TcpSession(f, this.wants, this, this.streamLimits, this.budget, this.parserBudget);
       }
     }
     this.table.insert(f, proto === "tcp" ? kListTcp : kListUdp);

@@ -9,7 +9,7 @@
  *     bookkeeping beyond one integer;
  *   - a segment that arrives ahead of a hole is copied (only the bytes nobody holds yet) and kept until the
  *     hole fills; this is the only place that allocates, and it is bounded per direction
- *     (`ReassemblyLimits`) and across all streams (`ReassemblyBudget`);
+ *     (`ReassemblyLimits`) and across all streams (`ByteBudget`);
  *   - when a bound would be passed, the hole is given up on: the sink hears `gap(bytes)` and delivery goes
  *     on from the earliest byte still held, so memory never grows and the parsers can resynchronise.
  *
@@ -22,6 +22,8 @@
  * distance, which is right as long as the two numbers are less than 2^31 apart (TCP windows are at most
  * 2^30).
  */
+
+import type { ByteBudget } from "./byte-budget.ts";
 
 /** Receives the bytes of one stream direction in order. `bytes` is valid only during the call. */
 export interface StreamSink {
@@ -37,46 +39,6 @@ export interface ReassemblyLimits {
   maxOutOfOrderBytes: number;
   /** Separate held pieces in this direction (bounds the bookkeeping, whatever their size). */
   maxOutOfOrderSegments: number;
-}
-
-/**
- * The global memory bound shared by every stream: bytes held out of order, summed over all streams.
- *
- * @example
- * const budget = new ReassemblyBudget(4);
- * budget.tryReserve(3); // true
- * budget.tryReserve(2); // false: only 1 byte left
- * budget.release(3);
- */
-export class ReassemblyBudget {
-  /** The bound, in bytes. */
-  readonly totalBytes: number;
-  #used = 0;
-
-  constructor(totalBytes: number) {
-    if (!Number.isSafeInteger(totalBytes) || totalBytes < 0) {
-      throw new RangeError(`Cannot create a reassembly budget: totalBytes must be a non-negative integer: current value is ${totalBytes}`);
-    }
-    this.totalBytes = totalBytes;
-  }
-
-  /** Bytes currently reserved by all streams. */
-  get usedBytes(): number {
-    return this.#used;
-  }
-
-  /** Reserves `bytes`; returns false, reserving nothing, when that would pass the bound. */
-  tryReserve(bytes: number): boolean {
-    if (this.#used + bytes > this.totalBytes) return false;
-    this.#used += bytes;
-    return true;
-  }
-
-  /** Gives back bytes reserved earlier. */
-  release(bytes: number): void {
-    this.#used -= bytes;
-    if (this.#used < 0) this.#used = 0;
-  }
 }
 
 /** Counters of one stream direction; read them at any time. */
@@ -109,7 +71,7 @@ function seqDiff(a: number, b: number): number {
  * const r = new TcpReassembler(
  *   { data: (b, start, end) => got.push(new TextDecoder().decode(b.subarray(start, end))), gap: () => {} },
  *   { maxOutOfOrderBytes: 65536, maxOutOfOrderSegments: 64 },
- *   new ReassemblyBudget(1 << 20),
+ *   new ByteBudget(1 << 20),
  * );
  * r.segment(100, true, false, new Uint8Array(0), 0);       // SYN: ISN 100, data starts at 101
  * r.segment(104, false, false, new TextEncoder().encode("lo"), 1); // ahead of a hole: held
@@ -123,7 +85,7 @@ export class TcpReassembler {
   readonly #sink: StreamSink;
   readonly #maxHeldBytes: number;
   readonly #maxHeldPieces: number;
-  readonly #budget: ReassemblyBudget;
+  readonly #budget: ByteBudget;
 
   #started = false;
   /** Sequence number of the next byte the sink expects. */
@@ -141,7 +103,7 @@ export class TcpReassembler {
   readonly #heldData: Uint8Array[] = [];
   #heldBytes = 0;
 
-  constructor(sink: StreamSink, limits: ReassemblyLimits, budget: ReassemblyBudget) {
+  constructor(sink: StreamSink, limits: ReassemblyLimits, budget: ByteBudget) {
     this.#sink = sink;
     this.#maxHeldBytes = Math.max(0, limits.maxOutOfOrderBytes);
     this.#maxHeldPieces = Math.max(0, limits.maxOutOfOrderSegments);

@@ -2,7 +2,8 @@ import { DnsTcpFramer, parseDnsMessage, type DnsMessage } from "../analyzers/dns
 import { HttpConnectionParser, sniffHttp, type HttpRequestHead, type HttpResponseHead } from "../analyzers/http-parser.ts";
 import { sniffTls, TlsClientHelloParser, type TlsClientHello } from "../analyzers/tls-client-hello.ts";
 import type { Flow } from "./flow-record.ts";
-import { type ReassemblyBudget, type ReassemblyLimits, type StreamSink, TcpReassembler } from "./tcp-reassembler.ts";
+import { ByteBudget } from "./byte-budget.ts";
+import { type ReassemblyLimits, type StreamSink, TcpReassembler } from "./tcp-reassembler.ts";
 
 /** Which application analyzers have listeners. */
 export interface AppWants {
@@ -62,13 +63,21 @@ export class TcpSession {
   private dnsFramers: [DnsTcpFramer, DnsTcpFramer] | null = null;
   private readonly sniffed: [Uint8Array | null, Uint8Array | null] = [null, null];
   private readonly refused: [boolean, boolean] = [false, false];
+  /** Bytes of parserBudget reserved for what the analyzer holds between segments. */
+  private held = 0;
 
+  /**
+   * `budget` bounds the out-of-order bytes of all streams; `parserBudget` what all connections' analyzers
+   * hold between segments (a head, hello or DNS message spread over several). A connection whose
+   * analyzer needs more than is left is analyzed no further (weird `parser_budget_exhausted`).
+   */
   constructor(
     private readonly flow: Flow,
     private readonly wants: AppWants,
     private readonly events: SessionEvents,
     limits: ReassemblyLimits,
-    budget: ReassemblyBudget,
+    budget: ByteBudget,
+    private readonly parserBudget: ByteBudget = unbounded,
   ) {
     this.streams = [
       new TcpReassembler(new DirectionSink(this, 0), limits, budget),
@@ -102,6 +111,7 @@ export class TcpSession {
     this.ending = true;
     this.http?.end(ts);
     this.detach();
+    this.release();
   }
 
   /**
@@ -117,13 +127,17 @@ export class TcpSession {
         // Both sides given up on (e.g. a line-based protocol whose first line looked like a request):
         // the rest of the connection costs nothing more.
         if (this.http!.failed) this.stop();
+        else this.account(this.http!.heldBytes, ts);
         return;
       case kTls:
         if (dir === this.tlsDir) this.feedTls(bytes.subarray(start, end), ts);
         return;
-      case kDns:
-        this.dnsFramers![dir].data(bytes.subarray(start, end), ts);
+      case kDns: {
+        const framers = this.dnsFramers!;
+        framers[dir].data(bytes.subarray(start, end), ts);
+        this.account(framers[0].heldBytes + framers[1].heldBytes, ts);
         return;
+      }
       case kUndecided:
         this.sniff(dir, bytes.subarray(start, end), ts);
         return;
@@ -242,7 +256,10 @@ export class TcpSession {
 
   private feedTls(chunk: Uint8Array, ts: number): void {
     const r = this.tls!.data(chunk, ts);
-    if (r === null) return;
+    if (r === null) {
+      this.account(this.tls!.heldBytes, ts);
+      return;
+    }
     if (r !== "not-tls") this.events.tlsHello(this.flow, this.tlsDir, r, ts);
     // One ClientHello is all this analyzer wants from a connection.
     this.stop();
@@ -258,6 +275,36 @@ export class TcpSession {
   private stop(): void {
     this.kind = kDone;
     this.detach();
+    this.release();
+  }
+
+  /**
+   * Keeps this connection's share of parserBudget equal to `now`, the bytes its analyzer holds. When the
+   * budget cannot cover it, the analyzer is dropped with what it holds: one connection loses its
+   * analysis rather than the host its memory (Suricata's app-layer memcap does the same).
+   */
+  private account(now: number, ts: number): void {
+    const more = now - this.held;
+    if (more === 0) return;
+    if (more < 0 || this.parserBudget.tryReserve(more)) {
+      if (more < 0) this.parserBudget.release(-more);
+      this.held = now;
+      return;
+    }
+    if (this.wants.weird) {
+      const total = this.parserBudget.totalBytes;
+      this.events.weird(this.flow, "parser_budget_exhausted", `${this.flow.service} analysis given up: all connections' parsers hold ${total} bytes, the limit`, ts);
+    }
+    this.http = null;
+    this.tls = null;
+    this.dnsFramers = null;
+    this.stop();
+  }
+
+  /** Gives back this connection's share of parserBudget (its analyzer holds nothing any more). */
+  private release(): void {
+    this.parserBudget.release(this.held);
+    this.held = 0;
   }
 
   private detach(): void {
@@ -265,6 +312,9 @@ export class TcpSession {
     this.streams[1].detach();
   }
 }
+
+/** For sessions made without a parser budget (tests of other behaviour). */
+const unbounded = new ByteBudget(Number.MAX_SAFE_INTEGER);
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);

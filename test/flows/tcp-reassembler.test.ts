@@ -1,5 +1,6 @@
 import t from "tap";
-import { ReassemblyBudget, TcpReassembler } from "../../core/flows/tcp-reassembler.ts";
+import { ByteBudget } from "../../core/flows/byte-budget.ts";
+import { TcpReassembler } from "../../core/flows/tcp-reassembler.ts";
 import type { ReassemblyLimits, StreamSink } from "../../core/flows/tcp-reassembler.ts";
 
 const enc = new TextEncoder();
@@ -23,7 +24,7 @@ class Recorder implements StreamSink {
 
 const roomy: ReassemblyLimits = { maxOutOfOrderBytes: 1 << 20, maxOutOfOrderSegments: 1024 };
 
-function setup(limits: ReassemblyLimits = roomy, budget = new ReassemblyBudget(1 << 24)) {
+function setup(limits: ReassemblyLimits = roomy, budget = new ByteBudget(1 << 24)) {
   const sink = new Recorder();
   return { sink, r: new TcpReassembler(sink, limits, budget), budget };
 }
@@ -210,8 +211,8 @@ t.test("segment() delivers a too-large out-of-order segment directly after a gap
   t.equal(sink.chunks[0]!.bytes, big, "no copy: it is the caller's own bytes");
 });
 
-t.test("ReassemblyBudget bounds the bytes held by all streams together", async (t) => {
-  const budget = new ReassemblyBudget(6);
+t.test("ByteBudget bounds the bytes held by all streams together", async (t) => {
+  const budget = new ByteBudget(6);
   const a = setup(roomy, budget);
   const b = setup(roomy, budget);
   a.r.segment(0, true, false, new Uint8Array(0), 0);
@@ -230,9 +231,9 @@ t.test("ReassemblyBudget bounds the bytes held by all streams together", async (
   t.equal(budget.usedBytes, 0, "detach() returns what was held");
 });
 
-t.test("ReassemblyBudget rejects a bound that is not a non-negative integer", async (t) => {
-  t.throws(() => new ReassemblyBudget(-1), /non-negative integer: current value is -1/);
-  t.throws(() => new ReassemblyBudget(1.5), RangeError);
+t.test("ByteBudget rejects a bound that is not a non-negative integer", async (t) => {
+  t.throws(() => new ByteBudget(-1), /non-negative integer: current value is -1/);
+  t.throws(() => new ByteBudget(1.5), RangeError);
 });
 
 t.test("flush() delivers what is held in order and reports the holes", async (t) => {
@@ -266,7 +267,7 @@ t.test("segment() ignores data after the FIN", async (t) => {
 });
 
 t.test("detach() stops delivery, even from inside the sink", async (t) => {
-  const budget = new ReassemblyBudget(1000);
+  const budget = new ByteBudget(1000);
   let r!: TcpReassembler;
   const seen: string[] = [];
   r = new TcpReassembler(
