@@ -1,3 +1,4 @@
+import type { FlowStats } from "./flows/flow-analyzer.ts";
 import type { PluginStats } from "./plugins/plugin-host.ts";
 
 /** Everything `--stats` reports at the end of a run. */
@@ -16,7 +17,7 @@ export interface RunStats {
   maxRss: number;
   workers: { min: number; max: number; peak: number; tasks: Record<string, number> };
   plugins: PluginStats[];
-  flows?: { active: number; total: number };
+  flows?: FlowStats;
   /** CPU seconds over the run (final stats only); NaN where the system does not tell. */
   cpu?: RunCpu;
 }
@@ -122,7 +123,16 @@ export function statsText(s: RunStats): string[] {
     `workers:          ${workers} (tasks per worker: ${tasks || "none"})`,
   );
   if (s.cpu) lines.push(`cpu:              ${cpuText(s.cpu)}`);
-  if (s.flows) lines.push(`flows:            ${s.flows.total} (${s.flows.active} open at the end)`);
+  if (s.flows) {
+    const f = s.flows;
+    lines.push(`flows:            ${f.total} (${f.active} open at the end)`);
+    const cut = [
+      f.evicted > 0 ? `${f.evicted} flows evicted (too many open at once)` : "",
+      f.reassemblyRefusals > 0 ? `${f.reassemblyRefusals} stream holes given up (reassembly memory full)` : "",
+      f.parserRefusals > 0 ? `${f.parserRefusals} connections not analyzed further (parser memory full)` : "",
+    ].filter((x) => x !== "");
+    if (cut.length > 0) lines.push(`memory limits:    ${cut.join(", ")}`);
+  }
   for (const p of s.plugins) {
     lines.push(
       `plugin ${p.name}: ${p.calls} calls, ${p.ms.toFixed(1)} ms in handlers, ${p.errors} errors${p.disabled ? ", disabled" : ""}`,

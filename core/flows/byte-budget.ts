@@ -14,6 +14,7 @@ export class ByteBudget {
   /** The bound, in bytes. */
   readonly totalBytes: number;
   #used = 0;
+  #refused = 0;
 
   constructor(totalBytes: number) {
     if (!Number.isSafeInteger(totalBytes) || totalBytes < 0) {
@@ -27,9 +28,17 @@ export class ByteBudget {
     return this.#used;
   }
 
+  /** Reservations refused so far: how often the bound was what stopped a holder. */
+  get refusals(): number {
+    return this.#refused;
+  }
+
   /** Reserves `bytes`; returns false, reserving nothing, when that would pass the bound. */
   tryReserve(bytes: number): boolean {
-    if (this.#used + bytes > this.totalBytes) return false;
+    if (this.#used + bytes > this.totalBytes) {
+      this.#refused++;
+      return false;
+    }
     this.#used += bytes;
     return true;
   }

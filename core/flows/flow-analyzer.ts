@@ -64,6 +64,19 @@ export interface FlowSettings {
   parserBudget: number;
 }
 
+/** What `--stats` says of flows. The bounds' counters say when the host's memory limits shaped the results. */
+export interface FlowStats {
+  /** Flows open at the time, and seen in all. */
+  active: number;
+  total: number;
+  /** Flows ended early because `maxFlows` were open. */
+  evicted: number;
+  /** Holes in TCP streams given up (each a gap) because all streams together held `reassemblyBudget`. */
+  reassemblyRefusals: number;
+  /** Connections whose application analysis stopped because all parsers together held `parserBudget`. */
+  parserRefusals: number;
+}
+
 /** Defaults: Zeek's idle timeouts, one second of linger, a million flows, 64 MiB of reassembly, 64 MiB for parsers. */
 export const defaultFlowSettings: FlowSettings = {
   tcpTimeout: 300,
@@ -97,6 +110,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   private needSessions = false;
   private nextId = 1;
   private total = 0;
+  private evicted = 0;
   private nextExpiry = 0;
   /** Capture time between two sweeps of the activity lists (see expire). */
   private readonly sweepEvery: number;
@@ -162,9 +176,16 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     this.needSessions = this.wants.http || this.wants.tls || this.wants.dns;
   }
 
-  /** Flows open now and flows seen in all. */
-  stats(): { active: number; total: number } | undefined {
-    return this.total > 0 ? { active: this.table.size, total: this.total } : undefined;
+  /** Flows open now and seen in all, and how often a memory bound cut the analysis short. */
+  stats(): FlowStats | undefined {
+    if (this.total === 0) return undefined;
+    return {
+      active: this.table.size,
+      total: this.total,
+      evicted: this.evicted,
+      reassemblyRefusals: this.budget.refusals,
+      parserRefusals: this.parserBudget.refusals,
+    };
   }
 
   packet(c: PacketCursor): void {
@@ -477,6 +498,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   private evictOne(): void {
     const f = this.table.oldest(kListClosing) ?? this.table.oldest(kListUdp) ?? this.table.oldest(kListTcp);
     if (f === null) return;
+    this.evicted++;
     if (f.list !== kListClosing) f.state = "evicted";
     this.end(f);
   }

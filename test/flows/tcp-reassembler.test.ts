@@ -222,6 +222,7 @@ t.test("ByteBudget bounds the bytes held by all streams together", async (t) => 
   b.r.segment(3, false, false, bytes("xyz"), 2); // b cannot hold 3: it skips its hole instead
   t.equal(b.sink.text, "[gap 2]xyz");
   t.equal(budget.usedBytes, 5);
+  t.equal(budget.refusals, 1, "the refusal is counted");
   a.r.segment(1, false, false, bytes("1234"), 3);
   t.equal(a.sink.text, "1234abcde");
   t.equal(budget.usedBytes, 0);
