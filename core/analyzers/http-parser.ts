@@ -950,6 +950,9 @@ export class HttpConnectionParser {
     this.#sink.weird(name, detail, this.#ts);
   }
 
+  /** #weird for parseHead, made once per connection rather than once per message. */
+  readonly #headWeird = (name: string, detail: string): void => this.#weird(name, detail);
+
   /**
    * Assembles a head from chunk[pos, end); returns where the next state starts reading. When the whole
    * head lies in this chunk and nothing was buffered it is parsed in place, without a copy.
@@ -1087,7 +1090,7 @@ export class HttpConnectionParser {
   /** A complete head lies in bytes[off, end): emit its event and set up the body. `recorded`: see parseHead. */
   #headDone(d: Direction, bytes: Uint8Array, off: number, end: number, recorded = 0): void {
     const kind = d.startKind;
-    const head = parseHead(bytes, off, end, kind, (n, detail) => this.#weird(n, detail), recorded);
+    const head = parseHead(bytes, off, end, kind, this.#headWeird, recorded);
     d.messages++;
     d.startKind = -1;
     d.framingBytes = 0;
