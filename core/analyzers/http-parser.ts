@@ -1322,6 +1322,7 @@ export class HttpConnectionParser {
     d.carryLen = 0;
     d.startKind = -1;
     d.lineLen = 0;
+    d.buf = null;
     d.bufLen = 0;
     d.framingBytes = 0;
   }

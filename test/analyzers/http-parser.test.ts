@@ -678,3 +678,21 @@ t.test("HttpConnectionParser reads only the range it is given of a larger buffer
   t.same({ ...ev.requests[0]!.headers }, { host: "h", "content-length": "2" });
   t.same(ev.weirds, []);
 });
+
+t.test("heldBytes: only a head spread over chunks holds a buffer, and only until it completes or is given up", async (t) => {
+  const ev = new Events();
+  const p = new HttpConnectionParser(ev);
+  t.equal(p.heldBytes, 0);
+  p.data(0, bytes("GET /a HTTP/1.1\r\nHost: a\r\n\r\n"), 1);
+  t.equal(p.heldBytes, 0, "a head whole in one chunk is parsed in place");
+  p.data(0, bytes("GET /b HTTP/1.1\r\nHost: "), 2);
+  t.equal(p.heldBytes, 512, "half a head: a buffer");
+  p.data(0, bytes("b\r\n\r\n"), 3);
+  t.equal(p.heldBytes, 0, "the head done, the buffer is dropped");
+  p.data(1, bytes("HTTP/1.1 200 OK\r\nContent-"), 4);
+  t.equal(p.heldBytes, 512);
+  p.gap(1, 100, 5);
+  t.equal(p.heldBytes, 0, "a gap in the head: the buffer is dropped while looking for the next start line");
+  t.same(ev.log, ["req GET /a HTTP/1.1 host=a @1", "req GET /b HTTP/1.1 host=b @3"]);
+  t.same(ev.weirds, ["http_content_gap"]);
+});
