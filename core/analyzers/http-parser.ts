@@ -843,7 +843,8 @@ export class HttpConnectionParser {
    * (The few bytes of a line start carried while resynchronising are not counted.)
    */
   get heldBytes(): number {
-    const [a, b] = this.#dirs;
+    const a = this.#dirs[0];
+    const b = this.#dirs[1];
     return (a.buf === null ? 0 : a.buf.length) + (b.buf === null ? 0 : b.buf.length);
   }
 
