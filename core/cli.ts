@@ -6,6 +6,7 @@ import { readFileSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { defaultWorkerCount, type WorkerCount } from "./pool/decode-pool.ts";
 import { builtinPluginDir, discoverPlugins, importPlugin } from "./plugins/plugin-loader.ts";
+import { chargeStrayError, errorText } from "./plugins/plugin-host.ts";
 import { describeOptions, groupOptionArgs } from "./plugins/plugin-options.ts";
 import { runHost, type RunConfig, type RunIo } from "./run.ts";
 import { UsageError } from "./usage-error.ts";
@@ -361,6 +362,18 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // Errors outside any call the host made: a plugin's dropped promise, a throw in its own timer. They
+  // are that plugin's errors (the run goes on); one no plugin's file is named in is the host's own.
+  const onRejection = (err: unknown) => {
+    if (!chargeStrayError(err, "a promise it did not await")) io.stderr(`host: warning: unhandled promise rejection: ${errorText(err)}`);
+  };
+  const onException = (err: unknown) => {
+    if (chargeStrayError(err, "a callback of its own")) return;
+    io.stderr(`host: internal error: ${err instanceof Error ? err.stack : String(err)}`);
+    process.exit(1);
+  };
+  process.on("unhandledRejection", onRejection);
+  process.on("uncaughtException", onException);
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
     // The reader went away (host ... | head): stop quietly, like tcpdump.
     if (err.code === "EPIPE") controller.abort();
@@ -379,6 +392,8 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    process.off("unhandledRejection", onRejection);
+    process.off("uncaughtException", onException);
   }
 }
 

@@ -82,6 +82,22 @@ class PluginInstance {
 }
 
 /**
+ * Plugin hosts of this process's runs (see chargeStrayError). Kept after a run ends: a plugin's own
+ * timer may still fire then, and it is still that plugin's error, not the host's.
+ */
+const running = new Set<PluginHost>();
+
+/**
+ * Charges an error that surfaced outside any call the host made (an unhandled rejection, an uncaught
+ * exception) to the plugin whose file its stack names, in whichever run is in progress. False when
+ * no plugin's file is named: the caller decides what such an error means.
+ */
+export function chargeStrayError(err: unknown, what: string): boolean {
+  for (const host of running) if (host.stray(err, what)) return true;
+  return false;
+}
+
+/**
  * Loads plugins, gives each its context, and keeps each one's faults to itself.
  *
  * Every handler runs inside a wrapper that catches what it throws (and what its promise rejects
@@ -99,7 +115,9 @@ export class PluginHost {
   constructor(
     private readonly bus: EventBus,
     private readonly options: PluginHostOptions,
-  ) {}
+  ) {
+    running.add(this);
+  }
 
   /** Names of loaded plugins, in load order. */
   get names(): string[] {
@@ -158,6 +176,9 @@ export class PluginHost {
 
   /** Runs every plugin's teardown (end of the run), each within the time limit. */
   async teardownAll(): Promise<void> {
+    // One turn of the event loop first: a rejection a plugin dropped in the last packets, or a timer of
+    // its own that throws at once, is charged to it before the teardowns and the stats.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     const all = [...this.instances.values()];
     this.instances.clear();
     for (const p of all) await this.stop(p);
@@ -166,6 +187,24 @@ export class PluginHost {
   /** Resolves when every `ctx.holdStart` promise has settled. */
   async ready(): Promise<void> {
     await Promise.allSettled(this.holds);
+  }
+
+  /**
+   * An error that no handler's call returned: a promise a plugin dropped (`void p`, a callback that
+   * rejects), or a throw in a callback the host did not make (a global `setTimeout`, a stream's
+   * listener). It is charged to the plugin whose file its stack names, as if a handler had thrown
+   * (`--max-plugin-errors` applies); false when its stack names no plugin's file.
+   */
+  stray(err: unknown, what: string): boolean {
+    const stack = err instanceof Error ? String(err.stack ?? "") : "";
+    if (stack === "") return false;
+    for (const p of this.latest.values()) {
+      if (stack.includes(p.file.path)) {
+        this.fault(p, what, err);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Per-plugin time and errors. */

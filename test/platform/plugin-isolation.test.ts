@@ -1,7 +1,9 @@
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { runApp } from "../app/app-run.ts";
+import { repoRoot } from "../support/host-run.ts";
 import { pluginFolder, smallCapture, writePlugin } from "./plugin-fixtures.ts";
 import { runHost, type RunConfig } from "../../core/run.ts";
 import { builtinPluginDir } from "../../core/plugins/plugin-loader.ts";
@@ -213,4 +215,28 @@ t.test("a plugin file that cannot be loaded is named, with where its error is wh
   // A module that throws while it loads.
   writeFileSync(join(dir, "thrower.js"), `throw new Error("no config file");\nexport default { name: "thrower", setup() {} };\n`);
   await t.rejects(runApp(file, { plugins: ["thrower"], pluginDirs: [dir] }), { message: /^Plugin file .*thrower\.js cannot be loaded: no config file$/ });
+});
+
+t.test("a promise a plugin drops and a throw in its own timer are its errors: the run and the others go on", async (t) => {
+  const dir = withCounter(
+    t,
+    "stray",
+    `setup(ctx) {
+      let n = 0;
+      ctx.on("packet", () => {
+        if (++n === 5) void Promise.reject(new Error("dropped promise"));
+        if (n === 6) globalThis.setTimeout(() => { throw new Error("own timer"); }, 0);
+      });
+    },`,
+  );
+  const file = smallCapture(dir);
+  const r = spawnSync(process.execPath, [join(repoRoot, "core/bin.js"), "-r", file, "--plugins-dir", dir, "--plugins", "stray,counter", "--stats"], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  t.equal(r.status, 0, "the run ends normally");
+  t.match(r.stdout, /^counted \d+$/m, "the other plugin's teardown output is there");
+  t.match(r.stderr, /^\[stray\] a promise it did not await threw: dropped promise$/m, "charged to the plugin that dropped it");
+  t.match(r.stderr, /^plugin stray: \d+ calls, [\d.]+ ms in handlers, 2 errors$/m, "both count as its errors");
+  t.notMatch(r.stderr, /internal error|Unhandled|node:internal/);
 });
