@@ -9,6 +9,7 @@ import { builtinPluginDir, discoverPlugins, importPlugin } from "./plugins/plugi
 import { chargeStrayError, errorText } from "./plugins/plugin-host.ts";
 import { describeOptions, groupOptionArgs } from "./plugins/plugin-options.ts";
 import { runHost, type RunConfig, type RunIo } from "./run.ts";
+import { sameFile } from "./same-file.ts";
 import { UsageError } from "./usage-error.ts";
 import { kMinRingBytes } from "./ring/ring-layout.ts";
 import { listInterfaces } from "./live/capture-interfaces.ts";
@@ -306,17 +307,6 @@ function parseSeconds(text: string | undefined, flag: string): number {
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`Invalid ${flag} "${text}": give a number of seconds above 0`);
   if (n > kMaxTimerSeconds) throw new UsageError(`Invalid ${flag} "${text}": at most ${kMaxTimerSeconds}${kTimerLimitWhy}`);
   return n;
-}
-
-/** Whether two paths name the same file (one that exists), links and relative spellings included. */
-function sameFile(a: string, b: string): boolean {
-  try {
-    const x = statSync(a);
-    const y = statSync(b);
-    return x.dev === y.dev && x.ino === y.ino;
-  } catch {
-    return false;
-  }
 }
 
 /** The --list-interfaces text: name, flags and addresses of each device. */

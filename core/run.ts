@@ -162,6 +162,10 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     out,
     stderr: io.stderr,
     runtime: await currentRuntime(),
+    captureFiles: [
+      ...(config.read !== null && config.read !== "-" ? [{ path: config.read, why: "the capture being read (-r)" }] : []),
+      ...(config.write ? [{ path: config.write, why: "the capture being written (-w)" }] : []),
+    ],
     stats: () => snapshot(stats()),
   });
   const analyzer = new FlowAnalyzer(bus, config.flowSettings ?? defaultFlowSettings);
@@ -178,6 +182,10 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     for (const file of chosen) await plugins.load(file, config.options.get(file.name));
   } catch (err) {
     capture?.stop();
+    // The plugins started before the one that failed end as at the end of a run: their teardowns run
+    // and what they wrote is flushed.
+    await plugins.teardownAll();
+    out.flush();
     writer?.close();
     throw err;
   }

@@ -41,8 +41,11 @@ export interface OptionSpec<T extends OptionType = OptionType> {
   description: string;
 }
 
+/** An option of any type, its default of that type (a union per type, so `{ type: "number", default: "10" }` is an error). */
+export type AnyOptionSpec = { [T in OptionType]: OptionSpec<T> }[OptionType];
+
 /** The options a plugin declares, by key. */
-export type OptionSpecs = Record<string, OptionSpec>;
+export type OptionSpecs = Record<string, AnyOptionSpec>;
 
 /** Parsed option values, typed from their declarations. */
 export type OptionValues<O extends OptionSpecs> = { readonly [K in keyof O]: OptionValue<O[K]["type"]> };
@@ -124,7 +127,11 @@ export interface PluginContext<O extends OptionSpecs = OptionSpecs> {
   emit<K extends OwnEventName>(event: K, payload: HostEvents[K]): void;
   /** stdout, shared by every plugin in line order. */
   readonly out: OutputWriter;
-  /** Opens (creates or truncates) a file for output; closed at teardown. */
+  /**
+   * Opens a file for output, closed at teardown: created or truncated, except that a file already
+   * opened in this run (by this plugin before a reload, or another plugin) is appended to. The capture
+   * being read (-r) or written (-w) is refused.
+   */
   openOutput(path: string): Promise<OutputWriter>;
   readonly log: Logger;
   /** Timers cleared automatically at teardown. */

@@ -1,4 +1,5 @@
 import { closeSync, openSync, writeSync } from "node:fs";
+import { resolve } from "node:path";
 import type { EventBus } from "../event-bus.ts";
 import { builtinEventNames, type EventName, type HostEvents } from "../events.ts";
 import { BufferedLineWriter } from "../output.ts";
@@ -14,6 +15,7 @@ import type {
 } from "./plugin-api.ts";
 import { importPlugin, type PluginFile } from "./plugin-loader.ts";
 import { resolvePluginOptions } from "./plugin-options.ts";
+import { sameFile } from "../same-file.ts";
 import { UsageError } from "../usage-error.ts";
 
 /** What `ctx.fail` throws: a configuration the plugin refuses. */
@@ -36,6 +38,8 @@ export interface PluginHostOptions {
   stderr: (line: string) => void;
   runtime: HostRuntime;
   stats: () => RunStatsSnapshot;
+  /** Files the run reads or writes itself (-r, -w), which openOutput refuses with `why`. */
+  captureFiles?: ReadonlyArray<{ path: string; why: string }>;
 }
 
 /** Time and error accounting of one plugin, for `--stats`. */
@@ -108,6 +112,8 @@ export class PluginHost {
   private readonly instances = new Map<string, PluginInstance>();
   /** The latest instance of every plugin ever started, for statistics after teardown. */
   private readonly latest = new Map<string, PluginInstance>();
+  /** Output files opened in this run, by absolute path (see openOutput). */
+  readonly opened = new Set<string>();
   private readonly holds: Promise<unknown>[] = [];
   private readonly emitted = new Set<string>();
   private nextTimer = 1;
@@ -357,12 +363,18 @@ export class PluginHost {
       out: opts.out,
       async openOutput(path) {
         if (p.disabled) throw new Error(`Cannot open ${path}: plugin ${p.name} is stopped`);
+        const taken = opts.captureFiles?.find((f) => sameFile(f.path, path));
+        if (taken !== undefined) throw new Error(`Cannot open ${path} for writing: it is ${taken.why}; choose another file`);
+        // A file opened again in the same run (a reloaded plugin, two plugins) is appended to, not
+        // truncated: what was written before stays.
+        const key = resolve(path);
         let fd: number;
         try {
-          fd = openSync(path, "w");
+          fd = openSync(path, host.opened.has(key) ? "a" : "w");
         } catch (err) {
           throw new Error(`Cannot open ${path} for writing: ${errorText(err)}`);
         }
+        host.opened.add(key);
         const writer = new BufferedLineWriter((chunk) => writeSync(fd, chunk));
         p.outputs.push({ writer, fd });
         return writer;

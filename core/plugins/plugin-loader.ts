@@ -3,7 +3,7 @@ import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { isDeno } from "../runtime/host-runtime.ts";
 import { UsageError } from "../usage-error.ts";
-import type { OptionSpec, PluginDefinition } from "./plugin-api.ts";
+import type { OptionSpec, OptionType, PluginDefinition } from "./plugin-api.ts";
 
 /** A plugin module found on disk. */
 export interface PluginFile {
@@ -142,6 +142,20 @@ export function unknownPlugin(name: string, available: Map<string, PluginFile>):
 
 const kOptionTypes = new Set(["string", "number", "boolean", "list"]);
 
+/** Whether `value` is a valid default for an option of `type` (what `-o` would give it). */
+function defaultFits(type: OptionType, value: unknown): boolean {
+  switch (type) {
+    case "number":
+      return typeof value === "number" && Number.isFinite(value);
+    case "boolean":
+      return typeof value === "boolean";
+    case "list":
+      return Array.isArray(value) && value.every((v) => typeof v === "string");
+    default:
+      return typeof value === "string";
+  }
+}
+
 /**
  * Imports a plugin module and checks its default export. `generation` makes a fresh module instance
  * for hot reload (ES modules are cached by URL, so each reload imports a new URL).
@@ -186,6 +200,9 @@ export async function importPlugin(file: PluginFile, generation = 0): Promise<Pl
     const s = spec as Partial<OptionSpec>;
     if (!kOptionTypes.has(String(s.type))) {
       throw new Error(`${where}: option "${key}" has type ${String(s.type)}: use string, number, boolean or list`);
+    }
+    if (!defaultFits(s.type as OptionType, s.default)) {
+      throw new Error(`${where}: option "${key}" is a ${String(s.type)} but its default is ${JSON.stringify(s.default) ?? String(s.default)}: give a default of that type`);
     }
   }
   return def as PluginDefinition;

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { runApp } from "../app/app-run.ts";
@@ -239,4 +239,59 @@ t.test("a promise a plugin drops and a throw in its own timer are its errors: th
   t.match(r.stderr, /^\[stray\] a promise it did not await threw: dropped promise$/m, "charged to the plugin that dropped it");
   t.match(r.stderr, /^plugin stray: \d+ calls, [\d.]+ ms in handlers, 2 errors$/m, "both count as its errors");
   t.notMatch(r.stderr, /internal error|Unhandled|node:internal/);
+});
+
+/** Runs `plugins` from `dir` on `file` in this process; stdout and stderr as strings, and the status (or the error thrown). */
+async function runIn(dir: string, file: string, plugins: string[], settings: Partial<RunConfig> = {}) {
+  const chunks: string[] = [];
+  const errors: string[] = [];
+  let status: number | Error;
+  try {
+    status = await runHost(hostConfig(dir, file, plugins, settings), { stdout: (c) => void chunks.push(c), stderr: (l) => void errors.push(l), progress: false });
+  } catch (err) {
+    status = err as Error;
+  }
+  return { status, stdout: chunks.join(""), stderr: errors.join("\n") };
+}
+
+t.test("when a plugin fails to start, the ones started before it still run their teardown", async (t) => {
+  const dir = withCounter(t, "failer", `setup() { throw new Error("no"); },`);
+  const r = await runIn(dir, smallCapture(dir, 1), ["counter", "failer"]);
+  t.match(r.status, { message: "Plugin failer failed to start: no" });
+  t.equal(r.stdout, "counted 0\n", "the counter's teardown ran and its line was written");
+});
+
+t.test("openOutput refuses the capture being read or written, and appends to a file already opened in the run", async (t) => {
+  const dir = withCounter(
+    t,
+    "writer",
+    `options: { file: { type: "string", default: "", description: "" } },
+    async setup(ctx) {
+      try {
+        const w = await ctx.openOutput(ctx.options.file);
+        w.line("first");
+        const again = await ctx.openOutput(ctx.options.file);
+        again.line("second");
+      } catch (err) {
+        ctx.out.line(String(err.message));
+      }
+    },`,
+  );
+  const file = smallCapture(dir, 1);
+  const before = readFileSync(file);
+  const read = await runIn(dir, file, ["writer"], { options: groupOptionArgs([`writer.file=${file}`]) });
+  t.equal(read.stdout, `Cannot open ${file} for writing: it is the capture being read (-r); choose another file\n`);
+  t.same(readFileSync(file), before, "the capture is untouched");
+  const written = join(dir, "out.pcap");
+  const w = await runIn(dir, file, ["writer"], { write: written, options: groupOptionArgs([`writer.file=${written}`]) });
+  t.match(w.stdout, /it is the capture being written \(-w\)/);
+  const out = join(dir, "out.txt");
+  await runIn(dir, file, ["writer"], { options: groupOptionArgs([`writer.file=${out}`]) });
+  t.equal(readFileSync(out, "utf8"), "first\nsecond\n", "the second open in the run appends");
+});
+
+t.test("an option whose default is not of its type is refused when the plugin loads", async (t) => {
+  const dir = withCounter(t, "typo", `options: { top: { type: "number", default: "10", description: "" } }, setup() {},`);
+  const r = await runIn(dir, smallCapture(dir, 1), ["typo"]);
+  t.match(r.status, { message: /option "top" is a number but its default is "10": give a default of that type$/ });
 });

@@ -17,3 +17,10 @@ export default definePlugin({
     void top;
   },
 });
+
+export const wrongDefault = definePlugin({
+  name: "wrong-default",
+  description: "",
+  options: { top: { type: "number", default: "10", description: "" } }, // error: a number option's default is a number
+  setup() {},
+});
