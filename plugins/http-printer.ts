@@ -22,9 +22,14 @@ function base64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-/** Connections whose payload is held until they turn out to be HTTP (or not), and bytes per connection. */
+/**
+ * Connections whose payload is held until they turn out to be HTTP (or not), and bytes per connection.
+ * Each held segment counts its payload and kSegmentCost more: its record and copy cost memory of their
+ * own, and a connection of one-byte segments must not hold a hundred times the bound.
+ */
 const kMaxHeldConnections = 1024;
 const kMaxHeldBytes = 64 * 1024;
+const kSegmentCost = 256;
 
 /** What a payload line shows of a segment. */
 type HeldSegment = Pick<TcpEvent, "ts" | "frame" | "src" | "sport" | "dst" | "dport" | "payload">;
@@ -112,7 +117,7 @@ export default definePlugin({
         held.set(k, entry);
       }
       if (entry.segments === null) return;
-      entry.bytes += seg.payload_length;
+      entry.bytes += seg.payload_length + kSegmentCost;
       // More than an HTTP head's worth without a message: the host has stopped looking for HTTP there.
       if (entry.bytes > kMaxHeldBytes) entry.segments = null;
       else {

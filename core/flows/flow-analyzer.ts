@@ -154,7 +154,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     this.defrag.onProblem = (problem) => this.weirdEvent(null, problem, "fragmented datagram given up", this.now);
     this.budget = new ByteBudget(settings.reassemblyBudget);
     this.parserBudget = new ByteBudget(settings.parserBudget);
-    this.streamLimits = { maxOutOfOrderBytes: settings.maxOutOfOrderBytes, maxOutOfOrderSegments: 256 };
+    this.streamLimits = { maxOutOfOrderBytes: settings.maxOutOfOrderBytes, maxOutOfOrderSegments: 256, pieceOverhead: 400 };
     bus.onChange(() => this.refresh());
     this.refresh();
   }

@@ -39,6 +39,12 @@ export interface ReassemblyLimits {
   maxOutOfOrderBytes: number;
   /** Separate held pieces in this direction (bounds the bookkeeping, whatever their size). */
   maxOutOfOrderSegments: number;
+  /**
+   * Bytes charged per held piece on top of its payload, against maxOutOfOrderBytes and the budget: a
+   * piece's copy costs memory of its own (about 400 bytes in V8 for a one-byte piece), so a flood of
+   * tiny segments ahead of holes must not hold a hundred times what the bounds say. Default 0.
+   */
+  pieceOverhead?: number;
 }
 
 /** Counters of one stream direction; read them at any time. */
@@ -102,12 +108,16 @@ export class TcpReassembler {
   readonly #heldSeq: number[] = [];
   readonly #heldData: Uint8Array[] = [];
   #heldBytes = 0;
+  /** What the held pieces are charged: their bytes and #pieceOverhead each. */
+  #heldCost = 0;
+  readonly #pieceOverhead: number;
 
   constructor(sink: StreamSink, limits: ReassemblyLimits, budget: ByteBudget) {
     this.#sink = sink;
     this.#maxHeldBytes = Math.max(0, limits.maxOutOfOrderBytes);
     this.#maxHeldPieces = Math.max(0, limits.maxOutOfOrderSegments);
     this.#budget = budget;
+    this.#pieceOverhead = Math.max(0, limits.pieceOverhead ?? 0);
   }
 
   /** Bytes this direction holds out of order right now. */
@@ -185,8 +195,9 @@ export class TcpReassembler {
   detach(): void {
     if (this.#detached) return;
     this.#detached = true;
-    this.#budget.release(this.#heldBytes);
+    this.#budget.release(this.#heldCost);
     this.#heldBytes = 0;
+    this.#heldCost = 0;
     this.#heldSeq.length = 0;
     this.#heldData.length = 0;
   }
@@ -261,15 +272,17 @@ export class TcpReassembler {
         if (toNext < pieceEnd - pos) pieceEnd = pos + toNext;
       }
       const pieceLen = pieceEnd - pos;
+      const cost = pieceLen + this.#pieceOverhead;
       if (
-        this.#heldBytes + pieceLen <= this.#maxHeldBytes &&
+        this.#heldCost + cost <= this.#maxHeldBytes &&
         held < this.#maxHeldPieces &&
-        this.#budget.tryReserve(pieceLen)
+        this.#budget.tryReserve(cost)
       ) {
         // Copy: the caller's buffer is reused as soon as we return.
         this.#heldSeq.splice(i, 0, posSeq);
         this.#heldData.splice(i, 0, bytes.slice(base + pos, base + pieceEnd));
         this.#heldBytes += pieceLen;
+        this.#heldCost += cost;
         pos = pieceEnd;
         continue;
       }
@@ -300,8 +313,10 @@ export class TcpReassembler {
       const start = this.#heldSeq[i]!;
       const piece = this.#heldData[i]!;
       const keep = Math.max(0, seqDiff(seq, start));
+      const freed = piece.length - keep + (keep > 0 ? 0 : this.#pieceOverhead);
       this.#heldBytes -= piece.length - keep;
-      this.#budget.release(piece.length - keep);
+      this.#heldCost -= freed;
+      this.#budget.release(freed);
       this.stats.outOfWindowBytes += piece.length - keep;
       if (keep > 0) {
         this.#heldData[i] = piece.slice(0, keep);
@@ -328,7 +343,8 @@ export class TcpReassembler {
       this.#heldSeq.shift();
       const piece = this.#heldData.shift()!;
       this.#heldBytes -= piece.length;
-      this.#budget.release(piece.length);
+      this.#heldCost -= piece.length + this.#pieceOverhead;
+      this.#budget.release(piece.length + this.#pieceOverhead);
       this.#nextSeq = (this.#nextSeq + piece.length) >>> 0;
       this.#sink.data(piece, 0, piece.length, ts);
     }

@@ -679,20 +679,32 @@ t.test("HttpConnectionParser reads only the range it is given of a larger buffer
   t.same(ev.weirds, []);
 });
 
-t.test("heldBytes: only a head spread over chunks holds a buffer, and only until it completes or is given up", async (t) => {
+t.test("heldBytes: a head spread over chunks holds a buffer until it completes or is given up; a request, 8 bytes until answered", async (t) => {
   const ev = new Events();
   const p = new HttpConnectionParser(ev);
   t.equal(p.heldBytes, 0);
   p.data(0, bytes("GET /a HTTP/1.1\r\nHost: a\r\n\r\n"), 1);
-  t.equal(p.heldBytes, 0, "a head whole in one chunk is parsed in place");
+  t.equal(p.heldBytes, 8, "a head whole in one chunk is parsed in place; the request waits for its response");
   p.data(0, bytes("GET /b HTTP/1.1\r\nHost: "), 2);
-  t.equal(p.heldBytes, 512, "half a head: a buffer");
+  t.equal(p.heldBytes, 512 + 8, "half a head: a buffer");
   p.data(0, bytes("b\r\n\r\n"), 3);
-  t.equal(p.heldBytes, 0, "the head done, the buffer is dropped");
-  p.data(1, bytes("HTTP/1.1 200 OK\r\nContent-"), 4);
-  t.equal(p.heldBytes, 512);
-  p.gap(1, 100, 5);
-  t.equal(p.heldBytes, 0, "a gap in the head: the buffer is dropped while looking for the next start line");
-  t.same(ev.log, ["req GET /a HTTP/1.1 host=a @1", "req GET /b HTTP/1.1 host=b @3"]);
+  t.equal(p.heldBytes, 16, "the head done, the buffer is dropped");
+  p.data(1, bytes("HTTP/1.1 204 No Content\r\n\r\n"), 4);
+  t.equal(p.heldBytes, 8, "an answered request is forgotten");
+  p.data(1, bytes("HTTP/1.1 200 OK\r\nContent-"), 5);
+  t.equal(p.heldBytes, 512 + 8);
+  p.gap(1, 100, 6);
+  t.equal(p.heldBytes, 8, "a gap in the head: the buffer is dropped while looking for the next start line");
+  t.same(ev.log, ["req GET /a HTTP/1.1 host=a @1", "req GET /b HTTP/1.1 host=b @3", "resp 204 HTTP/1.1 @4"]);
   t.same(ev.weirds, ["http_content_gap"]);
+});
+
+t.test("requests waiting for a response: at most 64 per connection, then the oldest is forgotten", async (t) => {
+  const ev = new Events();
+  const p = new HttpConnectionParser(ev);
+  for (let i = 0; i < 70; i++) p.data(0, bytes(`GET /${i} HTTP/1.1\r\n\r\n`), i);
+  t.equal(p.heldBytes, 64 * 8);
+  t.same(ev.weirds, new Array(6).fill("http_too_many_pending_requests"));
+  p.data(1, bytes("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 70);
+  t.equal(p.heldBytes, 63 * 8);
 });

@@ -305,6 +305,16 @@ t.test("payload=true on another port prints a connection's first payload once it
   t.same(await print(t, other, { options: ["http-printer.payload=true"] }), []);
 });
 
+t.test("payload=true on another port holds at most 64 KiB of a connection, counting 256 bytes per segment besides its payload", async (t) => {
+  // A request head of 300 bytes in one-byte segments: 300 × (1 + 256) passes 64 KiB at the 255th.
+  const head = `GET /${"x".repeat(300 - 20)} HTTP/1.1\r\n\r\n`;
+  const c = conversation({ server: { ip: "203.0.113.80", port: 8888 } });
+  c.handshake().send("client", head, { segments: new Array<number>(head.length).fill(1) }).close("client");
+  const lines = await print(t, c, { options: ["http-printer.payload=true"] });
+  t.equal(lines.filter((l) => l.includes(" payload ")).length, 0, "the held segments were let go: none is printed");
+  t.equal(lines.filter((l) => l.includes(" GET ")).length, 1, "the request itself still is");
+});
+
 t.test("a request without Host prints '-' for the host, and a response without a reason ends at its status", async (t) => {
   const c = conversation();
   c.handshake()

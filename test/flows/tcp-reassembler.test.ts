@@ -429,3 +429,26 @@ t.test("after a capture hole wider than any window, an ACK as far on resynchroni
   t.equal(sink.text, `ab[gap ${1.5 * 2 ** 30 + 2}]ef`, "an ACK as far on: the stream goes on from there");
   t.notOk(r.wantsAcks);
 });
+
+t.test("each held piece is charged its overhead too, so tiny segments cannot hold far more than the bounds", async (t) => {
+  const budget = new ByteBudget(1000);
+  const { r, sink } = setup({ ...roomy, pieceOverhead: 400 }, budget);
+  r.segment(0, true, false, new Uint8Array(0), 0);
+  r.segment(3, false, false, bytes("c"), 1); // held: 401
+  r.segment(5, false, false, bytes("e"), 2); // held: 802
+  t.equal(budget.usedBytes, 802);
+  t.equal(r.heldBytes, 2, "heldBytes still counts payload");
+  r.segment(7, false, false, bytes("g"), 3); // 1203 would pass the budget: the hole before "c" is given up
+  t.equal(budget.refusals, 1);
+  t.equal(sink.text, "[gap 2]c", "then there is room for g again");
+  t.equal(budget.usedBytes, 802);
+  r.flush(4);
+  t.equal(sink.text, "[gap 2]c[gap 1]e[gap 1]g");
+  t.equal(budget.usedBytes, 0, "delivered pieces give back their overhead too");
+  const perDirection = setup({ maxOutOfOrderBytes: 500, maxOutOfOrderSegments: 64, pieceOverhead: 400 }, new ByteBudget(1 << 20));
+  perDirection.r.segment(0, true, false, new Uint8Array(0), 0);
+  perDirection.r.segment(3, false, false, bytes("c"), 1);
+  perDirection.r.segment(5, false, false, bytes("e"), 2);
+  t.equal(perDirection.sink.text, "[gap 2]c", "the per-direction bound counts the overhead as well: e does not fit beside c");
+  t.equal(perDirection.r.heldBytes, 1, "e is held once c is given up on");
+});

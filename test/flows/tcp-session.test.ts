@@ -84,7 +84,9 @@ t.test("heads spread over segments share one parser budget across connections, a
 
   a.segment(0, headA.length, false, false, enc.encode("\r\n"), 4);
   t.same(seen.slice(1), ["40001 GET /a"], "a is unharmed");
-  t.equal(parserBudget.usedBytes, 0, "a finished head gives its buffer back");
+  t.equal(parserBudget.usedBytes, 8, "a finished head gives its buffer back (the request waits for its response)");
+  a.segment(1, 0, false, false, enc.encode("HTTP/1.1 204 No Content\r\n\r\n"), 4);
+  t.equal(parserBudget.usedBytes, 0, "answered, it holds nothing");
 
   const c = open(40003);
   c.segment(0, 0, false, false, enc.encode(`GET /c HTTP/1.1\r\nX-Pad: ${"c".repeat(300)}\r\n`), 5);
