@@ -376,6 +376,24 @@ t.test("the fragments of a UDP datagram over IPv6 count as one packet, whatever 
   t.equal((response!.answers as unknown[]).length, 8);
 });
 
+t.test("copies of one fragment whose datagram never completes are held once and reported, not piled up", async (t) => {
+  // The hostile capture of an audit: one middle fragment sent over and over, the last never sent.
+  // Each run of 512 copies (the defragmenter's kMaxFragments) ends in a weird, and nothing completes.
+  const dns = { ip: "198.51.100.53", port: 53 };
+  const whole = ipv4({ src: dns.ip, dst: client.ip, id: 0x5151 }, udp({ sport: 53, dport: 53000 }, bigTxtResponse(0x5151)));
+  const middle = ethernet({}, fragmentIpv4(whole, 480)[1]!);
+  const copies = 2 * 513 + 10;
+  const lines = await runFlows(t, Array.from({ length: copies }, (_, i) => ({ data: middle, timestamp: kStart + BigInt(i) * 1000n })), {
+    plugins: ["event-log"],
+    options: ["event-log.events=weird"],
+  });
+  t.same(
+    lines.filter((l) => l.type === "weird").map((l) => l.name),
+    ["fragment_too_many", "fragment_too_many"],
+  );
+  t.same(ends(lines), [], "no datagram was ever whole, so no flow began");
+});
+
 t.test("an IPv6 packet with segments left in its routing header belongs to the flow of its final destination", async (t) => {
   const a = "2001:db8::10";
   const router = "2001:db8:ffff::1";
