@@ -9,6 +9,7 @@ import { builtinPluginDir, discoverPlugins, importPlugin } from "./plugins/plugi
 import { chargeStrayError, errorText } from "./plugins/plugin-host.ts";
 import { describeOptions, groupOptionArgs } from "./plugins/plugin-options.ts";
 import { runHost, type RunConfig, type RunIo } from "./run.ts";
+import { isDeno } from "./runtime/host-runtime.ts";
 import { sameFile } from "./same-file.ts";
 import { UsageError } from "./usage-error.ts";
 import { kMinRingBytes } from "./ring/ring-layout.ts";
@@ -349,6 +350,13 @@ export async function main(argv: string[]): Promise<number> {
     // The first signal stops the capture and ends the run cleanly; a second one exits at once.
     if (++interrupted > 1) process.exit(130);
     controller.abort();
+    // On Node, without a listener the next signal gets its default action, which needs no JavaScript
+    // to run: it ends the process even while a plugin's code blocks the main thread (a loop in a
+    // teardown). Deno does not restore the default, so there the listener stays.
+    if (!isDeno) {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);

@@ -189,12 +189,15 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     writer?.close();
     throw err;
   }
-  // A plugin may hold the start (socket-server's wait=N); a signal meanwhile ends the run.
+  // A plugin may hold the start (socket-server's wait=N); a signal meanwhile ends the run. The timer
+  // keeps the process alive meanwhile: a hold on a promise alone would let Node exit (status 13).
+  const keepAlive = setInterval(() => {}, 1 << 30);
   if (signal !== undefined) {
     await Promise.race([plugins.ready(), new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
   } else {
     await plugins.ready();
   }
+  clearInterval(keepAlive);
 
   pool = await DecodePool.create(ring, config.workers, live ? null : config.filter);
   const batch = Math.max(64, Math.min(kMaxBatch, ring.slotCount / 8));

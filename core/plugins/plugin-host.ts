@@ -149,7 +149,7 @@ export class PluginHost {
 
   /** Imports, configures and starts the plugin in `file`. Throws (and loads nothing) when any step fails. */
   async load(file: PluginFile, rawOptions: ReadonlyMap<string, string> | undefined, generation = 0): Promise<void> {
-    const def = await importPlugin(file, generation);
+    const def = await importPlugin(file, generation, this.options.setupMs);
     const values = resolvePluginOptions(def.name, def.options, rawOptions);
     await this.start(new PluginInstance(file, def, generation, values));
   }
@@ -159,7 +159,7 @@ export class PluginHost {
    * first, so a file that fails to load leaves the running instance in place (and the error is thrown).
    */
   async reload(file: PluginFile, rawOptions: ReadonlyMap<string, string> | undefined, generation: number): Promise<void> {
-    const def = await importPlugin(file, generation);
+    const def = await importPlugin(file, generation, this.options.setupMs);
     const values = resolvePluginOptions(def.name, def.options, rawOptions);
     const old = this.instances.get(file.name);
     await this.unload(file.name);
@@ -339,6 +339,8 @@ export class PluginHost {
       host: { version: opts.version, events: () => host.eventNames(), accepts: (name) => host.acceptsEvent(name) },
       on(event, handler) {
         if (p.disabled) return;
+        // TypeScript catches a misspelt event; a JavaScript plugin would wait for it in silence.
+        if (!host.acceptsEvent(event)) host.warn(p, `listens to "${event}", which the host never emits${closestEvent(event, host.eventNames())}`);
         const wrapped = host.wrap(p, event, handler as (ev: unknown) => unknown);
         handlers.set(handler, wrapped);
         p.subscriptions.push([event, wrapped]);
@@ -421,6 +423,31 @@ export class PluginHost {
       },
     };
   }
+}
+
+/** ` (did you mean "dns"?)` for a name a letter or two away from a known event, else "". */
+function closestEvent(name: string, known: readonly string[]): string {
+  let best = "";
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best === "" ? ": see the event list in the README" : ` (did you mean "${best}"?)`;
+}
+
+/** Levenshtein distance between two short strings. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 /** How long a plugin's setup may take (setup should only subscribe and open things). */

@@ -142,6 +142,25 @@ export function unknownPlugin(name: string, available: Map<string, PluginFile>):
 
 const kOptionTypes = new Set(["string", "number", "boolean", "list"]);
 
+/** How long a plugin module may take to load (its top-level code, a top-level await included). */
+const kImportTimeoutMs = 30_000;
+
+/**
+ * import(), failing after `ms`. The timer also keeps the process alive: a top-level await that can
+ * never settle would otherwise let Node exit at once (status 13) without a word, and Deno hang.
+ */
+async function importWithin(url: string, ms: number): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`its module did not finish loading within ${ms / 1000} s: a top-level await waits for something that does not come (do slow work in setup, with ctx.holdStart)`)), ms);
+  });
+  try {
+    return await Promise.race([import(url), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Whether `value` is a valid default for an option of `type` (what `-o` would give it). */
 function defaultFits(type: OptionType, value: unknown): boolean {
   switch (type) {
@@ -160,7 +179,7 @@ function defaultFits(type: OptionType, value: unknown): boolean {
  * Imports a plugin module and checks its default export. `generation` makes a fresh module instance
  * for hot reload (ES modules are cached by URL, so each reload imports a new URL).
  */
-export async function importPlugin(file: PluginFile, generation = 0): Promise<PluginDefinition> {
+export async function importPlugin(file: PluginFile, generation = 0, timeoutMs = kImportTimeoutMs): Promise<PluginDefinition> {
   const ext = extname(file.path);
   if (!isDeno && (ext === ".ts" || ext === ".js") && nearestPackageType(dirname(file.path)) !== "module") {
     // Node would load it as CommonJS (tsx follows the same rule), and its `export default` fail with an
@@ -177,7 +196,7 @@ export async function importPlugin(file: PluginFile, generation = 0): Promise<Pl
   const where = `Plugin file ${file.path}`;
   let mod: { default?: unknown };
   try {
-    mod = (await import(url)) as { default?: unknown };
+    mod = (await importWithin(url, timeoutMs)) as { default?: unknown };
   } catch (err) {
     // Node's message for a syntax error in a module names neither the file nor the line.
     const message = err instanceof Error ? err.message.replace(/\s*\n\s*/g, " ") : String(err);

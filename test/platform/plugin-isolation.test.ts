@@ -1,4 +1,5 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
@@ -294,4 +295,49 @@ t.test("an option whose default is not of its type is refused when the plugin lo
   const dir = withCounter(t, "typo", `options: { top: { type: "number", default: "10", description: "" } }, setup() {},`);
   const r = await runIn(dir, smallCapture(dir, 1), ["typo"]);
   t.match(r.status, { message: /option "top" is a number but its default is "10": give a default of that type$/ });
+});
+
+t.test("a JavaScript plugin listening to an event the host never emits is warned, with the likely name", async (t) => {
+  const dir = withCounter(t, "typos", `setup(ctx) { ctx.on("dsn", () => {}); ctx.on("http.requests", () => {}); ctx.on("zzzz", () => {}); ctx.on("other.thing", () => {}); },`);
+  const r = await runIn(dir, smallCapture(dir, 1), ["typos"]);
+  t.equal(r.status, 0);
+  t.same(r.stderr.split("\n"), [
+    '[typos] listens to "dsn", which the host never emits (did you mean "dns"?)',
+    '[typos] listens to "http.requests", which the host never emits (did you mean "http.request"?)',
+    '[typos] listens to "zzzz", which the host never emits: see the event list in the README',
+  ], "a plugin event (other.thing) is not warned about");
+});
+
+t.test("a plugin module whose top-level await never settles fails to load after the time limit, naming it", async (t) => {
+  const dir = pluginFolder(t);
+  writeFileSync(join(dir, "stuck.mjs"), "await new Promise(() => {});\nexport default { name: 'stuck', description: '', setup() {} };\n");
+  const r = await runIn(dir, smallCapture(dir, 1), ["stuck"], { setupMs: 300 });
+  t.match(r.status, { message: /^Plugin file .*stuck\.mjs cannot be loaded: its module did not finish loading within 0\.3 s: a top-level await waits for something that does not come/ });
+});
+
+t.test("a second ^C ends the process at once, even while a plugin's teardown blocks the main thread", { skip: process.platform === "win32" ? "POSIX signals" : false }, async (t) => {
+  const dir = pluginFolder(t);
+  writePlugin(
+    dir,
+    "spinner",
+    `{ name: "spinner", description: "", setup(ctx) {
+      ctx.holdStart(new Promise(() => {}));
+      ctx.onTeardown(() => { const end = Date.now() + 20_000; while (Date.now() < end); });
+      ctx.log.info("ready");
+    } }`,
+  );
+  // Without the test runner's NODE_OPTIONS, which it puts back into every child's environment: its
+  // preloaded module listens to signals in the child too. (`env -u`, then exec: the pid stays node's.)
+  const args = [process.execPath, join(repoRoot, "core/bin.js"), "-r", smallCapture(dir, 1), "--plugins-dir", dir, "--plugins", "spinner"];
+  const child = spawn("/bin/sh", ["-c", 'exec env -u NODE_OPTIONS "$@"', "sh", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const started = Date.now();
+  let stderr = "";
+  child.stderr.setEncoding("utf8");
+  await new Promise<void>((resolve) => child.stderr.on("data", (c: string) => ((stderr += c), stderr.includes("ready") && resolve())));
+  child.kill("SIGINT");
+  await new Promise((r) => setTimeout(r, 500)); // the teardown is spinning by now
+  child.kill("SIGINT");
+  const [code, signal] = (await once(child, "exit")) as [number | null, string | null];
+  t.equal(signal, "SIGINT", `ended by the signal (status ${code})`);
+  t.ok(Date.now() - started < 15_000, "long before the teardown's 20 s loop could end");
 });
