@@ -9,6 +9,11 @@ export interface DecodeWorkerData {
   ring: RingBuffers;
   /** A pcap-filter expression to apply to every frame, or null. Already validated by the main thread. */
   filter: string | null;
+  /**
+   * The main thread's flow hash key (flowHashSeed() in flow-hash.ts), set before the first decode: the
+   * main thread hashes the datagrams it reassembles from fragments, and must find the same flows.
+   */
+  flowHashSeed: number[];
 }
 
 /** One batch: decode slot sequences [start, start + count). */

@@ -17,6 +17,7 @@ import {
   kSlotWireLen,
 } from "../core/ring/ring-layout.ts";
 import { FrameDecoder } from "./decode-frame.ts";
+import { setFlowHashSeed } from "./flow-hash.ts";
 import { kFlagFilteredOut, kResFlags, kResStride } from "./decode-result.ts";
 import type { DecodeTask, DecodeTaskResult, DecodeWorkerData } from "./decode-task.ts";
 import type { FilterAst, FrameFilter } from "./filter/pcap-filter.ts";
@@ -26,6 +27,8 @@ import { kHelperThreadNice, lowerThisThreadPriority } from "../core/runtime/thre
 const init = workerData as DecodeWorkerData;
 // The main thread delivers what this thread decodes: it comes first when the cores are short.
 lowerThisThreadPriority(kHelperThreadNice);
+// Before any frame is hashed: this thread's hashes must be the main thread's (see flow-hash.ts).
+setFlowHashSeed(init.flowHashSeed);
 const ring = FrameRing.attach(init.ring);
 const decoder = new FrameDecoder(ring.data, ring.slots, ring.results);
 // The filter compiler is loaded only when a filter is given.

@@ -2,6 +2,7 @@ import { Piscina } from "piscina";
 import { availableParallelism } from "node:os";
 import type { FrameRing } from "../ring/frame-ring.ts";
 import type { DecodeTask, DecodeTaskResult, DecodeWorkerData } from "../../workers/decode-task.ts";
+import { flowHashSeed } from "../../workers/flow-hash.ts";
 import { workerModule } from "./worker-module.ts";
 
 /** How many decode workers: a fixed number, or "auto" (Piscina grows and shrinks between min and max). */
@@ -18,7 +19,8 @@ export function defaultWorkerCount(): number {
 
 /**
  * The Piscina pool of decode workers. Every worker attaches to the ring's shared memory through
- * `workerData` when it starts, so a task message is only two numbers.
+ * `workerData` when it starts, so a task message is only two numbers; the same `workerData` gives it
+ * the main thread's flow hash key, so that every thread of the run hashes a flow alike.
  */
 export class DecodePool {
   private readonly pool: Piscina<DecodeTask, DecodeTaskResult>;
@@ -45,7 +47,7 @@ export class DecodePool {
     const min = workers === "auto" ? 1 : workers;
     this.minThreads = min;
     this.maxThreads = max;
-    const data: DecodeWorkerData = { ring: ring.buffers, filter };
+    const data: DecodeWorkerData = { ring: ring.buffers, filter, flowHashSeed: flowHashSeed() };
     this.pool = new Piscina({
       filename: entry,
       minThreads: min,
