@@ -103,7 +103,7 @@ export interface Ipv6Event extends LayerEvent {
   readonly protocol: number;
   readonly payload_length: number;
   /** Extension headers present, by name ("hop-by-hop", "routing", "fragment", "destination", "auth", "esp", "mobility"). */
-  readonly extensions: string[];
+  readonly extensions: readonly string[];
   /** True for a fragment (offset or more-fragments set); `fragment_offset` in bytes. */
   readonly fragment: boolean;
   readonly fragment_offset: number;
@@ -128,7 +128,7 @@ export interface TcpEvent extends LayerEvent {
   readonly window_scale: number | null;
   readonly sack_permitted: boolean;
   /** SACK blocks as [left, right] pairs. */
-  readonly sack: Array<[number, number]>;
+  readonly sack: ReadonlyArray<readonly [number, number]>;
   readonly ts_val: number | null;
   readonly ts_ecr: number | null;
   /** Payload length the headers declare, and the captured payload bytes (a view). */
@@ -181,20 +181,20 @@ export interface FlowRecord {
   readonly vlan: number | null;
   /** VLAN id of the inner tag (QinQ), or null. Flows differ by both, as Zeek's conn.log records them. */
   readonly inner_vlan: number | null;
-  packets_ab: number;
-  bytes_ab: number;
-  packets_ba: number;
-  bytes_ba: number;
+  readonly packets_ab: number;
+  readonly bytes_ab: number;
+  readonly packets_ba: number;
+  readonly bytes_ba: number;
   /** Timestamps of the first and last packet. */
-  first: number;
-  last: number;
+  readonly first: number;
+  readonly last: number;
   /**
    * TCP: "syn_sent", "established", "closing", "closed" (FIN both ways), "reset", "timeout" (idle),
    * "open" (still open at end of input). UDP: "active", then "timeout" or "open".
    */
-  state: string;
+  readonly state: string;
   /** Application protocol detected by content: "http", "tls", "dns", or null. */
-  service: string | null;
+  readonly service: string | null;
   /** The record as a plain JSON-ready object. */
   toJSON(): Record<string, unknown>;
 }
@@ -217,7 +217,7 @@ export interface HttpRequestEvent extends FlowEndpoints {
   readonly host: string;
   readonly uri: string;
   readonly version: string;
-  readonly headers: Record<string, string>;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 /** An HTTP/1.x response head. */
@@ -225,7 +225,7 @@ export interface HttpResponseEvent extends FlowEndpoints {
   readonly status: number;
   readonly reason: string;
   readonly version: string;
-  readonly headers: Record<string, string>;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export type { DnsAnswer, DnsQuestion } from "./analyzers/dns-parser.ts";
@@ -243,10 +243,10 @@ export interface DnsEvent extends EventBase {
   readonly rcode: number;
   readonly qname: string;
   readonly qtype: number;
-  readonly questions: DnsQuestion[];
-  readonly answers: DnsAnswer[];
-  readonly authorities: DnsAnswer[];
-  readonly additionals: DnsAnswer[];
+  readonly questions: readonly DnsQuestion[];
+  readonly answers: readonly DnsAnswer[];
+  readonly authorities: readonly DnsAnswer[];
+  readonly additionals: readonly DnsAnswer[];
   /** True when the message ended before its counts said: what was there is kept. */
   readonly truncated: boolean;
   /** The event as a plain JSON-ready object. */
@@ -258,13 +258,13 @@ export interface TlsClientHelloEvent extends FlowEndpoints {
   /** Server name (SNI), or null. */
   readonly sni: string | null;
   /** ALPN protocols offered, in order. */
-  readonly alpn: string[];
+  readonly alpn: readonly string[];
   /** legacy_version of the hello and version of the record carrying it (0x0303 is TLS 1.2). */
   readonly version: number;
   readonly record_version: number;
   /** supported_versions extension (TLS 1.3 lists 0x0304). */
-  readonly supported_versions: number[];
-  readonly cipher_suites: number[];
+  readonly supported_versions: readonly number[];
+  readonly cipher_suites: readonly number[];
 }
 
 /**

@@ -14,6 +14,8 @@ export default definePlugin({
     const top: string = ctx.options.top; // error: the option is a number
     ctx.emit("dns", {} as never); // error: a plugin emits only its own "<name>.<event>" events
     ctx.emit("http.request", {} as never); // error: nor the host's own events with a dot
+    ctx.on("flow.end", (f) => void (f.packets_ab = 0)); // error: events are shared, a flow's counters read-only
+    ctx.on("dns", (msg) => void msg.answers.push(msg.answers[0]!)); // error: nor can its lists be changed
     void top;
   },
 });
