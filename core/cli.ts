@@ -56,6 +56,8 @@ Plugins:
 Flows:
   --flow-timeouts SPEC     idle timeouts in seconds, e.g. tcp=300,udp=60 (the defaults); linger=1 is
                            how long a TCP flow stays after FIN both ways or RST, for its last ACKs
+  --max-flows N            flows tracked at once (default 1000000; 0.5-2.5 KB each); beyond, the
+                           least recently active one ends, in state "evicted"
 
 Pipeline:
   --workers N|auto         decode worker threads (default ${defaultWorkerCount()}: cores - 1, or one per core up to 2);
@@ -125,6 +127,7 @@ export const commandLineOptions = {
   "buffer-size": { type: "string" },
   "stats-interval": { type: "string" },
   "flow-timeouts": { type: "string" },
+  "max-flows": { type: "string" },
   count: { type: "string", short: "c" },
   filter: { type: "string", short: "f" },
   plugins: { type: "string", multiple: true },
@@ -262,7 +265,7 @@ export async function parseCommandLine(
   const bufferBytes = v["buffer-size"] === undefined ? kDefaultKernelBufferBytes : parseSize(v["buffer-size"], "--buffer-size");
   if (bufferBytes < kMinKernelBufferBytes) throw new UsageError(`Invalid --buffer-size "${v["buffer-size"]}": give at least 64K`);
   return {
-    flowSettings: parseFlowTimeouts(v["flow-timeouts"]),
+    flowSettings: { ...parseFlowTimeouts(v["flow-timeouts"]), maxFlows: parseCount(v["max-flows"], "--max-flows", 1, defaultFlowSettings.maxFlows) },
     read: v.read ?? null,
     iface: v.interface ?? null,
     write: v.write ?? null,

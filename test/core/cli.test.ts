@@ -142,8 +142,11 @@ t.test("values past what the host can honour are usage errors that say the limit
   await refused(["-w", join(repoRoot, "test", "..", "test/fixtures/sample.pcap")], /is the file -r reads/);
   await refused(["--buffer-size", "1M"], /^--buffer-size is libpcap's kernel buffer for live capture/);
   await t.rejects(parseCommandLine(["-i", "lo", "--buffer-size", "0"], () => {}), { message: /^Invalid --buffer-size "0": give at least 64K$/ });
+  await refused(["--max-flows", "0"], /^Invalid --max-flows "0": give a whole number of at least 1$/);
   const longest = await parseCommandLine(["-r", sample, "--duration", "2147483", "--ring-size", "1G", "--workers", "128"], () => {});
   t.match(longest, { duration: 2147483, ringBytes: 1 << 30, workers: 128 }, "the limits themselves are accepted");
+  t.match(await parseCommandLine(["-r", sample, "--max-flows", "5000", "--flow-timeouts", "udp=10"], () => {}), { flowSettings: { maxFlows: 5000, udpTimeout: 10, tcpTimeout: 300 } });
+  t.match(await parseCommandLine(["-r", sample], () => {}), { flowSettings: { maxFlows: 1_000_000 } }, "a million by default");
 });
 
 t.test("host exits with 2 on -o for a plugin that is not loaded", async (t) => {
