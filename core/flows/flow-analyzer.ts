@@ -89,6 +89,7 @@ export const defaultFlowSettings: FlowSettings = {
 };
 
 const kDnsPorts = new Set([53, 5353, 5355]);
+const kNoBytes = new Uint8Array(0);
 
 /**
  * The stateful analysis on the main thread: IP defragmentation, the flow table, TCP streams and the
@@ -374,11 +375,12 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     }
     f.last = ts;
     if (isTcp) {
+      if (dir === 1 && (flags & 0x12) === 0x12 && f.synAckSeq === -1) f.synAckSeq = this.tcpSeq;
       this.tcpState(f, dir, flags);
       // A session that is done (a bulk transfer, a TLS connection past its hello) costs nothing more.
       // A bare ACK carries no bytes (SYN and FIN move sequence numbers, so they count), but it may tell
       // the other direction that a hole it waits on was lost by the capture.
-      const session = f.session;
+      const session = f.session ?? (f.sessionDue && this.payLen > 0 ? this.openSession(f, dir, flags, ts) : null);
       if (session !== null && !session.done) {
         if (this.payLen > 0 || (flags & 0x03) !== 0) {
           session.segment(dir, this.tcpSeq, (flags & 0x02) !== 0, (flags & 0x01) !== 0, this.pay, ts, this.payOff, this.payOff + this.payLen);
@@ -447,14 +449,30 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     if (proto === "tcp") {
       // A flow picked up mid-stream (no SYN seen) is already established.
       if ((this.tcpFlags & 0x02) === 0) f.state = "established";
-      if (this.needSessions) {
-        f.session = new TcpSession(f, this.wants, this, this.streamLimits, this.budget, this.parserBudget);
-      }
+      // The streams are made at the first payload byte (openSession): a connection that never carries
+      // any (a scan, a refused SYN) costs no session.
+      f.sessionDue = this.needSessions;
     }
     this.table.insert(f, proto === "tcp" ? kListTcp : kListUdp);
     this.total++;
     if (this.wantStart) this.bus.emit("flow.start", f);
     return f;
+  }
+
+  /**
+   * The flow's TCP streams, made at its first payload byte. Each stream starts where its SYN said, as
+   * if the session had seen the SYNs: a first data segment that arrives after a hole is then held, not
+   * taken for the start of the stream.
+   */
+  private openSession(f: Flow, dir: 0 | 1, flags: number, ts: number): TcpSession {
+    const s = new TcpSession(f, this.wants, this, this.streamLimits, this.budget, this.parserBudget);
+    f.session = s;
+    f.sessionDue = false;
+    // The packet being handled passes its own SYN (TCP Fast Open carries data in it).
+    const syn = (flags & 0x02) !== 0;
+    if (f.synSeq !== -1 && !(syn && dir === 0)) s.segment(0, f.synSeq, true, false, kNoBytes, ts);
+    if (f.synAckSeq !== -1 && !(syn && dir === 1)) s.segment(1, f.synAckSeq, true, false, kNoBytes, ts);
+    return s;
   }
 
   private tcpState(f: Flow, dir: 0 | 1, flags: number): void {

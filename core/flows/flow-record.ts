@@ -36,11 +36,15 @@ export class Flow implements FlowRecord {
   list = 0;
   /** Sequence number of side a's SYN, when the flow began with one (uint32); -1 otherwise. */
   synSeq = -1;
+  /** Sequence number of side b's SYN+ACK, once seen (uint32); -1 otherwise. */
+  synAckSeq = -1;
   /** FIN seen from side a / side b. */
   finA = false;
   finB = false;
-  /** The TCP streams and their application parser, when analysis wants them. */
+  /** The TCP streams and their application parser, when analysis wants them (made at the first payload). */
   session: TcpSession | null = null;
+  /** Analysis wanted the streams when the flow began: `session` is made at its first payload byte. */
+  sessionDue = false;
 
   constructor(
     readonly id: number,
