@@ -56,7 +56,7 @@ Plugins:
 Flows:
   --flow-timeouts SPEC     idle timeouts in seconds, e.g. tcp=300,udp=60 (the defaults); linger=1 is
                            how long a TCP flow stays after FIN both ways or RST, for its last ACKs
-  --max-flows N            flows tracked at once (default 1000000; 0.5-2.5 KB each); beyond, the
+  --max-flows N            flows tracked at once (default 1000000; 0.5-3 KB each); beyond, the
                            least recently active one ends, in state "evicted"
 
 Pipeline:
