@@ -93,8 +93,8 @@ const running = new Set<PluginHost>();
 
 /**
  * Charges an error that surfaced outside any call the host made (an unhandled rejection, an uncaught
- * exception) to the plugin whose file its stack names, in whichever run is in progress. False when
- * no plugin's file is named: the caller decides what such an error means.
+ * exception) to the plugin whose file its stack names, in any run of this process. False when no
+ * plugin's file is named: the caller decides what such an error means.
  */
 export function chargeStrayError(err: unknown, what: string): boolean {
   for (const host of running) if (host.stray(err, what)) return true;
@@ -113,7 +113,7 @@ export class PluginHost {
   /** The latest instance of every plugin ever started, for statistics after teardown. */
   private readonly latest = new Map<string, PluginInstance>();
   /** Output files opened in this run, by absolute path (see openOutput). */
-  readonly opened = new Set<string>();
+  private readonly opened = new Set<string>();
   private readonly holds: Promise<unknown>[] = [];
   private readonly emitted = new Set<string>();
   private nextTimer = 1;
