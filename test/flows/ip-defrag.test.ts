@@ -7,6 +7,7 @@
 import t from "tap";
 import { IpDefragmenter, kMaxFragments, kMaxPieces } from "../../core/flows/ip-defrag.ts";
 import type { DefragLimits, DefragProblem } from "../../core/flows/ip-defrag.ts";
+import { SeededRandom } from "../support/seeded-random.ts";
 
 /** The host's bounds (core/flows/flow-analyzer.ts). */
 const hostLimits: DefragLimits = { maxDatagrams: 4096, maxBytes: 16 << 20, timeoutSec: 30 };
@@ -39,16 +40,10 @@ function cut(whole: Uint8Array, step: number): Frag[] {
   return out;
 }
 
-/** A small deterministic PRNG (mulberry32), so a failing case can be replayed. */
+/** `() => float in [0, 1)` from the project's seeded generator, so that a failing case can be replayed. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new SeededRandom(seed);
+  return () => r.next();
 }
 
 /**

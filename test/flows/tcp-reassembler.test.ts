@@ -2,6 +2,7 @@ import t from "tap";
 import { ByteBudget } from "../../core/flows/byte-budget.ts";
 import { TcpReassembler } from "../../core/flows/tcp-reassembler.ts";
 import type { ReassemblyLimits, StreamSink } from "../../core/flows/tcp-reassembler.ts";
+import { SeededRandom } from "../support/seeded-random.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -29,16 +30,10 @@ function setup(limits: ReassemblyLimits = roomy, budget = new ByteBudget(1 << 24
   return { sink, r: new TcpReassembler(sink, limits, budget), budget };
 }
 
-/** A small deterministic PRNG (mulberry32), so a failing shuffle can be replayed. */
+/** `() => float in [0, 1)` from the project's seeded generator, so that a failing case can be replayed. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new SeededRandom(seed);
+  return () => r.next();
 }
 
 t.test("segment() hands in-order data to the sink as a range of the caller's own bytes", async (t) => {
