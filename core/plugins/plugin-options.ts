@@ -20,10 +20,14 @@ export function groupOptionArgs(args: readonly string[]): RawPluginOptions {
   return out;
 }
 
+/** A decimal number: 10, -2.5, .5, 1e3. */
+const kDecimal = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 function parseValue(type: OptionType, raw: string): unknown {
   switch (type) {
     case "number": {
-      const n = raw.trim() === "" ? NaN : Number(raw);
+      // Decimal only: Number() would also take "0x10", "0b1" and "  ", which nobody means on a command line.
+      const n = kDecimal.test(raw.trim()) ? Number(raw) : NaN;
       return Number.isFinite(n) ? n : undefined;
     }
     case "boolean": {

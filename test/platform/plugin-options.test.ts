@@ -42,6 +42,12 @@ t.test("an ill-typed value is a usage error naming the plugin, the key, the type
   t.throws(() => resolvePluginOptions("flow-counter", specs, new Map([["top", "ten"]])), new UsageError('Invalid value for -o flow-counter.top: expected a number, got "ten"'));
   t.throws(() => resolvePluginOptions("flow-counter", specs, new Map([["verbose", "maybe"]])), { message: /expected a boolean, got "maybe"/ });
   t.throws(() => resolvePluginOptions("flow-counter", specs, new Map([["top", ""]])), { message: /expected a number/ });
+  for (const notDecimal of ["0x10", "0b1", "Infinity", "1_000"]) {
+    t.throws(() => resolvePluginOptions("flow-counter", specs, new Map([["top", notDecimal]])), { message: /expected a number/ }, notDecimal);
+  }
+  for (const [text, value] of [["-2.5", -2.5], [".5", 0.5], ["1e3", 1000], [" 7 ", 7]] as const) {
+    t.equal(resolvePluginOptions("flow-counter", specs, new Map([["top", text]])).top, value, text);
+  }
 });
 
 t.test("describeOptions() lists key=default (type) description for --list-plugins", async (t) => {
