@@ -244,7 +244,7 @@ export class PluginHost {
       p.disabled = true;
       await this.stop(p);
       if (err instanceof PluginConfigError || err instanceof UsageError) throw new UsageError(`Plugin ${p.name}: ${err.message}`);
-      throw new Error(`Plugin ${p.name} failed to start: ${errorText(err)}`);
+      throw new Error(`Plugin ${p.name} failed to start: ${errorText(err)}${placeIn(err, p.file.path)}`);
     }
   }
 
@@ -258,7 +258,7 @@ export class PluginHost {
       if (outcome === "timeout") {
         this.warn(p, `teardown did not finish within ${this.options.teardownMs} ms and was abandoned`);
       } else if (outcome instanceof Error) {
-        this.warn(p, `teardown failed: ${outcome.message}`);
+        this.warn(p, `teardown failed: ${outcome.message}${placeIn(outcome, p.file.path)}`);
       }
     }
     p.teardowns.length = 0;
@@ -272,7 +272,7 @@ export class PluginHost {
 
   private fault(p: PluginInstance, where: string, err: unknown): void {
     p.errors++;
-    if (p.errors === 1) this.warn(p, `${where} threw: ${errorText(err)}`);
+    if (p.errors === 1) this.warn(p, `${where} threw: ${errorText(err)}${placeIn(err, p.file.path)}`);
     if (p.errors >= this.options.maxErrors && !p.disabled) {
       p.disabled = true;
       for (const [event, fn] of p.subscriptions) this.bus.off(event as EventName, fn);
@@ -452,6 +452,19 @@ function editDistance(a: string, b: string): number {
 
 /** How long a plugin's setup may take (setup should only subscribe and open things). */
 const kSetupTimeoutMs = 30_000;
+
+/**
+ * ` (at /path/plugin.ts:12:5)`: where in the plugin's own file an error was raised (the innermost
+ * frame there; TypeScript lines, through source maps), or "" when its stack does not pass through it.
+ */
+function placeIn(err: unknown, path: string): string {
+  const stack = err instanceof Error && typeof err.stack === "string" ? err.stack : "";
+  for (const line of stack.split("\n")) {
+    const at = line.indexOf(path);
+    if (at >= 0) return ` (at ${/^[^\s)]*/.exec(line.slice(at))![0]})`;
+  }
+  return "";
+}
 
 /** The message of an error, or its text. */
 export function errorText(err: unknown): string {
