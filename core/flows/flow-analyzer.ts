@@ -364,7 +364,6 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
       const swap = isTcp && (flags & 0x12) === 0x12;
       f = this.create(swap);
       dir = swap ? 1 : 0;
-      if (isTcp && (flags & 0x12) === 0x02) f.synSeq = this.tcpSeq;
     }
     if (dir === 0) {
       f.packets_ab++;
@@ -375,7 +374,15 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     }
     f.last = ts;
     if (isTcp) {
-      if (dir === 1 && (flags & 0x12) === 0x12 && f.synAckSeq === -1) f.synAckSeq = this.tcpSeq;
+      // Each side's first SYN, whenever the capture shows it (a SYN+ACK or a stray ACK may come first):
+      // a session made later starts its streams there (openSession).
+      if ((flags & 0x02) !== 0) {
+        if (dir === 0) {
+          if (f.synSeq === -1) f.synSeq = this.tcpSeq;
+        } else if (f.synSeqB === -1) {
+          f.synSeqB = this.tcpSeq;
+        }
+      }
       this.tcpState(f, dir, flags);
       // A session that is done (a bulk transfer, a TLS connection past its hello) costs nothing more.
       // A bare ACK carries no bytes (SYN and FIN move sequence numbers, so they count), but it may tell
@@ -471,7 +478,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     // The packet being handled passes its own SYN (TCP Fast Open carries data in it).
     const syn = (flags & 0x02) !== 0;
     if (f.synSeq !== -1 && !(syn && dir === 0)) s.segment(0, f.synSeq, true, false, kNoBytes, ts);
-    if (f.synAckSeq !== -1 && !(syn && dir === 1)) s.segment(1, f.synAckSeq, true, false, kNoBytes, ts);
+    if (f.synSeqB !== -1 && !(syn && dir === 1)) s.segment(1, f.synSeqB, true, false, kNoBytes, ts);
     return s;
   }
 

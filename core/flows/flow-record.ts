@@ -34,10 +34,10 @@ export class Flow implements FlowRecord {
   lruNext: Flow | null = null;
   /** Which activity list holds the flow (kListTcp, kListUdp, kListClosing: FIN both ways or RST, lingering), or kListEnded. */
   list = 0;
-  /** Sequence number of side a's SYN, when the flow began with one (uint32); -1 otherwise. */
+  /** Sequence number of side a's SYN, once seen (uint32); -1 otherwise. */
   synSeq = -1;
-  /** Sequence number of side b's SYN+ACK, once seen (uint32); -1 otherwise. */
-  synAckSeq = -1;
+  /** Sequence number of side b's SYN (a SYN+ACK, normally), once seen (uint32); -1 otherwise. */
+  synSeqB = -1;
   /** FIN seen from side a / side b. */
   finA = false;
   finB = false;

@@ -187,6 +187,21 @@ t.test("segments out of order and retransmitted are reassembled before parsing",
   ]);
 });
 
+t.test("a SYN captured after the SYN+ACK still says where the client's stream starts", async (t) => {
+  const c = conversation();
+  c.handshake().send("client", "GET /x HTTP/1.1\r\nHost: example.com\r\n\r\n", { segments: [10, 28], order: [1, 0] }).send("server", response200("ok"));
+  // The capture shows the SYN+ACK first (a mirror port can), then the SYN; the request's segments come
+  // out of order, so its first data segment must be held, not taken for the start of the stream.
+  const [syn, synAck] = c.packets;
+  const packets = [{ ...synAck!, timestamp: syn!.timestamp }, { ...syn!, timestamp: synAck!.timestamp }, ...c.packets.slice(2)];
+  const dir = tempFolder(t);
+  const r = await runApp(writeCapture(dir, "late-syn.pcap", packets), { plugins: ["http-printer"], format: "text" });
+  t.same(
+    r.lines.map((l) => l.split(" ").slice(4).join(" ")),
+    ["GET example.com /x HTTP/1.1", "200 OK"],
+  );
+});
+
 t.test("a body segment the capture lost is skipped as soon as the client acknowledges it", async (t) => {
   const body = "x".repeat(3000);
   const c = conversation();
