@@ -1,5 +1,6 @@
-import { closeSync, openSync, writeSync } from "node:fs";
-import { resolve } from "node:path";
+import { closeSync, constants, fstatSync, openSync, statSync, writeSync } from "node:fs";
+import { basename, dirname, sep } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { EventBus } from "../event-bus.ts";
 import { builtinEventNames, type EventName, type HostEvents } from "../events.ts";
 import { BufferedLineWriter } from "../output.ts";
@@ -74,22 +75,28 @@ class PluginInstance {
   ms = 0;
   errors = 0;
   disabled = false;
+  /** How the plugin's own code appears in stack traces (see ownCode). */
+  readonly code: OwnCode;
   constructor(
     readonly file: PluginFile,
     readonly def: PluginDefinition,
     readonly generation: number,
     readonly values: Record<string, unknown>,
-  ) {}
+  ) {
+    this.code = ownCode(file.path);
+  }
   get name(): string {
     return this.def.name;
   }
 }
 
 /**
- * Plugin hosts of this process's runs (see chargeStrayError). Kept after a run ends: a plugin's own
- * timer may still fire then, and it is still that plugin's error, not the host's.
+ * Plugin hosts of this process's latest runs, newest last (see chargeStrayError). Kept after a run
+ * ends: a plugin's own timer may still fire then, and it is still that plugin's error, not the host's.
+ * A process that runs many times (the tests) keeps the last few.
  */
 const running = new Set<PluginHost>();
+const kRunsKept = 8;
 
 /**
  * Charges an error that surfaced outside any call the host made (an unhandled rejection, an uncaught
@@ -97,7 +104,8 @@ const running = new Set<PluginHost>();
  * plugin's file is named: the caller decides what such an error means.
  */
 export function chargeStrayError(err: unknown, what: string): boolean {
-  for (const host of running) if (host.stray(err, what)) return true;
+  // Newest first: the same plugin file may have been loaded by an earlier run in this process.
+  for (const host of [...running].reverse()) if (host.stray(err, what)) return true;
   return false;
 }
 
@@ -112,7 +120,7 @@ export class PluginHost {
   private readonly instances = new Map<string, PluginInstance>();
   /** The latest instance of every plugin ever started, for statistics after teardown. */
   private readonly latest = new Map<string, PluginInstance>();
-  /** Output files opened in this run, by absolute path (see openOutput). */
+  /** Output files opened in this run, by device and inode (see openOutput). */
   private readonly opened = new Set<string>();
   private readonly holds: Promise<unknown>[] = [];
   private readonly emitted = new Set<string>();
@@ -123,6 +131,7 @@ export class PluginHost {
     private readonly options: PluginHostOptions,
   ) {
     running.add(this);
+    if (running.size > kRunsKept) running.delete(running.values().next().value!);
   }
 
   /** Names of loaded plugins, in load order. */
@@ -205,7 +214,7 @@ export class PluginHost {
     const stack = err instanceof Error ? String(err.stack ?? "") : "";
     if (stack === "") return false;
     for (const p of this.latest.values()) {
-      if (stack.includes(p.file.path)) {
+      if (p.code.prefixes.some((prefix) => stack.includes(prefix))) {
         this.fault(p, what, err);
         return true;
       }
@@ -244,7 +253,7 @@ export class PluginHost {
       p.disabled = true;
       await this.stop(p);
       if (err instanceof PluginConfigError || err instanceof UsageError) throw new UsageError(`Plugin ${p.name}: ${err.message}`);
-      throw new Error(`Plugin ${p.name} failed to start: ${errorText(err)}${placeIn(err, p.file.path)}`);
+      throw new Error(`Plugin ${p.name} failed to start: ${errorText(err)}${placeIn(err, p.code)}`);
     }
   }
 
@@ -258,7 +267,7 @@ export class PluginHost {
       if (outcome === "timeout") {
         this.warn(p, `teardown did not finish within ${this.options.teardownMs} ms and was abandoned`);
       } else if (outcome instanceof Error) {
-        this.warn(p, `teardown failed: ${outcome.message}${placeIn(outcome, p.file.path)}`);
+        this.warn(p, `teardown failed: ${outcome.message}${placeIn(outcome, p.code)}`);
       }
     }
     p.teardowns.length = 0;
@@ -272,7 +281,7 @@ export class PluginHost {
 
   private fault(p: PluginInstance, where: string, err: unknown): void {
     p.errors++;
-    if (p.errors === 1) this.warn(p, `${where} threw: ${errorText(err)}${placeIn(err, p.file.path)}`);
+    if (p.errors === 1) this.warn(p, `${where} threw: ${errorText(err)}${placeIn(err, p.code)}`);
     if (p.errors >= this.options.maxErrors && !p.disabled) {
       p.disabled = true;
       for (const [event, fn] of p.subscriptions) this.bus.off(event as EventName, fn);
@@ -367,16 +376,18 @@ export class PluginHost {
         if (p.disabled) throw new Error(`Cannot open ${path}: plugin ${p.name} is stopped`);
         const taken = opts.captureFiles?.find((f) => sameFile(f.path, path));
         if (taken !== undefined) throw new Error(`Cannot open ${path} for writing: it is ${taken.why}; choose another file`);
-        // A file opened again in the same run (a reloaded plugin, two plugins) is appended to, not
-        // truncated: what was written before stays.
-        const key = resolve(path);
+        // A file opened again in the same run (a reloaded plugin, two plugins) is not truncated again:
+        // what was written before stays. Every handle appends (O_APPEND), so that two writers of one
+        // file interleave whole writes instead of overwriting each other at their own offsets.
+        const first = !host.opened.has(fileKey(path));
         let fd: number;
         try {
-          fd = openSync(path, host.opened.has(key) ? "a" : "w");
+          fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (first ? constants.O_TRUNC : 0), 0o666);
         } catch (err) {
           throw new Error(`Cannot open ${path} for writing: ${errorText(err)}`);
         }
-        host.opened.add(key);
+        const st = fstatSync(fd);
+        host.opened.add(`${st.dev}:${st.ino}`);
         const writer = new BufferedLineWriter((chunk) => writeSync(fd, chunk));
         p.outputs.push({ writer, fd });
         return writer;
@@ -450,18 +461,49 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/** A file's device and inode ("dev:ino"), or "" when it does not exist: the same file whatever the spelling. */
+function fileKey(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return "";
+  }
+}
+
 /** How long a plugin's setup may take (setup should only subscribe and open things). */
 const kSetupTimeoutMs = 30_000;
 
 /**
- * ` (at /path/plugin.ts:12:5)`: where in the plugin's own file an error was raised (the innermost
+ * A plugin's own code as stack traces show it: its file, or for a folder plugin (`name/index.ts`) all
+ * of its folder; as a path (TypeScript through the loader) and as a file URL (JavaScript modules,
+ * where a space is %20). `shown` is what an error message names.
+ */
+interface OwnCode {
+  readonly prefixes: readonly string[];
+  readonly shown: string;
+}
+
+function ownCode(path: string): OwnCode {
+  const folder = /^index\.[^/\\]+$/.test(basename(path)) ? dirname(path) : null;
+  if (folder === null) return { prefixes: [path, pathToFileURL(path).href], shown: path };
+  return { prefixes: [folder + sep, pathToFileURL(folder).href + "/"], shown: folder + sep };
+}
+
+/**
+ * ` (at /path/plugin.ts:12:5)`: where in the plugin's own code an error was raised (the innermost
  * frame there; TypeScript lines, through source maps), or "" when its stack does not pass through it.
  */
-function placeIn(err: unknown, path: string): string {
+function placeIn(err: unknown, code: OwnCode): string {
   const stack = err instanceof Error && typeof err.stack === "string" ? err.stack : "";
   for (const line of stack.split("\n")) {
-    const at = line.indexOf(path);
-    if (at >= 0) return ` (at ${/^[^\s)]*/.exec(line.slice(at))![0]})`;
+    for (const prefix of code.prefixes) {
+      const at = line.indexOf(prefix);
+      if (at < 0) continue;
+      // After the prefix: ":line:col" for a file, "helper.ts:line:col" in a folder plugin.
+      const rest = /^[^:)]*:\d+:\d+/.exec(line.slice(at + prefix.length));
+      if (rest !== null) return ` (at ${code.shown}${prefix === code.prefixes[0] ? rest[0] : decodeURIComponent(rest[0])})`;
+    }
   }
   return "";
 }

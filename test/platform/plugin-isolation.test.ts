@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { runApp } from "../app/app-run.ts";
@@ -340,4 +340,40 @@ t.test("a second ^C ends the process at once, even while a plugin's teardown blo
   const [code, signal] = (await once(child, "exit")) as [number | null, string | null];
   t.equal(signal, "SIGINT", `ended by the signal (status ${code})`);
   t.ok(Date.now() - started < 15_000, "long before the teardown's 20 s loop could end");
+});
+
+t.test("a stray error in a folder plugin's other module, under a path with a space, is still that plugin's", async (t) => {
+  const dir = join(pluginFolder(t), "my plugins");
+  mkdirSync(join(dir, "multi"), { recursive: true });
+  writeFileSync(join(dir, "multi", "helper.mjs"), "export function later() {\n  setTimeout(() => {\n    throw new Error('late boom');\n  }, 0);\n}\n");
+  writeFileSync(
+    join(dir, "multi", "index.mjs"),
+    "import { later } from './helper.mjs';\nexport default { name: 'multi', description: '', setup(ctx) { let n = 0; ctx.on('packet', () => { if (++n === 3) later(); }); } };\n",
+  );
+  const r = spawnSync(process.execPath, [join(repoRoot, "core/bin.js"), "-r", smallCapture(pluginFolder(t)), "--plugins-dir", dir, "--plugins", "multi"], { encoding: "utf8", timeout: 60_000 });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stderr, /^\[multi\] a callback of its own threw: late boom \(at .*my plugins\/multi\/helper\.mjs:3:11\)$/m);
+});
+
+t.test("two plugins writing one output file both keep all their lines", async (t) => {
+  const dir = pluginFolder(t);
+  const out = join(dir, "shared.txt");
+  const writer = (name: string) =>
+    writePlugin(
+      dir,
+      name,
+      `{ name: "${name}", description: "", async setup(ctx) {
+        const w = await ctx.openOutput(${JSON.stringify(out)});
+        ctx.on("packet", (p) => { for (let i = 0; i < 20; i++) w.line("${name} " + p.frame + " " + "x".repeat(300)); });
+      } }`,
+    );
+  writer("wa");
+  writer("wb");
+  const r = await runIn(dir, smallCapture(dir), ["wa", "wb"]);
+  t.equal(r.status, 0);
+  const lines = readFileSync(out, "utf8").split("\n").filter((l) => l !== "");
+  const count = (name: string) => lines.filter((l) => l.startsWith(`${name} `) && l.length === name.length + 1 + String(l.split(" ")[1]).length + 301).length;
+  t.ok(count("wa") > 1000, `${count("wa")} lines of wa`);
+  t.equal(count("wa"), count("wb"), "as many whole lines of each: neither overwrote the other");
+  t.equal(lines.length, count("wa") + count("wb"), "and nothing else (no line cut by another)");
 });
