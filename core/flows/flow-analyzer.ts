@@ -151,7 +151,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     private readonly settings: FlowSettings = defaultFlowSettings,
   ) {
     this.sweepEvery = Math.min(1, settings.tcpTimeout, settings.udpTimeout, settings.closeLinger);
-    this.defrag = new IpDefragmenter({ maxDatagrams: 4096, maxBytes: 16 << 20, timeoutSec: 30 });
+    this.defrag = new IpDefragmenter({ maxDatagrams: 4096, maxBytes: 16 << 20, timeoutSec: 30, pieceOverhead: 256 });
     this.defrag.onProblem = (problem) => this.weirdEvent(null, problem, "fragmented datagram given up", this.now);
     this.budget = new ByteBudget(settings.reassemblyBudget);
     this.parserBudget = new ByteBudget(settings.parserBudget);

@@ -306,3 +306,16 @@ t.test("IpDefragmenter refuses a fragment that reaches past the largest datagram
   t.same(problems, ["fragment_too_large"]);
   t.equal(d.size, 0);
 });
+
+t.test("each held piece is charged pieceOverhead besides its bytes, so one-byte pieces cannot hold far past maxBytes", async (t) => {
+  const problems: string[] = [];
+  const d = new IpDefragmenter({ maxDatagrams: 4096, maxBytes: 10_000, timeoutSec: 30, pieceOverhead: 256 });
+  d.onProblem = (p) => problems.push(p);
+  // Datagrams of one-byte pieces at every other offset (never whole): 257 charged per piece.
+  for (let id = 0; id < 10; id++) {
+    for (let k = 0; k < 10; k++) d.add(`dg${id}`, 8 + 16 * k, true, new Uint8Array(1), 0);
+  }
+  t.ok(d.heldBytes <= 10_000, `charged ${d.heldBytes} of 10000`);
+  t.ok(d.pieceCount <= Math.floor(10_000 / 257), `${d.pieceCount} pieces held`);
+  t.ok(problems.includes("fragment_limit"), "older datagrams were dropped for room");
+});
