@@ -56,8 +56,9 @@ Plugins:
 Flows:
   --flow-timeouts SPEC     idle timeouts in seconds, e.g. tcp=300,udp=60 (the defaults); linger=1 is
                            how long a TCP flow stays after FIN both ways or RST, for its last ACKs
-  --max-flows N            flows tracked at once (default 1000000; 0.5-3 KB each); beyond, the
-                           least recently active one ends, in state "evicted"
+  --max-flows N            flows tracked at once (default 1000000; 0.5-3 KB each); beyond, a
+                           lingering closed flow ends, else the least recently active UDP, else
+                           TCP flow, in state "evicted"
 
 Pipeline:
   --workers N|auto         decode worker threads (default ${defaultWorkerCount()}: cores - 1, or one per core up to 2);
@@ -89,7 +90,8 @@ export function parseSize(text: string, flag: string): number {
 
 function parseCount(text: string | undefined, flag: string, min: number, fallback: number, max = Number.MAX_SAFE_INTEGER, why = ""): number {
   if (text === undefined) return fallback;
-  const n = Number(text);
+  // Decimal digits only: Number() would also take "0x10", "1e6" and "".
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(n) || n < min) {
     throw new UsageError(`Invalid ${flag} "${text}": give a whole number of at least ${min}`);
   }

@@ -118,7 +118,8 @@ export default definePlugin({
       }
       if (entry.segments === null) return;
       entry.bytes += seg.payload_length + kSegmentCost;
-      // More than an HTTP head's worth without a message: the host has stopped looking for HTTP there.
+      // More than the bound without a message: stop holding (the host may still find HTTP there later,
+      // and those segments are printed once it does; the ones let go here are not).
       if (entry.bytes > kMaxHeldBytes) entry.segments = null;
       else {
         // The event and its payload are valid only during this call: keep a copy of what printing needs.

@@ -55,7 +55,7 @@ export interface FlowSettings {
    * and late retransmissions are counted in it rather than starting a new flow.
    */
   closeLinger: number;
-  /** Flows tracked at once; the least recently active is ended ("evicted") beyond. */
+  /** Flows tracked at once; beyond, one is ended to make room (see evictOne). */
   maxFlows: number;
   /** Bytes held out of order per TCP direction, and in all. */
   maxOutOfOrderBytes: number;
@@ -520,6 +520,11 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     }
   }
 
+  /**
+   * Ends one flow for room: a closed one still lingering (it is over anyway), else the least recently
+   * active UDP flow (cheap to lose: no stream state), else the least recently active TCP flow. The
+   * latter two end in state "evicted".
+   */
   private evictOne(): void {
     const f = this.table.oldest(kListClosing) ?? this.table.oldest(kListUdp) ?? this.table.oldest(kListTcp);
     if (f === null) return;

@@ -292,8 +292,9 @@ export class TcpSession {
       return;
     }
     if (this.wants.weird) {
-      const total = this.parserBudget.totalBytes;
-      this.events.weird(this.flow, "parser_budget_exhausted", `${this.flow.service} analysis given up: all connections' parsers hold ${total} bytes, the limit`, ts);
+      const b = this.parserBudget;
+      const detail = `${this.flow.service} analysis given up: it needed ${more} bytes more, and all connections' parsers hold ${b.usedBytes} of the ${b.totalBytes} allowed`;
+      this.events.weird(this.flow, "parser_budget_exhausted", detail, ts);
     }
     this.http = null;
     this.tls = null;

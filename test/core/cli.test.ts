@@ -143,6 +143,8 @@ t.test("values past what the host can honour are usage errors that say the limit
   await refused(["--buffer-size", "1M"], /^--buffer-size is libpcap's kernel buffer for live capture/);
   await t.rejects(parseCommandLine(["-i", "lo", "--buffer-size", "0"], () => {}), { message: /^Invalid --buffer-size "0": give at least 64K$/ });
   await refused(["--max-flows", "0"], /^Invalid --max-flows "0": give a whole number of at least 1$/);
+  await refused(["--max-flows", "0x10"], /^Invalid --max-flows "0x10": give a whole number/);
+  await refused(["-c", "1e3"], /^Invalid -c "1e3": give a whole number/);
   const longest = await parseCommandLine(["-r", sample, "--duration", "2147483", "--ring-size", "1G", "--workers", "128"], () => {});
   t.match(longest, { duration: 2147483, ringBytes: 1 << 30, workers: 128 }, "the limits themselves are accepted");
   t.match(await parseCommandLine(["-r", sample, "--max-flows", "5000", "--flow-timeouts", "udp=10"], () => {}), { flowSettings: { maxFlows: 5000, udpTimeout: 10, tcpTimeout: 300 } });
