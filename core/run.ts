@@ -179,6 +179,13 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   const writer = config.write ? new PcapFileWriter(config.write, capture?.linktype) : null;
   dispatcher.writer = writer;
   try {
+    for (const file of chosen) await plugins.check(file, config.options.get(file.name));
+  } catch (err) {
+    capture?.stop();
+    writer?.close();
+    throw err;
+  }
+  try {
     for (const file of chosen) await plugins.load(file, config.options.get(file.name));
   } catch (err) {
     capture?.stop();

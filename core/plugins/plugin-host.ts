@@ -156,6 +156,16 @@ export class PluginHost {
     return dot > 0 && !builtinNamespaces.has(name.slice(0, dot)) && /^[A-Za-z0-9][A-Za-z0-9_-]*\.[A-Za-z0-9_.-]+$/.test(name);
   }
 
+  /**
+   * Imports the plugin in `file` and checks `rawOptions` against what it declares, without starting
+   * it: a run checks every plugin so before starting any, so that a mistyped `-o` or a file that does
+   * not load ends the run before plugins print anything. Throws what `load` would.
+   */
+  async check(file: PluginFile, rawOptions: ReadonlyMap<string, string> | undefined): Promise<void> {
+    const def = await importPlugin(file, 0, this.options.setupMs);
+    resolvePluginOptions(def.name, def.options, rawOptions);
+  }
+
   /** Imports, configures and starts the plugin in `file`. Throws (and loads nothing) when any step fails. */
   async load(file: PluginFile, rawOptions: ReadonlyMap<string, string> | undefined, generation = 0): Promise<void> {
     const def = await importPlugin(file, generation, this.options.setupMs);

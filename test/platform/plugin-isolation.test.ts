@@ -377,3 +377,10 @@ t.test("two plugins writing one output file both keep all their lines", async (t
   t.equal(count("wa"), count("wb"), "as many whole lines of each: neither overwrote the other");
   t.equal(lines.length, count("wa") + count("wb"), "and nothing else (no line cut by another)");
 });
+
+t.test("a mistyped -o for a later plugin ends the run before any plugin starts or prints", async (t) => {
+  const dir = withCounter(t, "later", `options: { top: { type: "number", default: 10, description: "" } }, setup() {},`);
+  const r = await runIn(dir, smallCapture(dir, 1), ["counter", "later"], { options: groupOptionArgs(["later.top=ten"]) });
+  t.match(r.status, { name: "UsageError", message: /-o later\.top: expected a number, got "ten"/ });
+  t.equal(r.stdout, "", "the counter never started, so it printed no report");
+});
