@@ -1,12 +1,17 @@
 import { statSync } from "node:fs";
 
-/** True when paths `a` and `b` name the same existing file (any links or spellings), by device and inode. */
-export function sameFile(a: string, b: string): boolean {
+/** A file's identity, its device and inode ("dev:ino"), or "" when it does not exist: the same for every spelling and link. */
+export function fileKey(path: string): string {
   try {
-    const x = statSync(a);
-    const y = statSync(b);
-    return x.dev === y.dev && x.ino === y.ino;
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
   } catch {
-    return false;
+    return "";
   }
+}
+
+/** True when paths `a` and `b` name the same existing file (any links or spellings). */
+export function sameFile(a: string, b: string): boolean {
+  const key = fileKey(a);
+  return key !== "" && key === fileKey(b);
 }

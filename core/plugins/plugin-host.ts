@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, statSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
 import { basename, dirname, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { EventBus } from "../event-bus.ts";
@@ -16,7 +16,7 @@ import type {
 } from "./plugin-api.ts";
 import { importPlugin, type PluginFile } from "./plugin-loader.ts";
 import { resolvePluginOptions } from "./plugin-options.ts";
-import { sameFile } from "../same-file.ts";
+import { fileKey, sameFile } from "../same-file.ts";
 import { UsageError } from "../usage-error.ts";
 
 /** What `ctx.fail` throws: a configuration the plugin refuses. */
@@ -469,16 +469,6 @@ function editDistance(a: string, b: string): number {
     prev = row;
   }
   return prev[b.length]!;
-}
-
-/** A file's device and inode ("dev:ino"), or "" when it does not exist: the same file whatever the spelling. */
-function fileKey(path: string): string {
-  try {
-    const st = statSync(path);
-    return `${st.dev}:${st.ino}`;
-  } catch {
-    return "";
-  }
 }
 
 /** How long a plugin's setup may take (setup should only subscribe and open things). */
