@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, writeSync } from "node:fs";
 import { basename, dirname, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { EventBus } from "../event-bus.ts";
@@ -392,7 +392,9 @@ export class PluginHost {
         const first = !host.opened.has(fileKey(path));
         let fd: number;
         try {
-          fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (first ? constants.O_TRUNC : 0), 0o666);
+          // Truncating and appending in one open is refused by Deno (append excludes truncate there).
+          if (first) closeSync(openSync(path, "w"));
+          fd = openSync(path, "a");
         } catch (err) {
           throw new Error(`Cannot open ${path} for writing: ${errorText(err)}`);
         }

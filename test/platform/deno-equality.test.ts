@@ -1,6 +1,7 @@
 import t from "tap";
 import { execFile } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -41,6 +42,19 @@ if (!(await denoWorks())) {
     const r = await both(join(root, "test", "fixtures", "sample.pcap"));
     t.ok(r.node.length > 1000, "there is output to compare");
     t.equal(r.deno, r.node);
+  });
+
+  t.test("a plugin's output file (event-log.file, through ctx.openOutput) has the same bytes on Node and Deno", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "deno-output-"));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const opts = { cwd: root, encoding: "utf8" as const };
+    const sample = join(root, "test", "fixtures", "sample.pcap");
+    const logArgs = (out: string) => ["-r", sample, "--plugins", "event-log", "-o", "event-log.events=dns,flow.end", "-o", `event-log.file=${out}`];
+    await run(process.execPath, [join(root, "core", "bin.js"), ...logArgs(join(dir, "node.ndjson"))], opts);
+    await run(deno, ["run", "-A", join(root, "core", "cli.ts"), ...logArgs(join(dir, "deno.ndjson"))], opts);
+    const node = readFileSync(join(dir, "node.ndjson"), "utf8");
+    t.ok(node.split("\n").length > 10, "there is output to compare");
+    t.equal(readFileSync(join(dir, "deno.ndjson"), "utf8"), node);
   });
 
   t.test("Node and Deno print the same bytes for every zeek capture", { skip: existsSync(zeek) ? false : "../shared/captures is not here" }, async (t) => {
