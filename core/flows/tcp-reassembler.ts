@@ -108,8 +108,6 @@ export class TcpReassembler {
   readonly #heldSeq: number[] = [];
   readonly #heldData: Uint8Array[] = [];
   #heldBytes = 0;
-  /** What the held pieces are charged: their bytes and #pieceOverhead each. */
-  #heldCost = 0;
   readonly #pieceOverhead: number;
 
   constructor(sink: StreamSink, limits: ReassemblyLimits, budget: ByteBudget) {
@@ -195,11 +193,15 @@ export class TcpReassembler {
   detach(): void {
     if (this.#detached) return;
     this.#detached = true;
-    this.#budget.release(this.#heldCost);
+    this.#budget.release(this.#heldCost());
     this.#heldBytes = 0;
-    this.#heldCost = 0;
     this.#heldSeq.length = 0;
     this.#heldData.length = 0;
+  }
+
+  /** What the held pieces are charged: their bytes and #pieceOverhead each. */
+  #heldCost(): number {
+    return this.#heldBytes + this.#heldSeq.length * this.#pieceOverhead;
   }
 
   /** Sorts the sequence range [s, s + length), bytes[base, base + length), into delivered, delivered now, held, or dropped. */
@@ -274,7 +276,7 @@ export class TcpReassembler {
       const pieceLen = pieceEnd - pos;
       const cost = pieceLen + this.#pieceOverhead;
       if (
-        this.#heldCost + cost <= this.#maxHeldBytes &&
+        this.#heldCost() + cost <= this.#maxHeldBytes &&
         held < this.#maxHeldPieces &&
         this.#budget.tryReserve(cost)
       ) {
@@ -282,7 +284,6 @@ export class TcpReassembler {
         this.#heldSeq.splice(i, 0, posSeq);
         this.#heldData.splice(i, 0, bytes.slice(base + pos, base + pieceEnd));
         this.#heldBytes += pieceLen;
-        this.#heldCost += cost;
         pos = pieceEnd;
         continue;
       }
@@ -315,7 +316,6 @@ export class TcpReassembler {
       const keep = Math.max(0, seqDiff(seq, start));
       const freed = piece.length - keep + (keep > 0 ? 0 : this.#pieceOverhead);
       this.#heldBytes -= piece.length - keep;
-      this.#heldCost -= freed;
       this.#budget.release(freed);
       this.stats.outOfWindowBytes += piece.length - keep;
       if (keep > 0) {
@@ -343,7 +343,6 @@ export class TcpReassembler {
       this.#heldSeq.shift();
       const piece = this.#heldData.shift()!;
       this.#heldBytes -= piece.length;
-      this.#heldCost -= piece.length + this.#pieceOverhead;
       this.#budget.release(piece.length + this.#pieceOverhead);
       this.#nextSeq = (this.#nextSeq + piece.length) >>> 0;
       this.#sink.data(piece, 0, piece.length, ts);

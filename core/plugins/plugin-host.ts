@@ -14,7 +14,7 @@ import type {
   TcpListener,
   TimerId,
 } from "./plugin-api.ts";
-import { importPlugin, type PluginFile } from "./plugin-loader.ts";
+import { importPlugin, type PluginFile, withTimeout } from "./plugin-loader.ts";
 import { resolvePluginOptions } from "./plugin-options.ts";
 import { fileKey, sameFile } from "../same-file.ts";
 import { UsageError } from "../usage-error.ts";
@@ -515,21 +515,3 @@ export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Waits for `p` at most `ms` milliseconds: its error, "timeout", or undefined when it settled well. */
-async function withTimeout(p: Promise<unknown>, ms: number): Promise<Error | "timeout" | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), ms);
-  });
-  try {
-    return await Promise.race([
-      p.then(
-        () => undefined,
-        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

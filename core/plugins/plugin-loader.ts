@@ -145,17 +145,20 @@ const kOptionTypes = new Set(["string", "number", "boolean", "list"]);
 /** How long a plugin module may take to load (its top-level code, a top-level await included). */
 const kImportTimeoutMs = 30_000;
 
-/**
- * import(), failing after `ms`. The timer also keeps the process alive: a top-level await that can
- * never settle would otherwise let Node exit at once (status 13) without a word, and Deno hang.
- */
-async function importWithin(url: string, ms: number): Promise<unknown> {
+/** Waits for `p` at most `ms` milliseconds: its error, "timeout", or undefined when it settled well. */
+export async function withTimeout(p: Promise<unknown>, ms: number): Promise<Error | "timeout" | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`its module did not finish loading within ${ms / 1000} s: a top-level await waits for something that does not come (do slow work in setup, with ctx.holdStart)`)), ms);
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), ms);
   });
   try {
-    return await Promise.race([import(url), late]);
+    return await Promise.race([
+      p.then(
+        () => undefined,
+        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -194,15 +197,24 @@ export async function importPlugin(file: PluginFile, generation = 0, timeoutMs =
   await typeScriptLoader();
   const url = pathToFileURL(file.path).href + (generation > 0 ? `?v=${generation}` : "");
   const where = `Plugin file ${file.path}`;
-  let mod: { default?: unknown };
-  try {
-    mod = (await importWithin(url, timeoutMs)) as { default?: unknown };
-  } catch (err) {
+  let mod: { default?: unknown } = {};
+  // The time limit's timer also keeps the process alive: a top-level await that can never settle
+  // would otherwise let Node exit at once (status 13) without a word, and Deno hang.
+  const outcome = await withTimeout(
+    import(url).then((m: { default?: unknown }) => {
+      mod = m;
+    }),
+    timeoutMs,
+  );
+  if (outcome === "timeout") {
+    throw new Error(`${where} cannot be loaded: its module did not finish loading within ${timeoutMs / 1000} s: a top-level await waits for something that does not come (do slow work in setup, with ctx.holdStart)`);
+  }
+  if (outcome !== undefined) {
     // Node's message for a syntax error in a module names neither the file nor the line.
-    const message = err instanceof Error ? err.message.replace(/\s*\n\s*/g, " ") : String(err);
+    const message = outcome.message.replace(/\s*\n\s*/g, " ");
     // The error may also be in a module the plugin imports: Node does not say which.
-    const hint = err instanceof SyntaxError && !isDeno && /\.[cm]?js$/.test(file.path) ? ` (node --check ${file.path}, and on the files it imports, shows where)` : "";
-    throw new Error(`${where} cannot be loaded: ${message}${hint}`, { cause: err });
+    const hint = outcome instanceof SyntaxError && !isDeno && /\.[cm]?js$/.test(file.path) ? ` (node --check ${file.path}, and on the files it imports, shows where)` : "";
+    throw new Error(`${where} cannot be loaded: ${message}${hint}`, { cause: outcome });
   }
   const def = mod.default as Partial<PluginDefinition> | undefined;
   if (def === null || typeof def !== "object") {
