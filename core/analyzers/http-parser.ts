@@ -422,6 +422,8 @@ class ParsedHead {
     readonly connection: string | undefined,
     readonly transferEncoding: string | undefined,
     readonly contentLength: string | undefined,
+    /** The Expect header's value (a request that waits for 100 Continue before its body). */
+    readonly expect: string | undefined,
     /**
      * The header lines, copied to block[blockStart, blockEnd): the bytes they came from are reused as
      * soon as parsing returns. (Offsets into a shared slab, not a view of their own: a view per
@@ -537,12 +539,13 @@ const kHost = 1;
 const kConnection = 2;
 const kTransferEncoding = 3;
 const kContentLength = 4;
-const kFramingNames = ["", "host", "connection", "transfer-encoding", "content-length"].map((n) => new TextEncoder().encode(n));
+const kExpect = 5;
+const kFramingNames = ["", "host", "connection", "transfer-encoding", "content-length", "expect"].map((n) => new TextEncoder().encode(n));
 
 /** Which framing header the name bytes[start, end) is (ASCII case-insensitively), or kOther. */
 function framingHeader(bytes: Uint8Array, start: number, end: number): number {
   const n = end - start;
-  const which = n === 4 ? kHost : n === 10 ? kConnection : n === 17 ? kTransferEncoding : n === 14 ? kContentLength : kOther;
+  const which = n === 4 ? kHost : n === 10 ? kConnection : n === 17 ? kTransferEncoding : n === 14 ? kContentLength : n === 6 ? kExpect : kOther;
   if (which === kOther) return kOther;
   const want = kFramingNames[which]!;
   for (let i = 0; i < n; i++) {
@@ -558,7 +561,7 @@ function framingHeader(bytes: Uint8Array, start: number, end: number): number {
  * instance serves every head (see framingScan): parsing is synchronous, and what it found is copied out.
  */
 class FramingScan implements HeaderLineSink {
-  readonly values: (string | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  readonly values: (string | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined];
   host: string | null = null;
   #hosts = 0;
   #last = kOther;
@@ -566,7 +569,7 @@ class FramingScan implements HeaderLineSink {
   /** Forgets the last head. */
   reset(): this {
     const v = this.values;
-    v[0] = v[1] = v[2] = v[3] = v[4] = undefined;
+    v[0] = v[1] = v[2] = v[3] = v[4] = v[5] = undefined;
     this.host = null;
     this.#hosts = 0;
     this.#last = kOther;
@@ -658,7 +661,7 @@ function parseHead(bytes: Uint8Array, off: number, end: number, kind: number, we
   headerLines(bytes, headersStart, end, scan, weird, 1, recorded);
   const v = scan.values;
   const at = keepBytes(bytes, headersStart, end);
-  return new ParsedHead(kind, first, second, rest, scan.host, v[kConnection], v[kTransferEncoding], v[kContentLength], keptIn, at, at + end - headersStart);
+  return new ParsedHead(kind, first, second, rest, scan.host, v[kConnection], v[kTransferEncoding], v[kContentLength], v[kExpect], keptIn, at, at + end - headersStart);
 }
 
 const kNoTokens: readonly string[] = Object.freeze([]);
@@ -758,6 +761,8 @@ const kPendingHead = 1;
 const kPendingTunnel = 2;
 /** Sent by direction 1 (else 0), so that a refused CONNECT can wake the direction that sent it. */
 const kPendingFrom1 = 4;
+/** Sent with `Expect: 100-continue` and a body: a final answer may come before the body, which is then not sent. */
+const kPendingExpect = 8;
 /** Bytes a queued request costs, for heldBytes. */
 const kPendingEntryBytes = 8;
 
@@ -784,6 +789,14 @@ class Direction {
   remaining = 0;
   chunkDigits = 0;
   chunkCr = false;
+  /**
+   * The request's body waits for a 100 Continue (`Expect: 100-continue`): none of it came yet. When the
+   * final answer comes first (a 417, or a 401 before the client retries with credentials),
+   * `bodyOptional` is set: the client may then send the body or leave it out and send its next request
+   * (RFC 9110 10.1.1), which the next bytes tell.
+   */
+  expectWaiting = false;
+  bodyOptional = false;
 
   // Resync.
   resyncScanned = 0;
@@ -861,6 +874,7 @@ export class HttpConnectionParser {
     if (end <= start) return;
     d.sentData = true;
     this.#ts = ts;
+    if (d.expectWaiting) this.#bodyOrNext(d, chunk, start, end);
     let pos = start;
     while (pos < end) {
       switch (d.state) {
@@ -906,6 +920,7 @@ export class HttpConnectionParser {
     this.#ts = ts;
     if (bytes <= 0) return;
     d.sentData = true;
+    d.expectWaiting = d.bodyOptional = false;
     switch (d.state) {
       case kStateBody:
         if (bytes <= d.remaining) {
@@ -1119,7 +1134,8 @@ export class HttpConnectionParser {
       this.#weird("http_too_many_pending_requests", `more than ${kMaxPendingRequests} requests without a response`);
       this.#pending.shift();
     }
-    this.#pending.push((bare === "HEAD" ? kPendingHead : 0) | (tunnel ? kPendingTunnel : 0) | (d === this.#dirs[1] ? kPendingFrom1 : 0));
+    const expects = head.expect !== undefined && tokens(head.expect).includes("100-continue");
+    this.#pending.push((bare === "HEAD" ? kPendingHead : 0) | (tunnel ? kPendingTunnel : 0) | (d === this.#dirs[1] ? kPendingFrom1 : 0) | (expects ? kPendingExpect : 0));
     if (head.kind === kLineRequest) {
       this.#sink.request(new RequestHead(method, head.second, head.rest, head.host ?? "", head), this.#ts);
     }
@@ -1130,6 +1146,22 @@ export class HttpConnectionParser {
     }
     // Requests have a body only when they say so (RFC 9112 6.3): chunked, else Content-Length, else none.
     this.#body(d, head, false);
+    d.expectWaiting = expects && (d.state === kStateBody || d.state === kStateChunkSize);
+    d.bodyOptional = false;
+  }
+
+  /**
+   * The first bytes after a request that waited for 100 Continue (see Direction.expectWaiting): when a
+   * final answer came before them and they start a request, the client left the body out (curl does
+   * after a 417 or a 401), and they are the next request's head, not the body.
+   */
+  #bodyOrNext(d: Direction, chunk: Uint8Array, start: number, end: number): void {
+    d.expectWaiting = false;
+    if (!d.bodyOptional) return;
+    d.bodyOptional = false;
+    // (A body that starts like a request line is taken for one: the rarer case, and a few bytes could
+    // not tell them apart.)
+    if (sniffHttp(chunk, start, end - start) === "request") this.#resetHead(d);
   }
 
   #response(d: Direction, head: ParsedHead): void {
@@ -1154,6 +1186,11 @@ export class HttpConnectionParser {
         x.bufLen = 0;
       }
       return;
+    }
+    if (req !== undefined && (req & kPendingExpect) !== 0 && !interim) {
+      // A final answer before the body it was waiting for: the client may leave the body out.
+      const from = this.#dirs[(req & kPendingFrom1) !== 0 ? 1 : 0];
+      if (from.expectWaiting) from.bodyOptional = true;
     }
     if (tunnel && !interim) {
       // The tunnel was refused: the client goes on speaking HTTP.

@@ -192,6 +192,57 @@ t.test("HttpConnectionParser reports 100 Continue and then the final response to
   t.same(ev.weirds, [], "the 1xx did not consume the POST, so the HEAD's response pairs with the HEAD");
 });
 
+t.test("HttpConnectionParser: a client that leaves out the body after a final answer to Expect: 100-continue", async (t) => {
+  // curl, answered 417 (or 401) before it sent the body, sends the request again on the same connection.
+  const post = (expect: string, framing: string) => `POST /upload HTTP/1.1\r\nHost: h\r\n${expect}${framing}\r\n`;
+  for (const framing of ["Content-Length: 4\r\n", "Transfer-Encoding: chunked\r\n"]) {
+    const body = framing.startsWith("Content") ? "data" : "4\r\ndata\r\n0\r\n\r\n";
+    const { ev } = run([
+      [0, post("Expect: 100-continue\r\n", framing)],
+      [1, "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n"],
+      [0, post("", framing) + body],
+      [1, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"],
+      [0, post("Authorization: Basic eDp5\r\nExpect: 100-Continue\r\n", framing)],
+      [1, "HTTP/1.1 100 Continue\r\n\r\n"],
+      [0, body],
+      [1, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"],
+    ]);
+    t.same(ev.log.map((l) => l.split(" @")[0]), [
+      "req POST /upload HTTP/1.1 host=h",
+      "resp 417 HTTP/1.1",
+      "req POST /upload HTTP/1.1 host=h",
+      "resp 401 HTTP/1.1",
+      "req POST /upload HTTP/1.1 host=h",
+      "resp 100 HTTP/1.1",
+      "resp 201 HTTP/1.1",
+    ], framing);
+    t.same(ev.weirds, [], framing);
+  }
+});
+
+t.test("HttpConnectionParser: a client that sends the body anyway after a final answer to Expect: 100-continue", async (t) => {
+  // RFC 9110 10.1.1 lets it: the bytes after the answer are the body, then the next request.
+  const { ev } = run([
+    [0, "PUT /f HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 21\r\n\r\n"],
+    [1, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"],
+    [0, "GET-like body, 21 by."],
+    [0, "GET /next HTTP/1.1\r\nHost: h\r\n\r\n"],
+    [1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"],
+  ]);
+  t.same(ev.log.map((l) => l.split(" @")[0]), ["req PUT /f HTTP/1.1 host=h", "resp 401 HTTP/1.1", "req GET /next HTTP/1.1 host=h", "resp 200 HTTP/1.1"]);
+  t.same(ev.weirds, []);
+});
+
+t.test("HttpConnectionParser: the body of a request without Expect is read even when it looks like a request", async (t) => {
+  const inner = "GET /inner HTTP/1.1\r\n\r\n";
+  const { ev } = run([
+    [0, `POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: ${inner.length}\r\n\r\n`],
+    [1, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"],
+    [0, inner],
+  ]);
+  t.same(ev.log.map((l) => l.split(" @")[0]), ["req POST /echo HTTP/1.1 host=h", "resp 400 HTTP/1.1"]);
+});
+
 t.test("HttpConnectionParser stops after a CONNECT is answered with 2xx: the rest is a tunnel", async (t) => {
   const { ev, p } = run([
     [0, "CONNECT secure.example.com:443 HTTP/1.1\r\nHost: secure.example.com:443\r\n\r\n\x16\x03\x01\x00\x05hello"],
