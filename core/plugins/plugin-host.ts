@@ -14,7 +14,8 @@ import type {
   TcpListener,
   TimerId,
 } from "./plugin-api.ts";
-import { importPlugin, type PluginFile, withTimeout } from "./plugin-loader.ts";
+import { builtinImportsIn } from "./builtin-imports.ts";
+import { importPlugin, pluginSources, type PluginFile, withTimeout } from "./plugin-loader.ts";
 import { resolvePluginOptions } from "./plugin-options.ts";
 import { fileKey, sameFile } from "../same-file.ts";
 import { UsageError } from "../usage-error.ts";
@@ -170,7 +171,23 @@ export class PluginHost {
   async load(file: PluginFile, rawOptions: ReadonlyMap<string, string> | undefined, generation = 0): Promise<void> {
     const def = await importPlugin(file, generation, this.options.setupMs);
     const values = resolvePluginOptions(def.name, def.options, rawOptions);
+    this.warnBuiltinImports(file);
     await this.start(new PluginInstance(file, def, generation, values));
+  }
+
+  /** Warns when a plugin's own modules import a runtime's built-in modules (see builtinImportsIn). */
+  private warnBuiltinImports(file: PluginFile): void {
+    const found: string[] = [];
+    for (const [path, source] of pluginSources(file)) {
+      for (const i of builtinImportsIn(source)) found.push(`${i.specifier} (at ${path}:${i.line})`);
+    }
+    if (found.length === 0) return;
+    const bare = found.some((f) => !f.startsWith("node:"));
+    this.options.stderr(
+      `[${file.name}] imports ${found.join(", ")}: a plugin should use web-standard APIs and what ctx hands it ` +
+        `(ctx.openOutput for files, ctx.listen for a TCP server), so that the same file runs on Node.js, Deno and edge runtimes` +
+        `${bare ? " (Deno wants the node: prefix)" : ""}; it is loaded anyway`,
+    );
   }
 
   /**
@@ -180,6 +197,7 @@ export class PluginHost {
   async reload(file: PluginFile, rawOptions: ReadonlyMap<string, string> | undefined, generation: number): Promise<void> {
     const def = await importPlugin(file, generation, this.options.setupMs);
     const values = resolvePluginOptions(def.name, def.options, rawOptions);
+    this.warnBuiltinImports(file);
     const old = this.instances.get(file.name);
     await this.unload(file.name);
     try {

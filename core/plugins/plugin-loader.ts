@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, extname, join, resolve } from "node:path";
+import { type Dirent, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { isDeno } from "../runtime/host-runtime.ts";
 import { UsageError } from "../usage-error.ts";
@@ -97,6 +97,45 @@ export function discoverPlugins(dirs: readonly string[]): Map<string, PluginFile
     }
   }
   return found;
+}
+
+/** Module files of a folder plugin looked at by pluginSources, at most. */
+const kMaxSourceFiles = 64;
+
+/**
+ * The source text of a plugin's own modules, by path: its file, or for a folder plugin every module
+ * file in its folder and the folders below (node_modules left out). Unreadable files are skipped.
+ */
+export function pluginSources(file: PluginFile): Map<string, string> {
+  const sources = new Map<string, string>();
+  const read = (path: string) => {
+    try {
+      sources.set(path, readFileSync(path, "utf8"));
+    } catch {
+      // vanished or unreadable: nothing to look at
+    }
+  };
+  const folder = basename(dirname(file.path)) === file.name && basename(file.path).startsWith("index.");
+  if (!folder) {
+    read(file.path);
+    return sources;
+  }
+  const walk = (dir: string) => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (sources.size >= kMaxSourceFiles || e.name.startsWith(".") || e.name === "node_modules") continue;
+      const path = join(dir, e.name);
+      if (e.isDirectory()) walk(path);
+      else if (kExtensions.some((ext) => e.name.endsWith(ext)) && !e.name.endsWith(".d.ts")) read(path);
+    }
+  };
+  walk(dirname(file.path));
+  return sources;
 }
 
 /** The "type" of the package.json nearest to `dir` (upwards), as Node decides a module's format by it. */

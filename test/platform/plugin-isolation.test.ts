@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { runApp } from "../app/app-run.ts";
@@ -306,6 +306,28 @@ t.test("a JavaScript plugin listening to an event the host never emits is warned
     '[typos] listens to "http.requests", which the host never emits (did you mean "http.request"?)',
     '[typos] listens to "zzzz", which the host never emits: see the event list in the README',
   ], "a plugin event (other.thing) is not warned about");
+});
+
+t.test("a plugin importing a runtime's built-in modules is warned, with where, and still runs", async (t) => {
+  const dir = pluginFolder(t);
+  writePlugin(dir, "counter", counter);
+  const withImports = (name: string, imports: string) =>
+    `${imports}\n${readFileSync(writePlugin(dir, name, `{ name: ${JSON.stringify(name)}, description: "", setup(ctx) { ctx.on("packet", () => {}); ctx.onTeardown(() => ctx.out.line("${name} ran")); } }`), "utf8")}`;
+  writeFileSync(join(dir, "nodey.ts"), withImports("nodey", 'import { EOL } from "node:os";\nimport "fs";'));
+  // A folder plugin: its other modules count as its own.
+  mkdirSync(join(dir, "foldered"));
+  writeFileSync(join(dir, "foldered", "helper.ts"), '// import x from "node:fs" is not an import\nexport { setTimeout as later } from "node:timers";\n');
+  writeFileSync(join(dir, "foldered", "index.ts"), withImports("foldered", 'import { later } from "./helper.ts";').replaceAll('"../', '"../../'));
+  rmSync(join(dir, "foldered.ts")); // written by withImports: a file would win over the folder
+  const r = await runIn(dir, smallCapture(dir, 1), ["nodey", "foldered", "counter"]);
+  t.equal(r.status, 0);
+  t.equal(r.stdout, "nodey ran\nfoldered ran\ncounted 10\n");
+  const advice = ": a plugin should use web-standard APIs and what ctx hands it (ctx.openOutput for files, ctx.listen for a TCP server), so that the same file runs on Node.js, Deno and edge runtimes";
+  t.same(r.stderr.split("\n"), [
+    `[nodey] imports node:os (at ${join(dir, "nodey.ts")}:1), fs (at ${join(dir, "nodey.ts")}:2)${advice} (Deno wants the node: prefix); it is loaded anyway`,
+    `[foldered] imports node:timers (at ${join(dir, "foldered", "helper.ts")}:2)${advice}; it is loaded anyway`,
+  ]);
+  t.equal((await runIn(dir, smallCapture(dir, 1), ["counter"])).stderr, "", "a plugin without them is not warned about");
 });
 
 t.test("a plugin module whose top-level await never settles fails to load after the time limit, naming it", async (t) => {
