@@ -1,7 +1,7 @@
 import { builtinModules } from "node:module";
 
-/** An import of a runtime's built-in module found in a plugin's source. */
-export interface BuiltinImport {
+/** An import found in a plugin's source. */
+export interface SourceImport {
   /** As written: "node:fs", "fs". */
   specifier: string;
   /** 1-based line of the import. */
@@ -27,15 +27,23 @@ const kImportPattern =
  * from the source at the same place. A regular expression literal holding a quote can mislead it; the
  * result only ever feeds a warning.
  */
-export function builtinImportsIn(source: string): BuiltinImport[] {
+export function builtinImportsIn(source: string): SourceImport[] {
+  return importsIn(source).filter((i) => isBuiltinModule(i.specifier));
+}
+
+/** True for "node:*" and the bare names of Node's built-in modules ("fs", "fs/promises"). */
+export function isBuiltinModule(specifier: string): boolean {
+  return specifier.startsWith("node:") || kBareBuiltins.has(specifier.split("/")[0]!);
+}
+
+/** Every module `source` imports (statically, dynamically with a literal, or by require), in order. */
+export function importsIn(source: string): SourceImport[] {
   const code = mask(source);
-  const found: BuiltinImport[] = [];
+  const found: SourceImport[] = [];
   for (const m of code.matchAll(kImportPattern)) {
     const group = [2, 4, 6, 8].find((g) => m[g] !== undefined)!;
     const [start, end] = m.indices![group]!;
-    const specifier = source.slice(start, end);
-    if (!specifier.startsWith("node:") && !kBareBuiltins.has(specifier.split("/")[0]!)) continue;
-    found.push({ specifier, line: lineAt(source, m.index) });
+    found.push({ specifier: source.slice(start, end), line: lineAt(source, m.index) });
   }
   return found;
 }

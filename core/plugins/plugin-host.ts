@@ -15,7 +15,8 @@ import type {
   TimerId,
 } from "./plugin-api.ts";
 import { builtinImportsIn } from "./builtin-imports.ts";
-import { importPlugin, pluginSources, type PluginFile, withTimeout } from "./plugin-loader.ts";
+import { importPlugin, loadedAsCommonJs, pluginSources, type PluginFile, withTimeout } from "./plugin-loader.ts";
+import { isDeno } from "../runtime/host-runtime.ts";
 import { resolvePluginOptions } from "./plugin-options.ts";
 import { fileKey, sameFile } from "../same-file.ts";
 import { UsageError } from "../usage-error.ts";
@@ -171,12 +172,18 @@ export class PluginHost {
   async load(file: PluginFile, rawOptions: ReadonlyMap<string, string> | undefined, generation = 0): Promise<void> {
     const def = await importPlugin(file, generation, this.options.setupMs);
     const values = resolvePluginOptions(def.name, def.options, rawOptions);
-    this.warnBuiltinImports(file);
+    this.warnNotPortable(file);
     await this.start(new PluginInstance(file, def, generation, values));
   }
 
-  /** Warns when a plugin's own modules import a runtime's built-in modules (see builtinImportsIn). */
-  private warnBuiltinImports(file: PluginFile): void {
+  /**
+   * Warns about what would keep a plugin from running unchanged elsewhere: on Deno, a file Node would
+   * refuse (see loadedAsCommonJs); everywhere, imports of a runtime's built-in modules (see
+   * builtinImportsIn).
+   */
+  private warnNotPortable(file: PluginFile): void {
+    const commonJs = isDeno ? loadedAsCommonJs(file) : null;
+    if (commonJs !== null) this.options.stderr(`[${file.name}] would not load on Node.js: ${commonJs}`);
     const found: string[] = [];
     for (const [path, source] of pluginSources(file)) {
       for (const i of builtinImportsIn(source)) found.push(`${i.specifier} (at ${path}:${i.line})`);
@@ -197,7 +204,7 @@ export class PluginHost {
   async reload(file: PluginFile, rawOptions: ReadonlyMap<string, string> | undefined, generation: number): Promise<void> {
     const def = await importPlugin(file, generation, this.options.setupMs);
     const values = resolvePluginOptions(def.name, def.options, rawOptions);
-    this.warnBuiltinImports(file);
+    this.warnNotPortable(file);
     const old = this.instances.get(file.name);
     await this.unload(file.name);
     try {

@@ -99,6 +99,22 @@ export function discoverPlugins(dirs: readonly string[]): Map<string, PluginFile
   return found;
 }
 
+/**
+ * Why Node would load plugin `file` as CommonJS (a .ts or .js file outside a package marked
+ * `"type": "module"`), with the fix; null when it would not. Node refuses such a plugin: its `export
+ * default` fails with an error about require() cycles that does not say why (tsx follows the same
+ * rule, and Node 20's fallback that detects ES module syntax in a .js file does not work once the
+ * TypeScript loader is registered, which it always is). Deno loads it, and the host warns there.
+ */
+export function loadedAsCommonJs(file: PluginFile): string | null {
+  const ext = extname(file.path);
+  if ((ext !== ".ts" && ext !== ".js") || nearestPackageType(dirname(file.path)) === "module") return null;
+  return (
+    `a ${ext} plugin must be marked as an ES module, or Node loads it as CommonJS: ` +
+    `put a package.json with "type": "module" beside it (echo '{"type":"module"}' > ${join(dirname(file.path), "package.json")}) or rename the file to .m${ext.slice(1)}`
+  );
+}
+
 /** Module files of a folder plugin looked at by pluginSources, at most. */
 const kMaxSourceFiles = 64;
 
@@ -222,16 +238,8 @@ function defaultFits(type: OptionType, value: unknown): boolean {
  * for hot reload (ES modules are cached by URL, so each reload imports a new URL).
  */
 export async function importPlugin(file: PluginFile, generation = 0, timeoutMs = kImportTimeoutMs): Promise<PluginDefinition> {
-  const ext = extname(file.path);
-  if (!isDeno && (ext === ".ts" || ext === ".js") && nearestPackageType(dirname(file.path)) !== "module") {
-    // Node would load it as CommonJS (tsx follows the same rule), and its `export default` fail with an
-    // error about require() cycles that does not say why. (Node 20's fallback that detects ES module
-    // syntax in a .js file does not work once the TypeScript loader is registered, which it always is.)
-    throw new Error(
-      `Plugin file ${file.path}: a ${ext} plugin must be marked as an ES module, or Node loads it as CommonJS: ` +
-        `put a package.json with "type": "module" beside it (echo '{"type":"module"}' > ${join(dirname(file.path), "package.json")}) or rename the file to .m${ext.slice(1)}`,
-    );
-  }
+  const commonJs = loadedAsCommonJs(file);
+  if (!isDeno && commonJs !== null) throw new Error(`Plugin file ${file.path}: ${commonJs}`);
   // Also for a JavaScript plugin: it may import the host's TypeScript API (core/plugins/plugin-api.ts).
   await typeScriptLoader();
   const url = pathToFileURL(file.path).href + (generation > 0 ? `?v=${generation}` : "");

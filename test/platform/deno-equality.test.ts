@@ -1,6 +1,6 @@
 import t from "tap";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -55,6 +55,17 @@ if (!(await denoWorks())) {
     const node = readFileSync(join(dir, "node.ndjson"), "utf8");
     t.ok(node.split("\n").length > 10, "there is output to compare");
     t.equal(readFileSync(join(dir, "deno.ndjson"), "utf8"), node);
+  });
+
+  t.test("Deno runs a .ts plugin Node would load as CommonJS, and warns that Node would refuse it", async (t) => {
+    // A folder with no package.json up to the root (test/core/cli.test.ts shows Node refusing it).
+    const dir = mkdtempSync(join(tmpdir(), "deno-cjs-"));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, "bare.ts"), `export default { name: "bare", description: "", setup(ctx) { ctx.onTeardown(() => ctx.out.line("bare ran")); } };\n`);
+    const sample = join(root, "test", "fixtures", "sample.pcap");
+    const r = await run(deno, ["run", "-A", join(root, "core", "cli.ts"), "-r", sample, "--plugins-dir", dir, "--plugins", "bare"], { cwd: root, encoding: "utf8" });
+    t.equal(r.stdout, "bare ran\n");
+    t.match(r.stderr, /^\[bare\] would not load on Node\.js: a \.ts plugin must be marked as an ES module, or Node loads it as CommonJS: .* or rename the file to \.mts\n$/);
   });
 
   t.test("Node and Deno print the same bytes for every zeek capture", { skip: existsSync(zeek) ? false : "../shared/captures is not here" }, async (t) => {
