@@ -528,8 +528,9 @@ export class IcmpView extends TransportView implements IcmpEvent {
   get code(): number {
     return this.res[this.c.r + kResIcmp] & 0xff;
   }
+  /** `type` names the event in a record (see eventRecord): the ICMP type and code are `icmp_type` and `icmp_code`, as in Suricata's EVE. */
   toJSON(): Record<string, unknown> {
-    return { ts: this.ts, frame: this.frame, src: this.src, dst: this.dst, type: this.type, code: this.code };
+    return { ts: this.ts, frame: this.frame, src: this.src, dst: this.dst, icmp_type: this.type, icmp_code: this.code };
   }
 }
 

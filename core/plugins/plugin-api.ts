@@ -175,13 +175,17 @@ export function definePlugin<const O extends OptionSpecs = {}>(definition: Plugi
  * The JSON record of an event: `{"type": name, ...fields}`, from the event's own `toJSON()` when it
  * has one (layer views, flows, application events) or the payload itself (plugin events). The one
  * JSON form every output uses, so that event-log and the socket server write the same lines.
+ * `type` is always the event's name, which consumers route records by: a field of the same name in
+ * the payload does not replace it.
  */
 export function eventRecord(name: string, ev: unknown): Record<string, unknown> {
   const body =
     ev !== null && typeof ev === "object" && typeof (ev as { toJSON?: unknown }).toJSON === "function"
       ? (ev as { toJSON(): Record<string, unknown> }).toJSON()
       : (ev as Record<string, unknown>);
-  return { type: name, ...body };
+  const record: Record<string, unknown> = { type: name, ...body };
+  record.type = name;
+  return record;
 }
 
 /** TCP flag bits for `TcpEvent.flags`. */

@@ -3,11 +3,12 @@
  * bytes. These tests decode frames into a real ring with FrameDecoder and read them through views.
  */
 import t from "tap";
-import { EthernetView, Ipv6View, PacketCursor, TcpView } from "../../../core/dispatch/layer-views.ts";
+import { EthernetView, IcmpView, Ipv6View, PacketCursor, TcpView } from "../../../core/dispatch/layer-views.ts";
+import { eventRecord } from "../../../core/plugins/plugin-api.ts";
 import { FrameRing } from "../../../core/ring/frame-ring.ts";
 import { kSlotCapLen, kSlotLinkType, kSlotOffset } from "../../../core/ring/ring-layout.ts";
 import { FrameDecoder } from "../../../workers/decode-frame.ts";
-import { ethernet, ipv4, ipv6, tcp } from "../../support/packet-builders.ts";
+import { ethernet, icmpv4Echo, ipv4, ipv6, tcp } from "../../support/packet-builders.ts";
 
 /** Puts `frame` at byte `offset` of the ring's data, as slot 0, decodes it and returns a cursor on it. */
 function decodeAt(ring: FrameRing, frame: Uint8Array, offset: number, linktype = 1): PacketCursor {
@@ -81,4 +82,12 @@ t.test("Ipv6View names the extension headers and the fragment of the header the 
   t.equal(v.fragment_offset, 64);
   t.equal(v.protocol, 6);
   t.equal(v.next_header, 0);
+});
+
+t.test("an icmp record is typed by its event name; the ICMP type and code have fields of their own", async (t) => {
+  const ring = FrameRing.create(1 << 20);
+  const ping = new IcmpView(decodeAt(ring, ethernet({}, ipv4({ src: "192.0.2.1", dst: "192.0.2.2" }, icmpv4Echo({ id: 1, seq: 1 }))), 0));
+  t.equal(ping.type, 8, "the view's type is the ICMP type");
+  t.same(eventRecord("icmp", ping), { type: "icmp", ts: ping.ts, frame: 1, src: "192.0.2.1", dst: "192.0.2.2", icmp_type: 8, icmp_code: 0 });
+  t.same(eventRecord("demo.thing", { type: "own", n: 1 }), { type: "demo.thing", n: 1 }, "a plugin event's own type field does not replace the name");
 });
