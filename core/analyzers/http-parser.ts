@@ -251,15 +251,17 @@ function startLineKind(bytes: Uint8Array, off: number, len: number): number {
   if (kind === kMethodRequest) return kLineRequest;
   if (kind === kMethodNotification) return kLineNotification;
   if (hasControlBytes(bytes, off, end)) return kLineInvalid;
-  // Unknown method: still a request if the line ends in a version, "HTTP/" digit [digits and dots].
+  // Unknown method: still a request if the line ends in a version.
+  return endsInVersion(bytes, off, end) ? kLineUnknownRequest : kLineInvalid;
+}
+
+/** Whether the line bytes[off, end) (a trailing CR excluded) ends in a version: "HTTP/" digit [digits and dots], then optional blanks. */
+function endsInVersion(bytes: Uint8Array, off: number, end: number): boolean {
   while (end > off && (bytes[end - 1] === SP || bytes[end - 1] === HT)) end--;
   let v = end;
   while (v > off && ((bytes[v - 1]! >= 0x30 && bytes[v - 1]! <= 0x39) || bytes[v - 1] === 0x2e)) v--;
-  if (v === end || v - off < 6 || !(bytes[v]! >= 0x30 && bytes[v]! <= 0x39)) return kLineInvalid;
-  if (bytes[v - 5] === 0x48 && bytes[v - 4] === 0x54 && bytes[v - 3] === 0x54 && bytes[v - 2] === 0x50 && bytes[v - 1] === 0x2f) {
-    return kLineUnknownRequest;
-  }
-  return kLineInvalid;
+  if (v === end || v - off < 6 || !(bytes[v]! >= 0x30 && bytes[v]! <= 0x39)) return false;
+  return bytes[v - 5] === 0x48 && bytes[v - 4] === 0x54 && bytes[v - 3] === 0x54 && bytes[v - 2] === 0x50 && bytes[v - 1] === 0x2f;
 }
 
 // --- Text helpers ------------------------------------------------------------------------------------------
@@ -782,6 +784,11 @@ class Direction {
   lineFirst = 0;
   /** Kind of the current head's start line once it is complete and classified, else -1. */
   startKind = -1;
+  /**
+   * The start line is a status line or ends in an HTTP version: the message is HTTP, and a control
+   * byte in one of its header lines is a bad header, not a sign of another protocol.
+   */
+  startVersioned = false;
   /** Bytes of the current chunk-extension or trailer section, to bound them. */
   framingBytes = 0;
 
@@ -993,7 +1000,7 @@ export class HttpConnectionParser {
       if (recorded < kRecordedLines) lineFeeds[recorded] = lf;
       recorded++;
       if (lf < 0) {
-        if (lineHasControl && (d.startKind < 0 || this.#firstMessage())) {
+        if (lineHasControl && (d.startKind < 0 || (this.#firstMessage() && !d.startVersioned))) {
           // Binary bytes where a start line (or the first message's header) should be: do not keep 64 KiB of
           // them before saying so.
           this.#rejectHead(d, d.startKind < 0 ? "http_bad_start_line" : "http_bad_header_line", chunk, i, end, false);
@@ -1018,9 +1025,10 @@ export class HttpConnectionParser {
           ok = this.#startLine(d, d.buf!, 0, d.bufLen - 1);
         }
         if (!ok) return d.state === kStateDead ? end : lf + 1;
-      } else if (lineHasControl && this.#firstMessage()) {
-        // A header line with binary bytes before any message: a version-less "request line" of some other
-        // protocol, then its data. (Later, such a line is only a bad header line: parseHead says so.)
+      } else if (lineHasControl && this.#firstMessage() && !d.startVersioned) {
+        // A header line with binary bytes before any message, after a version-less "request line": another
+        // protocol's command, then its data. (After a versioned start line or an earlier message, such a
+        // line is only a header with odd bytes: a control byte must not hide a request.)
         this.#rejectHead(d, "http_bad_header_line", chunk, i, lf, true);
         return d.state === kStateDead ? end : lf + 1;
       } else if (lineLen === 0 || (lineLen === 1 && first === CR)) {
@@ -1054,6 +1062,7 @@ export class HttpConnectionParser {
       this.#weird("http_unknown_method", quote(bytes, start, t));
     }
     d.startKind = kind;
+    d.startVersioned = kind === kLineResponse || endsInVersion(bytes, start, lf > start && bytes[lf - 1] === CR ? lf - 1 : lf);
     return true;
   }
 

@@ -243,6 +243,29 @@ t.test("HttpConnectionParser: the body of a request without Expect is read even 
   t.same(ev.log.map((l) => l.split(" @")[0]), ["req POST /echo HTTP/1.1 host=h", "resp 400 HTTP/1.1"]);
 });
 
+t.test("HttpConnectionParser: control bytes in a header of the first request do not hide the connection", async (t) => {
+  // A versioned request line makes it HTTP: tshark and Zeek report these requests, and dropping the
+  // connection for one odd byte would be an easy evasion.
+  for (const cut of [(b: Uint8Array) => [b], (b: Uint8Array) => [b.subarray(0, 50), b.subarray(50)]]) {
+    const { ev, p } = run(
+      [
+        [0, "GET /secret HTTP/1.1\r\nHost: x.com\r\nUser-Agent: a\x01b\x1b[31m\r\n\r\n"],
+        [1, "HTTP/1.1 200 OK\r\nX-Odd: \x07\r\nContent-Length: 0\r\n\r\n"],
+        [0, "GET /second HTTP/1.1\r\nHost: x.com\r\n\r\n"],
+        [1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"],
+      ],
+      cut,
+    );
+    t.same(ev.log.map((l) => l.split(" @")[0]), ["req GET /secret HTTP/1.1 host=x.com", "resp 200 HTTP/1.1", "req GET /second HTTP/1.1 host=x.com", "resp 200 HTTP/1.1"]);
+    t.equal(ev.requests[0]!.headers["user-agent"], "a\x01b\x1b[31m", "the header keeps its bytes");
+    t.equal(p.failed, false);
+  }
+  // Without a version, a "request line" followed by binary bytes is another protocol's, as before.
+  const { ev, p } = run([[0, "GET blob\r\n\x00\x01\x02binary: data\r\n\r\n"]]);
+  t.same(ev.log, []);
+  t.equal(p.failed, true);
+});
+
 t.test("HttpConnectionParser stops after a CONNECT is answered with 2xx: the rest is a tunnel", async (t) => {
   const { ev, p } = run([
     [0, "CONNECT secure.example.com:443 HTTP/1.1\r\nHost: secure.example.com:443\r\n\r\n\x16\x03\x01\x00\x05hello"],
@@ -560,13 +583,15 @@ t.test("HttpConnectionParser gives up at once on binary bytes before any message
 
 t.test("a control byte anywhere in a first message's header line is found, whatever its place in a word", async (t) => {
   // The head is scanned four bytes at a time: put the byte at every offset of a line, and at its end.
+  // After a version-less request line, such a line means another protocol (a versioned one stays HTTP:
+  // see "control bytes in a header of the first request do not hide the connection").
   for (const control of [0x00, 0x1b, 0x7f]) {
     for (let at = 0; at < 9; at++) {
       const ev = new Events();
       const p = new HttpConnectionParser(ev);
       const line = bytes("X-Padding: abcdefgh\r\n");
       line[11 + at] = control;
-      p.data(0, concatBytes(bytes("GET / HTTP/1.1\r\n"), line, bytes("Host: h\r\n\r\n")), 0);
+      p.data(0, concatBytes(bytes("GET /\r\n"), line, bytes("Host: h\r\n\r\n")), 0);
       t.same(ev.requests, [], `0x${control.toString(16)} at ${at}: no request`);
       t.same(ev.weirds, ["http_bad_header_line"], `0x${control.toString(16)} at ${at}: said why`);
     }
@@ -576,7 +601,7 @@ t.test("a control byte anywhere in a first message's header line is found, whate
   for (let tail = 1; tail <= 3; tail++) {
     const ev = new Events();
     const p = new HttpConnectionParser(ev);
-    const head = bytes("GET / HTTP/1.1\r\nX-Padding: abcdefgh");
+    const head = bytes("GET /\r\nX-Padding: abcdefgh");
     const backing = new Uint8Array(head.length + 7);
     backing.set(head, 3);
     const chunk = backing.subarray(3, 3 + head.length);
