@@ -14,6 +14,30 @@ function escapePayload(bytes: Uint8Array): string {
   return s;
 }
 
+/**
+ * A message field for a text line: control bytes and bytes above 0x7e (the head's bytes, one character
+ * each) as \xNN, as tcpdump and Zeek print them, so that a capture cannot send escape sequences to the
+ * terminal; spaces too unless `spaces`, so that the line's fields stay apart. Most fields have none of
+ * these: they are returned as they are, without a copy.
+ */
+function shown(s: string, spaces = false): string {
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c > 0x7e) {
+      if (c === 0x20 && spaces) continue;
+      break;
+    }
+  }
+  if (i === s.length) return s;
+  let out = s.slice(0, i);
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out += (c > 0x20 && c <= 0x7e) || (c === 0x20 && spaces) ? s[i] : `\\x${c.toString(16).padStart(2, "0")}`;
+  }
+  return out;
+}
+
 /** The bytes in base64, as Suricata's EVE JSON gives a payload (btoa: web standard, Node and Deno). */
 function base64(bytes: Uint8Array): string {
   let binary = "";
@@ -60,7 +84,7 @@ export default definePlugin({
       else {
         // "-" for a missing Host (HTTP/1.0), as Zeek logs an unset field, so the columns stay in place.
         ctx.out.line(
-          `${req.ts.toFixed(6)} ${endpoint(req.src, req.sport)} -> ${endpoint(req.dst, req.dport)} ${req.method} ${req.host || "-"} ${req.uri} ${req.version}`,
+          `${req.ts.toFixed(6)} ${endpoint(req.src, req.sport)} -> ${endpoint(req.dst, req.dport)} ${shown(req.method)} ${req.host === "" ? "-" : shown(req.host)} ${shown(req.uri)} ${shown(req.version)}`,
         );
       }
     });
@@ -68,7 +92,7 @@ export default definePlugin({
       beforeMessage?.(res);
       if (json) ctx.out.json({ type: "http.response", ...res.toJSON() });
       else {
-        const status = res.reason === "" ? String(res.status) : `${res.status} ${res.reason}`;
+        const status = res.reason === "" ? String(res.status) : `${res.status} ${shown(res.reason, true)}`;
         ctx.out.line(`${res.ts.toFixed(6)} ${endpoint(res.src, res.sport)} -> ${endpoint(res.dst, res.dport)} ${status}`);
       }
     });

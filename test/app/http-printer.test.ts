@@ -54,6 +54,21 @@ t.test("a request head split over three segments is printed once, at its last se
   ]);
 });
 
+t.test("control bytes and bytes above 0x7e in the printed fields are escaped, as tcpdump and Zeek print them", async (t) => {
+  // Escape sequences from a capture must not reach the terminal (they can retitle, recolour or clear
+  // it), and a tab or a space inside a field must not shift the line's columns.
+  const c = conversation();
+  const latin1 = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0));
+  c.handshake()
+    .send("client", latin1("GET /a\x1b[31mRED\t/b HTTP/1.1\r\nHost: h\xc3\xa9llo evil\x07\r\n\r\n"))
+    .send("server", latin1("HTTP/1.1 200 O\x1b[2JK, fine\r\nContent-Length: 0\r\n\r\n"))
+    .close("client");
+  t.same(await print(t, c), [
+    `${at(carrying(c, "HTTP/1.1\r\nHost"))} ${C} -> ${S} GET h\\xc3\\xa9llo\\x20evil\\x07 /a\\x1b[31mRED\\x09/b HTTP/1.1`,
+    `${at(carrying(c, "HTTP/1.1 200"))} ${S} -> ${C} 200 O\\x1b[2JK, fine`,
+  ]);
+});
+
 t.test("pipelined requests in one segment are each printed, as are their responses in one segment", async (t) => {
   const c = conversation();
   c.handshake()
