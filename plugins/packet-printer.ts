@@ -2,8 +2,17 @@ import { definePlugin } from "../core/plugins/plugin-api.ts";
 
 /**
  * One line per packet, in the spirit of `tcpdump -tt -n`: the default when no plugin is named.
- * The layer events of one packet arrive in order (packet, ethernet, ip, transport), so the line is
- * assembled as they come and written when the next packet starts (or at the end).
+ *
+ * The layer events of one packet arrive together and in order (packet, ethernet, arp, ipv4, ipv6,
+ * transport, malformed), so the line is assembled as they come. It cannot be written at the first
+ * event, since a later one may still change it (the transport replaces the IP summary, a malformed
+ * note is appended), and no event says "this packet is done". Two moments do: the next packet's
+ * `packet` event, and the end of the batch being dispatched. The host delivers a batch's events in
+ * one synchronous loop (core/dispatch/dispatcher.ts), so a microtask queued during it runs only after
+ * the batch's last packet has had all its events: the first packet of each batch queues one, and
+ * it writes the last line. Without it that line would wait for the next batch, which in live capture
+ * or from a slow pipe is the next packet, however late it comes. (One microtask per batch, not per
+ * packet; the writes themselves are batched by the host's output writer.)
  */
 export default definePlugin({
   name: "packet-printer",
@@ -21,10 +30,24 @@ export default definePlugin({
       pending = null;
       json = null;
     };
+    /** True while a microtask to write the batch's last line is queued. */
+    let endQueued = false;
+    const endOfBatch = () => {
+      endQueued = false;
+      flush();
+    };
+    /** At a `packet` event: the previous packet's line is complete; this one's is written by the end of the batch. */
+    const startPacket = () => {
+      flush();
+      if (!endQueued) {
+        endQueued = true;
+        queueMicrotask(endOfBatch);
+      }
+    };
 
     if (ctx.format === "json") {
       ctx.on("packet", (p) => {
-        flush();
+        startPacket();
         json = { type: "packet", ts: p.ts, frame: p.frame, len: p.len, caplen: p.caplen, linktype: p.linktype };
       });
       ctx.on("ipv4", (h) => void (json && Object.assign(json, { src: h.src, dst: h.dst, ip: 4 })));
@@ -37,7 +60,7 @@ export default definePlugin({
     }
 
     ctx.on("packet", (p) => {
-      flush();
+      startPacket();
       len = p.len;
       ip = "";
       pending = `${p.ts.toFixed(6)} ${p.unsupported ? `link type ${p.linktype}` : "?"}, length ${p.len}`;
