@@ -23,8 +23,8 @@ import {
   kSlotLinkType,
   kSlotOffset,
   kSlotTsNsec,
-  kSlotTsSec,
   kSlotWireLen,
+  slotSeconds,
 } from "../ring/ring-layout.ts";
 import {
   kFlagMalformed,
@@ -87,7 +87,7 @@ export class PacketCursor {
   /** Capture time in seconds. */
   get ts(): number {
     const sl = this.ring.slots;
-    return (sl[this.s + kSlotTsSec] >>> 0) + Math.floor(sl[this.s + kSlotTsNsec] / 1000) / 1e6;
+    return slotSeconds(sl, this.s) + Math.floor(sl[this.s + kSlotTsNsec] / 1000) / 1e6;
   }
 
   /** IP family of the innermost IP header (the one carrying the transport). */
@@ -148,7 +148,7 @@ abstract class View {
 /** The `packet` event. */
 export class PacketView extends View implements PacketEvent {
   get ts_sec(): number {
-    return this.c.ring.slots[this.c.s + kSlotTsSec] >>> 0;
+    return slotSeconds(this.c.ring.slots, this.c.s);
   }
   get ts_nsec(): number {
     return this.c.ring.slots[this.c.s + kSlotTsNsec];

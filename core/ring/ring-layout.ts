@@ -28,11 +28,22 @@ export const kSlotOffset = 0; // byte offset of the frame's first link-layer byt
 export const kSlotCapLen = 1; // captured length (bytes present in `data`)
 export const kSlotWireLen = 2; // original length on the wire
 export const kSlotLinkType = 3; // LINKTYPE_* of the frame's interface
-export const kSlotTsSec = 4; // timestamp, seconds (uint32 stored as int32: read with `>>> 0`)
+export const kSlotTsSec = 4; // timestamp, seconds: the low 32 bits (stored as int32: read with slotSeconds)
 export const kSlotTsNsec = 5; // timestamp, nanoseconds within the second
 export const kSlotInterface = 6; // interface index (pcapng IDB number, 0 for pcap and live)
-// Field 7 is padding: eight fields keep a descriptor on a 32-byte boundary.
+// Timestamp, seconds: the high 32 bits, signed. A pcapng timestamp is a 64-bit count and if_tsoffset
+// a signed 64-bit number of seconds: past 2106, or before 1970, seconds do not fit 32 bits.
+export const kSlotTsSecHigh = 7;
+// Eight fields keep a descriptor on a 32-byte boundary.
 export const kSlotStride = 8;
+
+/**
+ * The seconds of the timestamp in the slot at `s`, from its two words (exact up to 2^53 s, beyond
+ * which no number is).
+ */
+export function slotSeconds(slots: Int32Array, s: number): number {
+  return slots[s + kSlotTsSecHigh] * 4294967296 + (slots[s + kSlotTsSec] >>> 0);
+}
 
 /** Control block fields (Int32Array `control`): counters every thread may read. */
 export const kCtlSlotHead = 0; // next slot sequence the producer will write (published with Atomics.store)

@@ -9,7 +9,9 @@ export class CaptureRecord {
   capLen = 0;
   wireLen = 0;
   linkType = 0;
+  /** Seconds since the epoch: an integer, negative or past 2^32 in pcapng (exact up to 2^53). */
   tsSec = 0;
+  /** Nanoseconds within the second, 0 to 999 999 999 (also when tsSec is negative). */
   tsNsec = 0;
   iface = 0;
 }

@@ -11,6 +11,7 @@ import {
   kSlotStride,
   kSlotTsNsec,
   kSlotTsSec,
+  kSlotTsSecHigh,
   kSlotWireLen,
 } from "../ring/ring-layout.ts";
 import {
@@ -268,7 +269,12 @@ export class FileSource {
           slots[s + kSlotCapLen] = rec.capLen;
           slots[s + kSlotWireLen] = rec.wireLen;
           slots[s + kSlotLinkType] = rec.linkType;
-          slots[s + kSlotTsSec] = rec.tsSec;
+          // Seconds in two words (pcapng dates past 2106 or before 1970 need more than 32 bits): an
+          // Int32Array store keeps the low 32 bits, a division by 2^32 is exact. Both are written for
+          // every frame, since the slot may hold an earlier frame's.
+          const sec = rec.tsSec;
+          slots[s + kSlotTsSec] = sec;
+          slots[s + kSlotTsSecHigh] = Math.floor(sec / 4294967296);
           slots[s + kSlotTsNsec] = rec.tsNsec;
           slots[s + kSlotInterface] = rec.iface;
           head = (head + 1) | 0;

@@ -25,7 +25,7 @@ interface PcapngInterface {
   /** Timestamp units per second is 10^decimalExp, or 2^binaryExp when binaryExp >= 0. */
   decimalExp: number;
   binaryExp: number;
-  /** if_tsoffset: seconds added to every timestamp. */
+  /** if_tsoffset: seconds added to every timestamp (a signed 64-bit integer in the file). */
   offsetSec: number;
 }
 
@@ -130,7 +130,10 @@ export class PcapngFormat implements CaptureFormat {
         }
         if ((iface.binaryExp > 63) || iface.decimalExp > 18) throw new Error(`if_tsresol ${v} is out of range`);
       } else if (code === kOptIfTsoffset && len >= 8) {
-        iface.offsetSec = view.getUint32(p + 4 + (le ? 0 : 4), le) | 0;
+        // Signed 64 bits: the high word carries the sign, and offsets past 2^31 s (2038) are valid.
+        const high = view.getInt32(p + 4 + (le ? 4 : 0), le);
+        const low = view.getUint32(p + 4 + (le ? 0 : 4), le);
+        iface.offsetSec = high * 4294967296 + low;
       }
       p += 4 + ((len + 3) & ~3);
     }
@@ -186,6 +189,8 @@ export class PcapngFormat implements CaptureFormat {
   /**
    * Converts a 64-bit tick count (hi:lo) in the interface's units into seconds and nanoseconds,
    * exactly, without BigInt: the count is divided by 16-bit limbs so no intermediate exceeds 2^53.
+   * The seconds are a number, exact up to 2^53 (only units of 2^-10 s or coarser reach beyond);
+   * they may exceed 32 bits (past 2106) or, with if_tsoffset, be negative.
    */
   private timestamp(iface: PcapngInterface, hi: number, lo: number): void {
     if (iface.binaryExp >= 0) {

@@ -7,16 +7,18 @@ import { join } from "node:path";
 import t, { type Test } from "tap";
 import { CaptureRecord, kRecordPacket } from "../../../core/sources/capture-record.ts";
 import { PcapngFormat } from "../../../core/sources/pcapng-format.ts";
-import { collectorPlugin, makePluginDir, parseLines, runCapture } from "../../support/host-run.ts";
+import { collectorPlugin, makePluginDir, parseLines, runCapture, writePlugin } from "../../support/host-run.ts";
 import { ethernet, ipv4, ipv6, linuxSll, linuxSll2, nullLoopback, tcp, udp } from "../../support/packet-builders.ts";
 import { LinkType } from "../../support/pcap-writer.ts";
 import { corruptBlockLength, encodePcapng, PcapngBlockType, pcapngBlocks, truncateAt } from "../../support/pcapng-writer.ts";
-import type { PcapngBlock, TsResolution } from "../../support/pcapng-writer.ts";
+import type { BlockOption, PcapngBlock, TsResolution } from "../../support/pcapng-writer.ts";
 import { SeededRandom } from "../../support/seeded-random.ts";
 import { makeTempDir, tsharkFields, wiresharkMissing } from "../../support/wireshark-tools.ts";
 
 const plugins = makePluginDir();
 collectorPlugin(plugins.path, "packets", ["packet"], 64);
+// The packet's time both ways: exact (seconds, nanoseconds) and as the `ts` every event carries.
+writePlugin(plugins.path, "stamps", `    ctx.on("packet", (ev) => ctx.out.json({ sec: ev.ts_sec, nsec: ev.ts_nsec, ts: ev.ts }));`);
 const files = makeTempDir("packet-host-pcapng-");
 t.teardown(() => {
   plugins.remove();
@@ -25,10 +27,10 @@ t.teardown(() => {
 
 const hexOf = (b: Uint8Array): string => Array.from(b.subarray(0, 64), (x) => x.toString(16).padStart(2, "0")).join("");
 
-async function read(name: string, bytes: Uint8Array) {
+async function read(name: string, bytes: Uint8Array, plugin = "packets") {
   const path = join(files.path, name);
   writeFileSync(path, bytes);
-  const run = await runCapture(path, { plugins: ["packets"], pluginDirs: [plugins.path] });
+  const run = await runCapture(path, { plugins: [plugin], pluginDirs: [plugins.path] });
   return { path, ...run, packets: parseLines(run.lines) };
 }
 
@@ -233,6 +235,9 @@ t.test("runHost refuses a packet block on an interface that was not described", 
   damaged(t, run, 1, pcapngBlocks(bytes)[3]!.offset, /interface 1, which was not described/);
 });
 
+/** The largest whole number of seconds a double holds exactly, so the largest ts_sec that can be exact. */
+const kMaxExactSec = (1n << 53n) - 1n;
+
 t.test("PcapngFormat converts every timestamp resolution exactly, binary ones included", async (t) => {
   const rng = new SeededRandom(2024);
   const resolutions: TsResolution[] = [
@@ -244,9 +249,10 @@ t.test("PcapngFormat converts every timestamp resolution exactly, binary ones in
     const blocks: PcapngBlock[] = [{ type: "shb" }, { type: "idb", linkType: 1, tsresol: res }];
     const units: bigint[] = [];
     for (let i = 0; i < 200; i++) {
-      // Random 64-bit counts whose seconds fit in 32 bits, and the edges: 0, the largest count.
+      // Random 64-bit counts whose seconds a double holds exactly (below 2^53, far past 2106), and
+      // the edges: 0, the largest such count.
       const perSecond = res.base === 2 ? 1n << BigInt(res.exponent) : 10n ** BigInt(res.exponent);
-      const maxSec = (1n << 64n) / perSecond - 1n < 0xffffffffn ? (1n << 64n) / perSecond - 1n : 0xffffffffn;
+      const maxSec = (1n << 64n) / perSecond - 1n < kMaxExactSec ? (1n << 64n) / perSecond - 1n : kMaxExactSec;
       const sec = i === 0 ? 0n : i === 1 ? maxSec : (BigInt(rng.uint32()) * (maxSec + 1n)) >> 32n;
       const frac = i === 2 ? perSecond - 1n : (BigInt(rng.uint32()) * 4294967296n + BigInt(rng.uint32())) % perSecond;
       units.push(sec * perSecond + frac);
@@ -267,4 +273,77 @@ t.test("PcapngFormat converts every timestamp resolution exactly, binary ones in
     t.equal(k, units.length, `${res.base}^-${res.exponent}: every packet read`);
   }
   t.same(wrong.slice(0, 10), [], "no timestamp differs from the exact conversion");
+});
+
+/** An if_tsoffset option: seconds added to every timestamp of the interface, a signed 64-bit integer. */
+function tsoffset(seconds: bigint, byteOrder: "little" | "big"): BlockOption {
+  const value = new Uint8Array(8);
+  new DataView(value.buffer).setBigInt64(0, seconds, byteOrder === "little");
+  return { code: 14, value };
+}
+
+/**
+ * Interfaces whose timestamps need more than 32 bits of seconds, and raw counts on each: the first
+ * seconds past 2106 (time_2106_overflow.pcapng and time_2107.pcapng of tcpdump's tests), the year
+ * 9999, the largest second a double holds exactly, and if_tsoffset values that a 32-bit reading
+ * gets wrong (past 2^31, past 2^32, negative: a date before 1970).
+ */
+const farInterfaces: Array<{ res: TsResolution; offset: bigint; units: bigint[] }> = [
+  { res: { base: 10, exponent: 6 }, offset: 0n, units: [4_294_967_296_000_000n, 4_323_283_200_123_456n, 4_294_967_295_999_999n, 253_402_300_799_000_001n] },
+  { res: { base: 10, exponent: 0 }, offset: 0n, units: [kMaxExactSec, 1n << 32n] },
+  { res: { base: 10, exponent: 9 }, offset: (1n << 32n) + 5n, units: [1_704_067_200_123_456_789n] },
+  { res: { base: 10, exponent: 6 }, offset: -(1n << 32n) - 86_400n, units: [1_000_000n, 1_500_000n] },
+  { res: { base: 2, exponent: 30 }, offset: 3_000_000_000n, units: [(1_704_067_200n << 30n) + 12_345n] },
+  { res: { base: 10, exponent: 6 }, offset: -86_400n, units: [0n, 86_400_000_000n + 1n] },
+];
+
+/** A pcapng of the far interfaces, and each packet's exact [sec, nsec] (Wireshark's arithmetic: count / units, then + offset). */
+function farFile(byteOrder: "little" | "big"): { bytes: Uint8Array; expected: Array<[number, number]> } {
+  const blocks: PcapngBlock[] = [{ type: "shb", byteOrder }];
+  const expected: Array<[number, number]> = [];
+  farInterfaces.forEach((i) => blocks.push({ type: "idb", linkType: LinkType.ETHERNET, tsresol: i.res, options: i.offset === 0n ? [] : [tsoffset(i.offset, byteOrder)] }));
+  farInterfaces.forEach((i, id) => {
+    for (const units of i.units) {
+      blocks.push({ type: "epb", interfaceId: id, data: ethernet({}, v4), timestampUnits: units });
+      const [sec, nsec] = exactTime(units, i.res);
+      expected.push([sec + Number(i.offset), nsec]);
+    }
+  });
+  return { bytes: encodePcapng(blocks), expected };
+}
+
+for (const order of ["little", "big"] as const) {
+  t.test(`runHost gives ${order}-endian pcapng timestamps past 2106 and before 1970 exactly, with 64-bit if_tsoffset`, async (t) => {
+    const { bytes, expected } = farFile(order);
+    const run = await read(`far-${order}.pcapng`, bytes, "stamps");
+    t.equal(run.status, 0);
+    t.same(run.errors, []);
+    t.same(run.packets.map((p) => [p.sec, p.nsec]), expected, "ts_sec and ts_nsec");
+    // `ts` is seconds with the microseconds as a fraction (a double: not exact this far from 1970).
+    t.same(run.packets.map((p) => p.ts), expected.map(([sec, nsec]) => sec + Math.floor(nsec / 1000) / 1e6), "ts");
+  });
+}
+
+t.test("runHost's pcapng timestamps past 2106 and before 1970 agree with tshark's", { skip: wiresharkMissing }, async (t) => {
+  const { bytes } = farFile("little");
+  const run = await read("far-tshark.pcapng", bytes, "stamps");
+  // tshark prints seconds and nanoseconds side by side, also before 1970: -2 s + 0.5 s is "-2.500000000".
+  const theirs = tsharkFields(run.path, ["frame.time_epoch"]).map(([epoch]) => epoch);
+  const ours = run.packets.map((p) => `${p.sec}.${String(p.nsec).padStart(9, "0")}`);
+  t.same(ours, theirs);
+});
+
+t.test("runHost gives each packet its own seconds past 2106 when the ring's slots are reused", async (t) => {
+  // More packets than the smallest ring has slots, alternating before and after 2106, so that every
+  // slot is written with and without high bits of seconds.
+  const n = 10_000;
+  const frame = ethernet({}, v4);
+  const blocks: PcapngBlock[] = [{ type: "shb" }, { type: "idb", linkType: LinkType.ETHERNET, tsresol: { base: 10, exponent: 0 } }];
+  const secs = Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 1_704_067_200 + i : 2 ** 33 + i * 2 ** 32));
+  for (const sec of secs) blocks.push({ type: "epb", data: frame, timestampUnits: BigInt(sec) });
+  const run = await read("reused-slots.pcapng", encodePcapng(blocks), "stamps");
+  t.equal(run.status, 0);
+  const wrong = run.packets.flatMap((p, i) => (p.sec === secs[i] ? [] : [`packet ${i + 1}: ${p.sec}, expected ${secs[i]}`]));
+  t.equal(run.packets.length, n);
+  t.same(wrong.slice(0, 5), []);
 });
