@@ -340,6 +340,9 @@ async function listPlugins(dirs: string[]): Promise<string> {
   return lines.length > 0 ? `${lines.join("\n")}\n` : `No plugins found in ${dirs.join(", ")}\n`;
 }
 
+/** See onSignal in main. */
+const kRepeatSignalMs = 200;
+
 /** Runs the command; resolves with the exit status. */
 export async function main(argv: string[]): Promise<number> {
   const io: RunIo = {
@@ -350,19 +353,34 @@ export async function main(argv: string[]): Promise<number> {
     progress: process.stderr.isTTY === true,
   };
   const controller = new AbortController();
-  let interrupted = 0;
+  // The first signal stops the capture and ends the run cleanly; a second one exits at once. A repeat
+  // within kRepeatSignalMs is the same signal delivered twice, not a second ^C: GNU timeout signals
+  // the command and then its process group, which ended a third of `timeout -s INT` runs at once.
+  let signalledAt = -1;
+  let signalsSettled: Promise<void> = Promise.resolve();
   const onSignal = () => {
-    // The first signal stops the capture and ends the run cleanly; a second one exits at once.
-    if (++interrupted > 1) process.exit(130);
+    if (signalledAt >= 0) {
+      if (performance.now() - signalledAt < kRepeatSignalMs) return;
+      process.exit(130);
+    }
+    signalledAt = performance.now();
     controller.abort();
     // On Node, without a listener the next signal gets its default action, which needs no JavaScript
     // to run: it ends the process even while a plugin's code blocks the main thread (a loop in a
-    // teardown). Deno does not restore the default, so there the listener stays.
+    // teardown). The listeners go once a repeat is no longer taken for the same signal, and plugin
+    // teardowns wait for that (io.beforeTeardown). Deno does not restore the default, so there the
+    // listener stays.
     if (!isDeno) {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      signalsSettled = new Promise((resolve) =>
+        setTimeout(() => {
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+          resolve();
+        }, kRepeatSignalMs),
+      );
     }
   };
+  io.beforeTeardown = () => signalsSettled;
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   // Errors outside any call the host made: a plugin's dropped promise, a throw in its own timer. They

@@ -67,6 +67,8 @@ export interface RunIo {
   stderr: (line: string) => void;
   /** True when stderr is a terminal (progress line). */
   progress: boolean;
+  /** Resolves when plugin teardowns may start (see onSignal in core/cli.ts); none: at once. */
+  beforeTeardown?: () => Promise<void>;
 }
 
 /** Largest batch of slots in one decode task. */
@@ -191,6 +193,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     capture?.stop();
     // The plugins started before the one that failed end as at the end of a run: their teardowns run
     // and what they wrote is flushed.
+    await io.beforeTeardown?.();
     await plugins.teardownAll();
     out.flush();
     writer?.close();
@@ -273,6 +276,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   analyzer.finish();
   ended = performance.now();
   cpuAtEnd = { process: processCpuSeconds(), main: threadCpuSeconds() };
+  await io.beforeTeardown?.();
   await plugins.teardownAll();
   out.flush();
   writer?.close();

@@ -364,6 +364,36 @@ t.test("a second ^C ends the process at once, even while a plugin's teardown blo
   t.ok(Date.now() - started < 15_000, "long before the teardown's 20 s loop could end");
 });
 
+t.test("one stop signal delivered twice at once (GNU timeout signals the command and its group) still ends the run cleanly", { skip: process.platform === "win32" ? "POSIX signals" : false }, async (t) => {
+  const dir = pluginFolder(t);
+  writePlugin(
+    dir,
+    "waiter",
+    `{ name: "waiter", description: "", setup(ctx) {
+      ctx.holdStart(new Promise(() => {}));
+      ctx.onTeardown(() => ctx.out.line("torn down"));
+      ctx.log.info("ready");
+    } }`,
+  );
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    const args = [process.execPath, join(repoRoot, "core/bin.js"), "-r", smallCapture(dir, 1), "--plugins-dir", dir, "--plugins", "waiter"];
+    const child = spawn("/bin/sh", ["-c", 'exec env -u NODE_OPTIONS "$@"', "sh", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr.setEncoding("utf8");
+    await new Promise<void>((resolve) => child.stderr.on("data", (c: string) => ((stderr += c), stderr.includes("ready") && resolve())));
+    // Sent back to back, the kernel merges the two; timeout's second comes once the host has taken
+    // the first (the host is idle here: within a few milliseconds).
+    child.kill(signal);
+    await new Promise((r) => setTimeout(r, 15));
+    child.kill(signal);
+    const [code] = (await once(child, "exit")) as [number | null, string | null];
+    t.equal(code, 0, `${signal} twice: a clean end`);
+    t.equal(stdout, "torn down\n", `${signal} twice: the teardown ran and its output was written`);
+  }
+});
+
 t.test("a stray error in a folder plugin's other module, under a path with a space, is still that plugin's", async (t) => {
   const dir = join(pluginFolder(t), "my plugins");
   mkdirSync(join(dir, "multi"), { recursive: true });
