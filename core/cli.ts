@@ -261,8 +261,9 @@ export async function parseCommandLine(
   if (v.write === "-") {
     throw new UsageError('-w - (standard output) is not supported: the plugins print there; give -w a file name');
   }
-  if (v.write !== undefined && v.read !== undefined && v.read !== "-" && sameFile(v.read, v.write)) {
-    throw new UsageError(`-w "${v.write}" is the file -r reads: writing it would destroy the capture first; give another name`);
+  if (v.write !== undefined && v.read !== undefined && sameFile(v.read, v.write)) {
+    const what = v.read === "-" ? "the file -r - reads (standard input)" : "the file -r reads";
+    throw new UsageError(`-w "${v.write}" is ${what}: writing it would destroy the capture first; give another name`);
   }
   const bufferBytes = v["buffer-size"] === undefined ? kDefaultKernelBufferBytes : parseSize(v["buffer-size"], "--buffer-size");
   if (bufferBytes < kMinKernelBufferBytes) throw new UsageError(`Invalid --buffer-size "${v["buffer-size"]}": give at least 64K`);

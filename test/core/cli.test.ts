@@ -4,7 +4,7 @@
  * costs about half a second, so there are few of them.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { commandLineOptions, parseCommandLine } from "../../core/cli.ts";
@@ -149,6 +149,19 @@ t.test("values past what the host can honour are usage errors that say the limit
   t.match(longest, { duration: 2147483, ringBytes: 1 << 30, workers: 128 }, "the limits themselves are accepted");
   t.match(await parseCommandLine(["-r", sample, "--max-flows", "5000", "--flow-timeouts", "udp=10"], () => {}), { flowSettings: { maxFlows: 5000, udpTimeout: 10, tcpTimeout: 300 } });
   t.match(await parseCommandLine(["-r", sample], () => {}), { flowSettings: { maxFlows: 1_000_000 } }, "a million by default");
+});
+
+t.test("-w naming the file that standard input reads (-r - < file) is refused, and the file is left whole", async (t) => {
+  const dir = makeTempDir("packet-host-stdin-");
+  t.teardown(dir.remove);
+  const capture = join(dir.path, "in.pcap");
+  copyFileSync(sample, capture);
+  const fd = openSync(capture, "r");
+  t.teardown(() => closeSync(fd));
+  const r = spawnSync(process.execPath, [join(repoRoot, "core/bin.js"), "-r", "-", "-w", capture], { cwd: repoRoot, stdio: [fd, "pipe", "pipe"], encoding: "utf8", timeout: 60_000 });
+  t.equal(r.status, 2);
+  t.match(r.stderr, /^host: -w ".*in\.pcap" is the file -r - reads \(standard input\): writing it would destroy the capture first; give another name\n$/);
+  t.equal(statSync(capture).size, statSync(sample).size, "the capture is whole");
 });
 
 t.test("host exits with 2 on -o for a plugin that is not loaded", async (t) => {
