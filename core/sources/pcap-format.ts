@@ -3,34 +3,51 @@ import { type CaptureFormat, type CaptureRecord, kRecordNeedMore, kRecordPacket,
 
 const kMagicMicros = 0xa1b2c3d4;
 const kMagicNanos = 0xa1b23c4d;
+/**
+ * The "modified" format of Alexey Kuznetzov's patched libpcap (Linux distributions of about 1999),
+ * which libpcap still reads: microseconds, and 8 more bytes in each record header (ifindex u32, protocol
+ * u16, pkt_type u8, pad u8) that libpcap skips. Wireshark also guesses at variants with the same
+ * magic and other header sizes, from the first records; libpcap does not, nor do we.
+ */
+const kMagicModified = 0xa1b2cd34;
+const kRecordHeader = 16;
+const kModifiedRecordHeader = 24;
+const kLinkTypeEthernet = 1;
+
+/** The magic numbers libpcap reads (pcap_check_header); the other variants' files it refuses. */
+function isKnownMagic(m: number): boolean {
+  return m === kMagicMicros || m === kMagicNanos || m === kMagicModified;
+}
 
 /** True when the first four bytes at `pos` are a classic pcap magic number, in either byte order. */
 export function isPcapMagic(view: DataView, pos: number): boolean {
-  const m = view.getUint32(pos, false);
-  const s = view.getUint32(pos, true);
-  return m === kMagicMicros || m === kMagicNanos || s === kMagicMicros || s === kMagicNanos;
+  return isKnownMagic(view.getUint32(pos, false)) || isKnownMagic(view.getUint32(pos, true));
 }
 
 /**
- * Classic libpcap format: a 24-byte file header, then records of a 16-byte header and the frame.
- * Either byte order (the magic number says which), microsecond or nanosecond timestamps.
+ * Classic libpcap format: a 24-byte file header, then records of a 16-byte header (24 in the
+ * modified format) and the frame. Either byte order (the magic number says which), microsecond or
+ * nanosecond timestamps.
  */
 export class PcapFormat implements CaptureFormat {
   readonly name = "pcap";
   /** Byte order of the file (pcapng: of the current section). */
   littleEndian = true;
   private nanos = false;
+  /** Bytes of each record header: 16, or 24 in the modified format. */
+  private recordHeader = kRecordHeader;
   private headerSeen = false;
   private linkType = 0;
   linkTypes: number[] = [];
-  /** The snapshot length from the file header. */
+  /** The snapshot length from the file header (14 more for a modified Ethernet file, as libpcap). */
   snaplen = 0;
 
   next(d: Uint8Array, view: DataView, pos: number, avail: number, out: CaptureRecord): void {
     if (!this.headerSeen) return this.fileHeader(view, pos, avail, out);
-    if (avail < 16) {
+    const header = this.recordHeader;
+    if (avail < header) {
       out.kind = kRecordNeedMore;
-      out.length = 16;
+      out.length = header;
       return;
     }
     const le = this.littleEndian;
@@ -39,14 +56,14 @@ export class PcapFormat implements CaptureFormat {
     if (capLen > kMaxCapLen) {
       throw new Error(`record claims ${capLen} captured bytes, more than the maximum of ${kMaxCapLen} (the file is damaged)`);
     }
-    const length = 16 + capLen;
+    const length = header + capLen;
     out.length = length;
     if (avail < length) {
       out.kind = kRecordNeedMore;
       return;
     }
     out.kind = kRecordPacket;
-    out.dataOff = pos + 16;
+    out.dataOff = pos + header;
     // libpcap hands over at most the snapshot length of a record that claims more (the rest is
     // skipped): do the same, so that what decoders and filters see is what tcpdump sees.
     out.capLen = this.snaplen > 0 && capLen > this.snaplen ? this.snaplen : capLen;
@@ -64,15 +81,18 @@ export class PcapFormat implements CaptureFormat {
       out.kind = kRecordNeedMore;
       return;
     }
-    const magic = view.getUint32(pos, false);
-    if (magic === kMagicMicros || magic === kMagicNanos) this.littleEndian = false;
-    else this.littleEndian = true;
-    this.nanos = view.getUint32(pos, this.littleEndian) === kMagicNanos;
+    this.littleEndian = !isKnownMagic(view.getUint32(pos, false));
+    const magic = view.getUint32(pos, this.littleEndian);
+    this.nanos = magic === kMagicNanos;
+    this.recordHeader = magic === kMagicModified ? kModifiedRecordHeader : kRecordHeader;
     const major = view.getUint16(pos + 4, this.littleEndian);
     if (major !== 2) throw new Error(`unsupported pcap version ${major}.${view.getUint16(pos + 6, this.littleEndian)}`);
     this.snaplen = view.getUint32(pos + 16, this.littleEndian);
     // The upper 16 bits of the link-type field hold FCS information (pcap-savefile(5)).
     this.linkType = view.getUint32(pos + 20, this.littleEndian) & 0x03ffffff;
+    // The patched libpcap's cooked captures put a made-up Ethernet header in front of up to snaplen
+    // bytes: libpcap allows 14 bytes more for such files, and so must we to cut where tcpdump cuts.
+    if (magic === kMagicModified && this.linkType === kLinkTypeEthernet && this.snaplen > 0) this.snaplen += 14;
     this.linkTypes = [this.linkType];
     this.headerSeen = true;
     out.kind = kRecordSkip;

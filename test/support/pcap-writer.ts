@@ -1,6 +1,8 @@
 /**
  * Classic libpcap file writer for tests and benchmarks: microsecond (magic a1b2c3d4) or nanosecond
- * (a1b23c4d) timestamps, either byte order, any link type and snaplen, records cut to the snaplen.
+ * (a1b23c4d) timestamps, either byte order, any link type and snaplen, records cut to the snaplen;
+ * also the "modified" format of Alexey Kuznetzov's patched libpcap (a1b2cd34), which old Linux
+ * distributions wrote and libpcap still reads.
  *
  * Two ways in: encodePcap() builds a whole file in memory; PcapStreamWriter appends to a file
  * descriptor through one reused chunk buffer, so multi-million-packet captures are written in large
@@ -11,6 +13,7 @@
  *   global header (24 bytes): magic u32 | major u16 = 2 | minor u16 = 4 | thiszone i32 = 0
  *                             | sigfigs u32 = 0 | snaplen u32 | linktype u32
  *   record header (16 bytes): ts_sec u32 | ts_usec-or-nsec u32 | caplen u32 | origlen u32, then caplen bytes
+ *   modified record header (24 bytes): the same 16, then ifindex u32 | protocol u16 | pkt_type u8 | pad u8
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 
@@ -47,6 +50,11 @@ export interface PcapOptions {
   readonly snaplen?: number;
   /** Timestamp resolution: "micro" (magic a1b2c3d4, default) or "nano" (magic a1b23c4d). */
   readonly resolution?: "micro" | "nano";
+  /**
+   * Record headers: "standard" (default) or "modified" (magic a1b2cd34, microseconds only: 8 more
+   * bytes per record header, written as ifindex 2, protocol 0x0800, pkt_type 0 (to us), pad 0).
+   */
+  readonly format?: "standard" | "modified";
   /** Byte order of every header field (default "little"). */
   readonly byteOrder?: "little" | "big";
   /** Timestamp of the first record that has none (default 2024-01-01T00:00:00Z). */
@@ -59,10 +67,14 @@ export interface PcapOptions {
 export const kPcapMagicMicro = 0xa1b2c3d4;
 /** Magic number of nanosecond-resolution files. */
 export const kPcapMagicNano = 0xa1b23c4d;
+/** Magic number of the modified format (Alexey Kuznetzov's patched libpcap; microseconds). */
+export const kPcapMagicModified = 0xa1b2cd34;
 /** Length of the global header. */
 export const kPcapHeaderLength = 24;
 /** Length of a record header. */
 export const kPcapRecordHeaderLength = 16;
+/** Length of a record header in the modified format. */
+export const kPcapModifiedRecordHeaderLength = 24;
 
 const defaultStartNs = 1_704_067_200_000_000_000n;
 
@@ -77,12 +89,25 @@ export function splitTimestamp(ts: Timestamp): { sec: number; nsec: number } {
   return { sec: Number(ts / 1_000_000_000n), nsec: Number(ts % 1_000_000_000n) };
 }
 
+/** Length of each record header with these options. */
+export function recordHeaderLength(options: PcapOptions = {}): number {
+  return options.format === "modified" ? kPcapModifiedRecordHeaderLength : kPcapRecordHeaderLength;
+}
+
+function magicOf(options: PcapOptions): number {
+  if (options.format !== "modified") return options.resolution === "nano" ? kPcapMagicNano : kPcapMagicMicro;
+  if (options.resolution === "nano") {
+    throw new Error('Cannot write a modified pcap with nanosecond timestamps: the modified format has microseconds only: use resolution "micro"');
+  }
+  return kPcapMagicModified;
+}
+
 /** Encodes the 24-byte global header. */
 export function encodePcapHeader(options: PcapOptions = {}): Uint8Array {
   const out = new Uint8Array(kPcapHeaderLength);
   const view = new DataView(out.buffer);
   const le = (options.byteOrder ?? "little") === "little";
-  view.setUint32(0, options.resolution === "nano" ? kPcapMagicNano : kPcapMagicMicro, le);
+  view.setUint32(0, magicOf(options), le);
   view.setUint16(4, 2, le);
   view.setUint16(6, 4, le);
   view.setUint32(16, options.snaplen ?? 262144, le);
@@ -94,7 +119,8 @@ export function encodePcapHeader(options: PcapOptions = {}): Uint8Array {
 export function encodePcap(records: Iterable<CaptureRecord | Uint8Array>, options: PcapOptions = {}): Uint8Array {
   const list = Array.from(records, (r) => (r instanceof Uint8Array ? { data: r } : r));
   const snaplen = options.snaplen ?? 262144;
-  const size = list.reduce((n, r) => n + kPcapRecordHeaderLength + Math.min(r.data.length, snaplen), kPcapHeaderLength);
+  const headerLength = recordHeaderLength(options);
+  const size = list.reduce((n, r) => n + headerLength + Math.min(r.data.length, snaplen), kPcapHeaderLength);
   const out = new Uint8Array(size);
   out.set(encodePcapHeader(options));
   const view = new DataView(out.buffer);
@@ -103,8 +129,8 @@ export function encodePcap(records: Iterable<CaptureRecord | Uint8Array>, option
     const ts = splitTimestamp(r.timestamp ?? (options.startNs ?? defaultStartNs) + BigInt(i) * (options.stepNs ?? 1_000_000n));
     const caplen = Math.min(r.data.length, snaplen);
     writeRecordHeader(view, at, options, ts.sec, ts.nsec, caplen, r.originalLength ?? r.data.length);
-    out.set(r.data.subarray(0, caplen), at + kPcapRecordHeaderLength);
-    at += kPcapRecordHeaderLength + caplen;
+    out.set(r.data.subarray(0, caplen), at + headerLength);
+    at += headerLength + caplen;
   });
   return out;
 }
@@ -116,6 +142,15 @@ function writeRecordHeader(view: DataView, at: number, options: PcapOptions, sec
   view.setUint32(at + 4, options.resolution === "nano" ? nsec : Math.floor(nsec / 1000), le);
   view.setUint32(at + 8, caplen, le);
   view.setUint32(at + 12, origlen, le);
+  if (options.format === "modified") writeModifiedFields(view, at, le);
+}
+
+/** The modified format's 8 more bytes: fixed values, since no reader here uses them. */
+function writeModifiedFields(view: DataView, at: number, le: boolean): void {
+  view.setUint32(at + 16, 2, le); // ifindex
+  view.setUint16(at + 20, 0x0800, le); // protocol
+  view.setUint8(at + 22, 0); // pkt_type: PACKET_HOST
+  view.setUint8(at + 23, 0); // pad
 }
 
 /** Settings of a streaming writer. */
@@ -141,6 +176,8 @@ export class PcapStreamWriter {
   readonly #options: PcapStreamOptions;
   readonly #littleEndian: boolean;
   readonly #nano: boolean;
+  readonly #modified: boolean;
+  readonly #headerLength: number;
   readonly #snaplen: number;
   #view: DataView;
   #used = 0;
@@ -153,6 +190,8 @@ export class PcapStreamWriter {
     this.#options = options;
     this.#littleEndian = (options.byteOrder ?? "little") === "little";
     this.#nano = options.resolution === "nano";
+    this.#modified = options.format === "modified";
+    this.#headerLength = recordHeaderLength(options);
     this.#snaplen = options.snaplen ?? 262144;
     this.chunk = new Uint8Array(Math.max(options.chunkBytes ?? 4 << 20, 4096));
     this.#view = new DataView(this.chunk.buffer);
@@ -172,7 +211,7 @@ export class PcapStreamWriter {
    */
   reserve(sec: number, nsec: number, capturedLength: number, originalLength = capturedLength): number {
     if (this.#closed) throw new Error("Cannot write packet: the pcap writer is closed");
-    const need = kPcapRecordHeaderLength + capturedLength;
+    const need = this.#headerLength + capturedLength;
     if (this.#used + need > this.chunk.length) {
       this.flush();
       if (need > this.chunk.length) {
@@ -187,10 +226,11 @@ export class PcapStreamWriter {
     view.setUint32(at + 4, this.#nano ? nsec : Math.floor(nsec / 1000), le);
     view.setUint32(at + 8, capturedLength, le);
     view.setUint32(at + 12, originalLength, le);
+    if (this.#modified) writeModifiedFields(view, at, le);
     this.#used += need;
     this.bytes += need;
     this.packets++;
-    return at + kPcapRecordHeaderLength;
+    return at + this.#headerLength;
   }
 
   /** Writes one packet at `sec` + `nsec`, cutting it to the snaplen. */

@@ -8,10 +8,10 @@ import { join } from "node:path";
 import t, { type Test } from "tap";
 import { collectorPlugin, makePluginDir, parseLines, runCapture } from "../../support/host-run.ts";
 import { ethernet, ipv4, ipv6, tcp, udp } from "../../support/packet-builders.ts";
-import { encodePcap, kPcapHeaderLength, kPcapRecordHeaderLength, LinkType } from "../../support/pcap-writer.ts";
+import { encodePcap, kPcapHeaderLength, kPcapModifiedRecordHeaderLength, kPcapRecordHeaderLength, LinkType } from "../../support/pcap-writer.ts";
 import type { CaptureRecord, PcapOptions } from "../../support/pcap-writer.ts";
 import { truncateAt } from "../../support/pcapng-writer.ts";
-import { makeTempDir } from "../../support/wireshark-tools.ts";
+import { makeTempDir, tsharkFields, wiresharkMissing } from "../../support/wireshark-tools.ts";
 
 const plugins = makePluginDir();
 collectorPlugin(plugins.path, "packets", ["packet"], 64);
@@ -72,6 +72,47 @@ for (const byteOrder of ["little", "big"] as const) {
   }
 }
 
+for (const byteOrder of ["little", "big"] as const) {
+  t.test(`runHost reads a modified pcap (magic a1b2cd34) written ${byteOrder}-endian, skipping the 8 more bytes of each record header`, async (t) => {
+    const bytes = encodePcap(records(), { byteOrder, format: "modified" });
+    t.equal(bytes.length, encodePcap(records(), { byteOrder }).length + 3 * 8, "the fixture has the longer record headers");
+    const run = await read(`modified-${byteOrder}.pcap`, bytes);
+    t.equal(run.status, 0);
+    t.same(run.errors, []);
+    t.equal(run.stats.packets, 3);
+    t.same(
+      run.packets.map((p) => [p.frame, p.ts_sec, p.ts_nsec, p.caplen, p.len, p.linktype, p.iface, p.data_hex]),
+      frames.map((f, i) => [i + 1, stamps[i]!.sec, Math.floor(stamps[i]!.nsec / 1000) * 1000, f.length, f.length + (i === 2 ? 1000 : 0), 1, 0, hexOf(f)]),
+    );
+  });
+}
+
+t.test("runHost reads a modified pcap as tshark does", { skip: wiresharkMissing }, async (t) => {
+  const run = await read("modified-tshark.pcap", encodePcap(records(), { byteOrder: "big", format: "modified" }));
+  const theirs = tsharkFields(run.path, ["frame.time_epoch", "frame.cap_len", "frame.len"]);
+  t.same(
+    run.packets.map((p) => [`${p.ts_sec}.${String(p.ts_nsec).padStart(9, "0")}`, String(p.caplen), String(p.len)]),
+    theirs,
+  );
+});
+
+t.test("runHost cuts a modified Ethernet pcap's records at the snap length plus 14, as libpcap does", async (t) => {
+  // The patched libpcap's cooked captures added a 14-byte Ethernet header after the snap length was
+  // applied, so libpcap (pcap_check_header) allows 14 bytes more for these files; tcpdump 4.99 agrees.
+  const long = ethernet({}, ipv4({ src: "192.0.2.1", dst: "192.0.2.2" }, udp({ sport: 1, dport: 2 }, new Uint8Array(100))));
+  const list: CaptureRecord[] = [{ data: long }, { data: long.subarray(0, 110) }, { data: frames[0]! }];
+  const withSnaplen = (bytes: Uint8Array): Uint8Array => {
+    new DataView(bytes.buffer).setUint32(16, 100, true); // written with the full frames, then the header lowered
+    return bytes;
+  };
+  const modified = await read("modified-snaplen.pcap", withSnaplen(encodePcap(list, { format: "modified" })));
+  t.same(modified.packets.map((p) => [p.caplen, p.len]), [[114, long.length], [110, 110], [frames[0]!.length, frames[0]!.length]]);
+  const standard = await read("standard-snaplen.pcap", withSnaplen(encodePcap(list)));
+  t.same(standard.packets.map((p) => [p.caplen, p.len]), [[100, long.length], [100, 110], [frames[0]!.length, frames[0]!.length]]);
+  const raw = await read("modified-raw-snaplen.pcap", withSnaplen(encodePcap(list.map((r) => ({ data: r.data.subarray(14) })), { format: "modified", linkType: LinkType.RAW })));
+  t.same(raw.packets.map((p) => p.caplen), [100, 96, frames[0]!.length - 14], "only Ethernet gets the 14 bytes");
+});
+
 t.test("runHost gives every packet of a pcap the file's link type and cuts nothing the snap length did not cut", async (t) => {
   const raw = [ipv4({ src: "192.0.2.1", dst: "192.0.2.2" }, udp({ sport: 1, dport: 2 }, new Uint8Array(200))), ipv6({ src: "2001:db8::1", dst: "2001:db8::2" })];
   const run = await read("raw.pcap", encodePcap(raw, { linkType: LinkType.RAW, snaplen: 100 }));
@@ -131,6 +172,23 @@ t.test("runHost refuses a pcap record that claims more captured bytes than libpc
   new DataView(bad.buffer).setUint32(offsets[3]! + 8, 0x7fffffff, true);
   const run = await read("huge-caplen.pcap", bad);
   damaged(t, run, 3, offsets[3]!, /record claims 2147483647 captured bytes/);
+});
+
+t.test("runHost delivers every packet of a modified pcap cut in the middle of a record header, then reports it", async (t) => {
+  const bytes = encodePcap(records(), { format: "modified" });
+  const third = kPcapHeaderLength + 2 * kPcapModifiedRecordHeaderLength + frames[0]!.length + frames[1]!.length;
+  const run = await read("modified-cut-header.pcap", truncateAt(bytes, third + 20));
+  damaged(t, run, 2, third, /truncated pcap record: 4 more bytes expected/);
+});
+
+t.test("runHost refuses the pcap magic numbers libpcap does not read, as unknown", async (t) => {
+  // Reserved by libpcap for other modified formats (Francisco Mesquita's, Navtel's) that it never reads.
+  for (const magic of [0xa1b234cd, 0xa12b3c4d]) {
+    const bytes = encodePcap(records());
+    new DataView(bytes.buffer).setUint32(0, magic, true);
+    const run = await read(`magic-${magic.toString(16)}.pcap`, bytes);
+    damaged(t, run, 0, 0, /not a pcap or pcapng file \(unknown magic number\) at byte offset 0/);
+  }
 });
 
 t.test("runHost refuses a file that is not a capture, and an empty one, at offset 0", async (t) => {
