@@ -2,7 +2,7 @@
  * DNS through the whole host, as the event-log plugin writes it: messages over UDP and over TCP
  * (length-prefixed, cut anywhere), compressed names, and event-log's own options (events, file).
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { dnsOverTcp, dnsQuery, dnsResponse } from "../support/dns-message.ts";
@@ -184,6 +184,26 @@ t.test("event-log writes key=value lines with --format text", async (t) => {
   t.same(result.lines, [
     `dns ts=${captureTime(kStart)} frame=1 src=192.0.2.10 sport=53000 dst=198.51.100.53 dport=53 proto=udp response=false id=85 opcode=0 rcode=0 qname=example.com qtype=28 truncated=false`,
   ]);
+});
+
+t.test("event-log.file=- is standard output, as - is for files elsewhere", async (t) => {
+  const records = [udpFrame(stub, resolver, dnsQuery(9, "example.org", "MX"), 0)];
+  const plain = await logEvents(t, records, ["event-log.events=dns"]);
+  const cwd = process.cwd();
+  const dir = tempFolder(t);
+  process.chdir(dir);
+  t.teardown(() => process.chdir(cwd));
+  const dash = await logEvents(t, records, ["event-log.events=dns", "event-log.file=-"]);
+  t.equal(dash.result.stdout, plain.result.stdout);
+  t.equal(existsSync(join(dir, "-")), false, "no file named -");
+});
+
+t.test("event-log's text form quotes values with control characters, so none reaches the terminal", async (t) => {
+  const c = new TcpConversation({ client: { ip: "192.0.2.10", port: 40000 }, server: { ip: "198.51.100.80", port: 80 } });
+  c.handshake().send("client", Uint8Array.from("GET /a\x1b[2J\x9b31m HTTP/1.1\r\nHost: h\r\n\r\n", (ch) => ch.charCodeAt(0))).close("client");
+  const { result } = await logEvents(t, c.packets, ["event-log.events=http.request"], "text");
+  t.equal(result.lines.length, 1);
+  t.match(result.lines[0], / uri="\/a\\u001b\[2J\\u009b31m" version=HTTP\/1\.1$/);
 });
 
 t.test("an unknown event name in event-log.events is a usage error naming it and the known events", async (t) => {
