@@ -313,6 +313,9 @@ export default definePlugin({
     for (const [key, value, min] of counts) {
       if (!Number.isInteger(value) || value < min) ctx.fail(`${key} must be a whole number of at least ${min}: current value is ${value}`);
     }
+    if (o.wait > o["max-clients"]) {
+      ctx.fail(`wait=${o.wait} can never be reached with max-clients=${o["max-clients"]}: raise max-clients or lower wait`);
+    }
     const clients = new Set<Client>();
     const lines = new LineSlabs();
     /**

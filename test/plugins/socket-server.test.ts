@@ -356,8 +356,10 @@ t.test("options that make no sense are usage errors", async (t) => {
     ["wait=0.5", /wait must be a whole number of at least 0/],
     ["wait=-1", /wait must be a whole number of at least 0/],
     ["strikes=0", /strikes must be a whole number of at least 1/],
+    [["wait=3", "max-clients=2"], /^Plugin socket-server: wait=3 can never be reached with max-clients=2: raise max-clients or lower wait$/],
   ] as const) {
-    await t.rejects(startInProcess(file, ["socket-server"], opts(option)).done, { name: "UsageError", message }, option);
+    const given = typeof option === "string" ? [option] : option;
+    await t.rejects(startInProcess(file, ["socket-server"], opts(...given)).done, { name: "UsageError", message }, given.join(" "));
   }
 });
 
