@@ -42,7 +42,7 @@ Capture:
   --duration SEC           stop after SEC seconds
   -w, --write FILE         also write the captured (filtered) frames to FILE as a pcap
   -Z, --user NAME          live: drop root privileges to NAME once the capture is open
-  --buffer-size SIZE       live: libpcap's kernel buffer, e.g. 256M (default 128M)
+  --buffer-size SIZE       live: libpcap's kernel buffer, e.g. 256M (default 128M, 64K to 1G)
 
 Plugins:
   --plugins A,B            plugins to load (default: ${defaultPlugins.join(",")})
@@ -117,6 +117,8 @@ const kMaxRingBytes = 1 << 30;
 
 /** The smallest kernel buffer worth asking libpcap for. */
 const kMinKernelBufferBytes = 64 << 10;
+/** libpcap takes the kernel buffer's size as an int; Linux bounds it far lower anyway (net.core.rmem_max). */
+const kMaxKernelBufferBytes = 1 << 30;
 
 /** The options the command line accepts (node:util parseArgs); the help text must list each of them. */
 export const commandLineOptions = {
@@ -267,6 +269,7 @@ export async function parseCommandLine(
   }
   const bufferBytes = v["buffer-size"] === undefined ? kDefaultKernelBufferBytes : parseSize(v["buffer-size"], "--buffer-size");
   if (bufferBytes < kMinKernelBufferBytes) throw new UsageError(`Invalid --buffer-size "${v["buffer-size"]}": give at least 64K`);
+  if (bufferBytes > kMaxKernelBufferBytes) throw new UsageError(`Invalid --buffer-size "${v["buffer-size"]}": at most 1G (libpcap takes the size as a 32-bit int)`);
   return {
     flowSettings: { ...parseFlowTimeouts(v["flow-timeouts"]), maxFlows: parseCount(v["max-flows"], "--max-flows", 1, defaultFlowSettings.maxFlows) },
     read: v.read ?? null,

@@ -142,6 +142,8 @@ t.test("values past what the host can honour are usage errors that say the limit
   await refused(["-w", join(repoRoot, "test", "..", "test/fixtures/sample.pcap")], /is the file -r reads/);
   await refused(["--buffer-size", "1M"], /^--buffer-size is libpcap's kernel buffer for live capture/);
   await t.rejects(parseCommandLine(["-i", "lo", "--buffer-size", "0"], () => {}), { message: /^Invalid --buffer-size "0": give at least 64K$/ });
+  await t.rejects(parseCommandLine(["-i", "lo", "--buffer-size", "100G"], () => {}), { name: "UsageError", message: /^Invalid --buffer-size "100G": at most 1G/ });
+  t.match(await parseCommandLine(["-i", "lo", "--buffer-size", "1G"], () => {}), { bufferBytes: 1 << 30 });
   await refused(["--max-flows", "0"], /^Invalid --max-flows "0": give a whole number of at least 1$/);
   await refused(["--max-flows", "0x10"], /^Invalid --max-flows "0x10": give a whole number/);
   await refused(["-c", "1e3"], /^Invalid -c "1e3": give a whole number/);
