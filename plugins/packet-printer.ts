@@ -1,4 +1,4 @@
-import { definePlugin } from "../core/plugins/plugin-api.ts";
+import { definePlugin, type Ipv6Event } from "../core/plugins/plugin-api.ts";
 
 /**
  * One line per packet, in the spirit of `tcpdump -tt -n`: the default when no plugin is named.
@@ -13,6 +13,11 @@ import { definePlugin } from "../core/plugins/plugin-api.ts";
  * it writes the last line. Without it that line would wait for the next batch, which in live capture
  * or from a slow pipe is the next packet, however late it comes. (One microtask per batch, not per
  * packet; the writes themselves are batched by the host's output writer.)
+ *
+ * Lengths are those tcpdump prints: what follows the header a line describes. ARP: the frame on the
+ * wire after its link-layer header (padding included); ICMP and ICMPv6: the message, from the IP
+ * header's length; TCP and UDP: the payload; another IP protocol: the IP payload after the header
+ * and any IPv6 fragment header. A frame nothing was decoded from shows its own length.
  */
 export default definePlugin({
   name: "packet-printer",
@@ -23,6 +28,11 @@ export default definePlugin({
     let src = "";
     let dst = "";
     let len = 0;
+    /** Bytes of link-layer header before the network layer (ARP's length is what follows them). */
+    let linkLen = 0;
+    /** Protocol of the last IP header and its payload after the header (-1: not told by the header). */
+    let ipProto = -1;
+    let ipPayload = -1;
     let json: Record<string, unknown> | null = null;
     const flush = () => {
       if (pending !== null) ctx.out.line(pending);
@@ -62,24 +72,37 @@ export default definePlugin({
     ctx.on("packet", (p) => {
       startPacket();
       len = p.len;
+      linkLen = linkHeaderLength(p.linktype);
       ip = "";
+      ipProto = -1;
+      ipPayload = -1;
       pending = `${p.ts.toFixed(6)} ${p.unsupported ? `link type ${p.linktype}` : "?"}, length ${p.len}`;
+    });
+    ctx.on("ethernet", (e) => {
+      linkLen = 14 + 4 * e.vlan_tags;
     });
     ctx.on("arp", (a) => {
       const op = a.operation === 1 ? `Request who-has ${a.target_ip} tell ${a.sender_ip}` : a.operation === 2 ? `Reply ${a.sender_ip} is-at ${a.sender_mac}` : `operation ${a.operation}`;
-      pending = `${ctx_ts(pending)} ARP, ${op}, length ${len}`;
+      pending = `${ctx_ts(pending)} ARP, ${op}, length ${len - linkLen}`;
     });
     ctx.on("ipv4", (h) => {
       ip = "IP";
       src = h.src;
       dst = h.dst;
-      pending = `${ctx_ts(pending)} IP ${src} > ${dst}: ip-proto-${h.protocol}, length ${h.total_length}`;
+      ipProto = h.protocol;
+      // A zero total length (segmentation offload) says nothing: ICMP then counts what was captured.
+      ipPayload = h.total_length >= h.header_length ? h.total_length - h.header_length : -1;
+      pending = `${ctx_ts(pending)} IP ${src} > ${dst}: ip-proto-${ipProto}, length ${Math.max(ipPayload, 0)}`;
     });
     ctx.on("ipv6", (h) => {
       ip = "IP6";
       src = h.src;
       dst = h.dst;
-      pending = `${ctx_ts(pending)} IP6 ${src} > ${dst}: ip-proto-${h.protocol}, length ${h.payload_length}`;
+      ipProto = h.protocol;
+      const ext = extensionBytes(h);
+      ipPayload = ext >= 0 ? h.payload_length - ext : -1;
+      // Other extension headers are counted in the length: the event does not give their size.
+      pending = `${ctx_ts(pending)} IP6 ${src} > ${dst}: ip-proto-${ipProto}, length ${ext >= 0 ? ipPayload : h.payload_length}`;
     });
     ctx.on("tcp", (s) => {
       const ack = s.flags & 0x10 ? `, ack ${s.ack}` : "";
@@ -88,11 +111,16 @@ export default definePlugin({
     ctx.on("udp", (d) => {
       pending = `${ctx_ts(pending)} ${ip} ${d.src}.${d.sport} > ${d.dst}.${d.dport}: UDP, length ${d.payload_length}`;
     });
+    // The message's length is the payload of the IP header that carries it. When the last IP event was
+    // not that header (IP in IP) or could not tell, it is the message as captured (its 8-byte header
+    // and the rest), which is the same unless the capture cut the packet short.
     ctx.on("icmp", (m) => {
-      pending = `${ctx_ts(pending)} IP ${m.src} > ${m.dst}: ICMP type ${m.type} code ${m.code}, length ${len}`;
+      const n = ipProto === 1 && ipPayload >= 0 ? ipPayload : m.payload.length + 8;
+      pending = `${ctx_ts(pending)} IP ${m.src} > ${m.dst}: ICMP type ${m.type} code ${m.code}, length ${n}`;
     });
     ctx.on("icmpv6", (m) => {
-      pending = `${ctx_ts(pending)} IP6 ${m.src} > ${m.dst}: ICMP6 type ${m.type} code ${m.code}, length ${len}`;
+      const n = ipProto === 58 && ipPayload >= 0 ? ipPayload : m.payload.length + 8;
+      pending = `${ctx_ts(pending)} IP6 ${m.src} > ${m.dst}: ICMP6 type ${m.type} code ${m.code}, length ${n}`;
     });
     ctx.on("malformed", (m) => {
       pending = `${pending ?? ""} [malformed ${m.layer}: ${m.reason}]`;
@@ -100,6 +128,37 @@ export default definePlugin({
     ctx.onTeardown(flush);
   },
 });
+
+/**
+ * Bytes of link-layer header before the network layer, for the link types that carry ARP (others
+ * carry only IP); Ethernet's VLAN tags are added at its `ethernet` event. tcpdump takes these off a
+ * frame's length before it prints an ARP packet's.
+ */
+function linkHeaderLength(linktype: number): number {
+  switch (linktype) {
+    case 1: // Ethernet
+      return 14;
+    case 10: // FDDI, with its 802.2 LLC/SNAP header
+      return 13 + 8;
+    case 113: // Linux cooked capture (SLL)
+      return 16;
+    case 276: // Linux cooked capture v2 (SLL2)
+      return 20;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * Bytes of IPv6 extension headers between the header and the protocol it carries, when the event
+ * tells: none, or a lone fragment header (8 bytes); -1 otherwise. `extensions` is read only when
+ * `next_header` says there are some, since it builds an array.
+ */
+function extensionBytes(h: Ipv6Event): number {
+  if (h.next_header === h.protocol) return 0;
+  const names = h.extensions;
+  return names.length === 1 && names[0] === "fragment" ? 8 : -1;
+}
 
 /** The timestamp at the start of a pending line. */
 function ctx_ts(line: string | null): string {

@@ -1,14 +1,32 @@
 /**
  * packet-printer, the default plugin: when each line is written (a packet read from a slow pipe is
- * printed before the next one arrives, as tcpdump does), and what it prints.
+ * printed before the next one arrives, as tcpdump does), and the lengths it prints, which are
+ * tcpdump's (checked against tcpdump itself, and on Zeek's captures, where they are installed).
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import t from "tap";
+import { fileURLToPath } from "node:url";
+import t, { type Test } from "tap";
 import { repoRoot } from "../support/host-run.ts";
-import { ethernet, ipv4, udp } from "../support/packet-builders.ts";
-import { encodePcap, encodePcapHeader, kPcapHeaderLength } from "../support/pcap-writer.ts";
+import {
+  arp,
+  ethernet,
+  fragmentIpv4,
+  fragmentIpv6,
+  icmpv4Echo,
+  icmpv6,
+  icmpv6Echo,
+  ipv4,
+  ipv6,
+  linuxSll,
+  linuxSll2,
+  tcp,
+  udp,
+} from "../support/packet-builders.ts";
+import { type CaptureRecord, encodePcap, encodePcapHeader, kPcapHeaderLength, LinkType, type PcapOptions } from "../support/pcap-writer.ts";
+import { runApp, tempFolder, writeCapture } from "./app-run.ts";
 
 /**
  * How long a test waits for the host to start and deliver its first packet: a guard against a hang,
@@ -102,4 +120,159 @@ t.test("a packet read from a slow pipe is printed before the next packet is writ
     expected,
     "each packet is printed once, in order",
   );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Lengths
+
+const a = "192.0.2.1";
+const b = "192.0.2.2";
+const a6 = "2001:db8::1";
+const b6 = "2001:db8::2";
+const ping = ethernet({}, ipv4({ src: a, dst: b }, icmpv4Echo({ id: 1, seq: 1 }, new Uint8Array(56))));
+const whoHas = arp({ op: "request", senderMac: "02:00:00:00:00:01", senderIp: a, targetIp: b });
+
+/** One packet of each kind whose length tcpdump counts differently, and TCP and UDP, which count their payload. */
+const ethernetRecords: CaptureRecord[] = [
+  { data: ping },
+  { data: ping.subarray(0, 60), originalLength: ping.length },
+  { data: ethernet({}, ipv4({ src: a, dst: b, options: Uint8Array.of(1, 1, 1, 0) }, icmpv4Echo({ id: 1, seq: 2, reply: true }, new Uint8Array(10)))) },
+  { data: ethernet({ padToMinimum: true }, ipv4({ src: a, dst: b }, icmpv4Echo({ id: 1, seq: 3 }))) },
+  { data: ethernet({}, ipv6({ src: a6, dst: b6 }, icmpv6Echo({ id: 1, seq: 1 }, new Uint8Array(32)))) },
+  {
+    data: ethernet({}, ipv6({ src: a6, dst: "ff02::16", extensions: [{ type: "hop-by-hop", options: Uint8Array.of(5, 2, 0, 0) }] }, icmpv6({ type: 143 }, new Uint8Array(20)))),
+  },
+  { data: ethernet({}, whoHas) },
+  { data: ethernet({ padToMinimum: true }, whoHas) },
+  { data: ethernet({ padToMinimum: true, vlans: [{ vid: 10 }] }, whoHas) },
+  { data: ethernet({}, ipv4({ src: a, dst: b, protocol: 253 }, new Uint8Array(24))) },
+  ...fragmentIpv4(ipv4({ src: a, dst: b, id: 7 }, udp({ sport: 5000, dport: 5001 }, new Uint8Array(100))), 64).map((f) => ({ data: ethernet({}, f) })),
+  ...fragmentIpv6(ipv6({ src: a6, dst: b6 }, udp({ sport: 5000, dport: 5001 }, new Uint8Array(100))), 64, 9).map((f) => ({ data: ethernet({}, f) })),
+  { data: ethernet({}, ipv4({ src: a, dst: b }, udp({ sport: 5000, dport: 53 }, "query"))) },
+  { data: ethernet({}, ipv4({ src: a, dst: b }, tcp({ sport: 5000, dport: 80, seq: 1, ack: 1, flags: "PA" }, "GET / HTTP/1.0\r\n\r\n"))) },
+];
+
+/** The times packet-printer prints for records spaced 1 ms apart from encodePcap's default start. */
+const times = (n: number) => Array.from({ length: n }, (_, i) => (1704067200 + i / 1000).toFixed(6));
+
+/** Writes `records` as a capture and returns what packet-printer prints for it. */
+async function print(t: Test, name: string, records: CaptureRecord[], options?: PcapOptions): Promise<string[]> {
+  const file = writeCapture(tempFolder(t), name, records, options);
+  const r = await runApp(file, { plugins: ["packet-printer"], format: "text" });
+  t.equal(r.status, 0, "the run succeeds");
+  t.same(r.errors, [], "nothing on stderr");
+  return r.lines;
+}
+
+t.test("lengths are tcpdump's: the ICMP message, what follows ARP's link header, the IP payload, the TCP or UDP payload", async (t) => {
+  const at = times(ethernetRecords.length);
+  t.same(await print(t, "lengths.pcap", ethernetRecords), [
+    `${at[0]} IP ${a} > ${b}: ICMP type 8 code 0, length 64`,
+    `${at[1]} IP ${a} > ${b}: ICMP type 8 code 0, length 64`,
+    `${at[2]} IP ${a} > ${b}: ICMP type 0 code 0, length 18`,
+    `${at[3]} IP ${a} > ${b}: ICMP type 8 code 0, length 8`,
+    `${at[4]} IP6 ${a6} > ${b6}: ICMP6 type 128 code 0, length 40`,
+    `${at[5]} IP6 ${a6} > ff02::16: ICMP6 type 143 code 0, length 28`,
+    `${at[6]} ARP, Request who-has ${b} tell ${a}, length 28`,
+    `${at[7]} ARP, Request who-has ${b} tell ${a}, length 46`,
+    `${at[8]} ARP, Request who-has ${b} tell ${a}, length 42`,
+    `${at[9]} IP ${a} > ${b}: ip-proto-253, length 24`,
+    `${at[10]} IP ${a}.5000 > ${b}.5001: UDP, length 100`,
+    `${at[11]} IP ${a} > ${b}: ip-proto-17, length 44`,
+    `${at[12]} IP6 ${a6}.5000 > ${b6}.5001: UDP, length 100`,
+    `${at[13]} IP6 ${a6} > ${b6}: ip-proto-17, length 44`,
+    `${at[14]} IP ${a}.5000 > ${b}.53: UDP, length 5`,
+    `${at[15]} IP ${a}.5000 > ${b}.80: Flags [P.], seq 1, ack 1, win 65535, length 18`,
+  ]);
+});
+
+t.test("ARP in a Linux cooked capture counts from after the cooked header (16 bytes for SLL, 20 for SLL2)", async (t) => {
+  const [at] = times(1);
+  const line = `${at} ARP, Request who-has ${b} tell ${a}, length 28`;
+  t.same(await print(t, "sll.pcap", [{ data: linuxSll({}, whoHas) }], { linkType: LinkType.LINUX_SLL }), [line]);
+  t.same(await print(t, "sll2.pcap", [{ data: linuxSll2({}, whoHas) }], { linkType: LinkType.LINUX_SLL2 }), [line]);
+});
+
+/** A skip reason when tcpdump cannot be run, otherwise false. */
+const tcpdumpMissing: string | false = (() => {
+  const r = spawnSync("tcpdump", ["--version"], { encoding: "utf8" });
+  return r.error === undefined && r.status === 0 ? false : "tcpdump is not installed (Debian package: tcpdump)";
+})();
+
+/** `tcpdump -tt -n -r file`, one line per packet. */
+function tcpdumpLines(file: string): string[] {
+  const r = spawnSync("tcpdump", ["-tt", "-n", "-r", file], { encoding: "utf8", maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`tcpdump -r ${file} exited with status ${r.status}: ${r.stderr.trim()}`);
+  return r.stdout.trimEnd().split("\n").filter((line) => line !== "");
+}
+
+/**
+ * The lengths tcpdump prints on a line: "length N", "ip-proto-P N" (an IP protocol it does not know),
+ * "frag (offset|N)" at the end of the line (an IPv6 fragment without its transport header). Empty
+ * when it prints none (DNS gives "(N)", an IPv4 fragment without its transport header nothing).
+ */
+function tcpdumpLengths(line: string): string[] {
+  return [...line.matchAll(/length (\d+)|ip-proto-\d+ (\d+)|frag \(\d+\|(\d+)\)$/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
+}
+
+/** Checks, line by line, that packet-printer's length is one tcpdump prints for the same packet. */
+function sameLengthsAsTcpdump(t: Test, file: string, ours: readonly string[]): void {
+  const theirs = tcpdumpLines(file);
+  t.equal(ours.length, theirs.length, `${file}: one line per packet, as tcpdump`);
+  let compared = 0;
+  ours.forEach((line, i) => {
+    const other = theirs[i] ?? "";
+    t.equal(line.slice(0, line.indexOf(" ")), other.slice(0, other.indexOf(" ")), `${file}: line ${i + 1} is the same packet`);
+    const expected = tcpdumpLengths(other);
+    const length = /length (\d+)(?!.*length \d)/.exec(line)?.[1];
+    if (expected.length === 0) return;
+    compared++;
+    t.ok(length !== undefined && expected.includes(length), `${file}: line ${i + 1} has tcpdump's length`, { found: line, wanted: other });
+  });
+  t.ok(compared > 0, `${file}: tcpdump printed lengths to compare`);
+}
+
+t.test("tcpdump prints the same lengths for the same packets", { skip: tcpdumpMissing }, async (t) => {
+  const dir = tempFolder(t);
+  const files: Array<[string, CaptureRecord[], PcapOptions | undefined]> = [
+    ["lengths.pcap", ethernetRecords, undefined],
+    ["sll.pcap", [{ data: linuxSll({}, whoHas) }], { linkType: LinkType.LINUX_SLL }],
+    ["sll2.pcap", [{ data: linuxSll2({}, whoHas) }], { linkType: LinkType.LINUX_SLL2 }],
+  ];
+  for (const [name, records, options] of files) {
+    const file = writeCapture(dir, name, records, options);
+    const r = await runApp(file, { plugins: ["packet-printer"], format: "text" });
+    sameLengthsAsTcpdump(t, file, r.lines);
+  }
+});
+
+const kCaptures = fileURLToPath(new URL("../../../shared/captures/zeek", import.meta.url));
+const capturesMissing = existsSync(kCaptures) ? false : `no shared captures at ${kCaptures}`;
+
+t.test("Zeek's ping capture: the echo request in a 98-byte frame is printed with length 64, the ICMP message", { skip: capturesMissing }, async (t) => {
+  const r = await runApp(join(kCaptures, "icmp-ping.pcap"), { plugins: ["packet-printer"], format: "text" });
+  t.equal(r.lines[0], "1334173763.977955 IP 10.0.0.1 > 74.125.225.99: ICMP type 8 code 0, length 64");
+});
+
+t.test("on Zeek's captures of ICMP, ICMPv6, ARP (Ethernet, VLAN, QinQ, SLL, SLL2), lengths are tcpdump's", { skip: capturesMissing || tcpdumpMissing }, async (t) => {
+  const names = [
+    "icmp-ping.pcap",
+    "timeout-with-pings.pcap",
+    "icmp-destunreach-udp.pcap",
+    "icmp6-ping.pcap",
+    "icmp6-mldv2.pcap",
+    "ipv6-http-atomic-frag.pcap",
+    "arp-who-has.pcap",
+    "icmp_dot1q.pcap",
+    "q-in-q.pcap",
+    "linuxsll-arp.pcap",
+    "linux_dlt_sll2.pcap",
+    "ipv6-fragmented-dns.pcap",
+  ];
+  for (const name of names) {
+    const file = join(kCaptures, name);
+    const r = await runApp(file, { plugins: ["packet-printer"], format: "text" });
+    t.equal(r.status, 0, `${name}: the run succeeds`);
+    sameLengthsAsTcpdump(t, file, r.lines);
+  }
 });
