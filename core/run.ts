@@ -2,7 +2,8 @@
  * One run of the host: build the pipeline, load the plugins, read the capture, end cleanly.
  * The CLI parses arguments into a RunConfig and calls `runHost`; tests call it directly too.
  */
-import { Dispatcher } from "./dispatch/dispatcher.ts";
+import { Dispatcher, type DispatchStats } from "./dispatch/dispatcher.ts";
+import { decodedLinkTypes } from "../workers/layers/link-layer.ts";
 import { EventBus } from "./event-bus.ts";
 import { Pipeline } from "./pipeline.ts";
 import { DecodePool, type WorkerCount } from "./pool/decode-pool.ts";
@@ -281,6 +282,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   out.flush();
   writer?.close();
   await pool.close();
+  for (const line of leftOutWarnings(dispatcher.stats, writer)) io.stderr(line);
   if (failure !== null) {
     if (failure instanceof UsageError) throw failure;
     status = 1;
@@ -300,6 +302,26 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     else for (const line of statsText(s)) io.stderr(line);
   }
   return status;
+}
+
+/**
+ * What the run counted but left out, said once at the end (tcpdump refuses both cases): frames of a
+ * link type the decoders do not know, and frames -w could not write because a pcap file has one
+ * link type (a pcapng input that mixes interfaces).
+ */
+function leftOutWarnings(st: DispatchStats, writer: PcapFileWriter | null): string[] {
+  const lines: string[] = [];
+  if (st.unsupported > 0) {
+    const first = st.unsupported > 1 ? `the first one's is ${st.unsupportedLinkType}` : `it is ${st.unsupportedLinkType}`;
+    lines.push(`host: warning: ${st.unsupported} frame(s) were counted but not decoded: their link type (${first}) is not one the host decodes: ${decodedLinkTypes}`);
+  }
+  if (writer !== null && writer.skipped > 0) {
+    lines.push(
+      `host: warning: -w ${writer.path}: ${writer.skipped} frame(s) left out: their link type is not the first frame's (${writer.linkType}), ` +
+        `and a pcap file has one; read the input itself, or split it by interface first (tshark -r IN -Y frame.interface_id==N -w OUT)`,
+    );
+  }
+  return lines;
 }
 
 /** Size of a regular file, 0 for anything else (a pipe, a device, a missing file). */

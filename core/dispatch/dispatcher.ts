@@ -1,7 +1,7 @@
 import type { EventEmitter } from "eventemitter3";
 import type { EventBus } from "../event-bus.ts";
 import type { FrameRing } from "../ring/frame-ring.ts";
-import { kSlotStride, kSlotWireLen } from "../ring/ring-layout.ts";
+import { kSlotLinkType, kSlotStride, kSlotWireLen } from "../ring/ring-layout.ts";
 import {
   kFlagFilteredOut,
   kFlagMalformed,
@@ -43,6 +43,8 @@ export class DispatchStats {
   bytes = 0;
   malformed = 0;
   unsupported = 0;
+  /** The link type of the first frame counted in `unsupported`, or -1. */
+  unsupportedLinkType = -1;
   filtered = 0;
 }
 
@@ -151,7 +153,7 @@ export class Dispatcher {
       c.frame++;
       if (flags & (kFlagMalformed | kFlagUnsupportedLink)) {
         if (flags & kFlagMalformed) st.malformed++;
-        else st.unsupported++;
+        else if (st.unsupported++ === 0) st.unsupportedLinkType = slots[s + kSlotLinkType];
       }
       if (wantPacket) em.emit("packet", this.packetView);
       const layers = res[r + kResLayers] & want;

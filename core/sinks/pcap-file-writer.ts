@@ -9,7 +9,8 @@ const kChunk = 1 << 20;
  * which tcpdump and tshark read) in capture order, from the ring as they are dispatched.
  *
  * A pcap file has one link type: the first frame's. Frames of another link type (a pcapng input that
- * mixes interfaces) are counted in `skipped` and left out, as tcpdump -w does not write them either.
+ * mixes interfaces) are counted in `skipped` and left out, and the run says so at its end (tcpdump
+ * refuses such an input).
  */
 export class PcapFileWriter {
   private readonly fd: number;
@@ -33,6 +34,11 @@ export class PcapFileWriter {
     } catch (err) {
       throw new Error(`Cannot write ${path}: ${(err as Error).message}`);
     }
+  }
+
+  /** The file's link type (the first frame's), or -1 before any frame. */
+  get linkType(): number {
+    return this.linktype;
   }
 
   /** Appends the packet the cursor points at. */

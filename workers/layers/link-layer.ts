@@ -26,6 +26,10 @@ export class LinkLayer {
   payloadEnd = 0;
 }
 
+/** The link types isSupportedLinkType accepts, for people. */
+export const decodedLinkTypes =
+  "Ethernet (1), BSD loopback (0, 108), FDDI (10), raw IP (12, 14, 101, 228, 229), Linux cooked SLL (113) and SLL2 (276), NFLOG (239)";
+
 /** True when `linktype` is one the decode workers can take apart. */
 export function isSupportedLinkType(linktype: number): boolean {
   switch (linktype) {
