@@ -399,14 +399,24 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on("unhandledRejection", onRejection);
   process.on("uncaughtException", onException);
+  // The reader went away (host ... | head): stop quietly, like tcpdump. Any other failure (a full
+  // disk) loses output: the run stops, says so and ends with status 1.
+  let stdoutFailure: Error | null = null;
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    // The reader went away (host ... | head): stop quietly, like tcpdump.
-    if (err.code === "EPIPE") controller.abort();
+    if (err.code !== "EPIPE") stdoutFailure ??= err;
+    controller.abort();
   });
   try {
     const config = await parseCommandLine(argv, (text) => process.stdout.write(text));
     if (config === null) return 0;
-    return await runHost(config, io, controller.signal);
+    const status = await runHost(config, io, controller.signal);
+    // A failed write to stdout is reported by an event after the write.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (stdoutFailure !== null) {
+      io.stderr(`host: cannot write standard output: ${(stdoutFailure as Error).message}; output was lost`);
+      return 1;
+    }
+    return status;
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr(`host: ${err.message}`);

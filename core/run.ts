@@ -288,6 +288,8 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     status = 1;
     io.stderr(`host: ${failure instanceof CaptureFileError ? failure.message : errorText(failure)}`);
   }
+  // A plugin's output file that could not be written (its plugin said so then): output was lost.
+  if (plugins.lostOutputs > 0) status = 1;
   if (config.stats) {
     const s: RunStats = {
       ...stats(),

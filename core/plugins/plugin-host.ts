@@ -124,6 +124,8 @@ export class PluginHost {
   private readonly latest = new Map<string, PluginInstance>();
   /** Output files opened in this run, by device and inode (see openOutput). */
   private readonly opened = new Set<string>();
+  /** Plugin output files a write failed on (see openOutput): their output is lost, and the run fails. */
+  lostOutputs = 0;
   private readonly holds: Promise<unknown>[] = [];
   private readonly emitted = new Set<string>();
   private nextTimer = 1;
@@ -425,7 +427,17 @@ export class PluginHost {
         }
         const st = fstatSync(fd);
         host.opened.add(`${st.dev}:${st.ino}`);
-        const writer = new BufferedLineWriter((chunk) => writeSync(fd, chunk));
+        // A write that fails (a full disk) loses that file's output from there on: said once, and the
+        // run ends with status 1; the plugin and the others go on.
+        const writer: BufferedLineWriter = new BufferedLineWriter((chunk) => {
+          try {
+            writeSync(fd, chunk);
+          } catch (err) {
+            writer.close();
+            host.lostOutputs++;
+            host.warn(p, `cannot write ${path}: ${errorText(err)}; what it would have written there from now on is lost`);
+          }
+        });
         p.outputs.push({ writer, fd });
         return writer;
       },

@@ -82,7 +82,11 @@ export class PcapFileWriter {
   /** Writes what is buffered. */
   flush(): void {
     let o = 0;
-    while (o < this.used) o += writeSync(this.fd, this.buf, o, this.used - o);
+    try {
+      while (o < this.used) o += writeSync(this.fd, this.buf, o, this.used - o);
+    } catch (err) {
+      throw new Error(`Cannot write ${this.path}: ${(err as Error).message}`);
+    }
     this.used = 0;
   }
 

@@ -4,7 +4,7 @@
  * costs about half a second, so there are few of them.
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, copyFileSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { commandLineOptions, parseCommandLine } from "../../core/cli.ts";
@@ -164,6 +164,21 @@ t.test("-w naming the file that standard input reads (-r - < file) is refused, a
   t.equal(r.status, 2);
   t.match(r.stderr, /^host: -w ".*in\.pcap" is the file -r - reads \(standard input\): writing it would destroy the capture first; give another name\n$/);
   t.equal(statSync(capture).size, statSync(sample).size, "the capture is whole");
+});
+
+t.test("a write that fails (a full disk) is said, naming what could not be written, and the run ends with 1", { skip: existsSync("/dev/full") ? false : "no /dev/full here" }, async (t) => {
+  const get = ["-r", sample, "--plugins", "event-log"];
+  const full = openSync("/dev/full", "w");
+  t.teardown(() => closeSync(full));
+  const toStdout = spawnSync(process.execPath, [join(repoRoot, "core/bin.js"), ...get], { cwd: repoRoot, stdio: ["ignore", full, "pipe"], encoding: "utf8", timeout: 60_000 });
+  t.equal(toStdout.status, 1);
+  t.equal(toStdout.stderr, "host: cannot write standard output: ENOSPC: no space left on device, write; output was lost\n");
+  const toFile = host([...get, "-o", "event-log.file=/dev/full"]);
+  t.equal(toFile.status, 1);
+  t.equal(toFile.stderr, "[event-log] cannot write /dev/full: ENOSPC: no space left on device, write; what it would have written there from now on is lost\n");
+  const pcap = host(["-r", sample, "-w", "/dev/full"]);
+  t.equal(pcap.status, 1);
+  t.match(pcap.stderr, /^host: Cannot write \/dev\/full: ENOSPC: no space left on device, write\n$/);
 });
 
 t.test("host exits with 2 on -o for a plugin that is not loaded", async (t) => {
