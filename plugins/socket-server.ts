@@ -288,6 +288,11 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
  * longer than `max-line`, garbage and unknown commands get an error line; a client that keeps at it
  * is disconnected. Network access goes through `ctx.listen`, so the plugin runs on Node and Deno alike.
  */
+/** True for 127.0.0.0/8, ::1 and localhost: addresses no other machine reaches. */
+function isLoopback(host: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === "::1" || host === "localhost" || /^::ffff:127\./i.test(host);
+}
+
 export default definePlugin({
   name: "socket-server",
   description: "Streams chosen events to TCP clients as NDJSON (subscribe per client, bounded queues)",
@@ -536,6 +541,9 @@ export default definePlugin({
       throw err;
     }
     ctx.log.info(`listening on ${listener.host}:${listener.port}`);
+    if (o.token === "" && !isLoopback(listener.host)) {
+      ctx.log.warn(`${listener.host} is not a loopback address and no token is set: anyone who can reach port ${listener.port} gets the traffic's events; set -o socket-server.token=SECRET`);
+    }
     if (o.wait > 0) ctx.log.info(`waiting for ${o.wait} subscribed client(s) before capture starts`);
 
     ctx.onTeardown(async () => {

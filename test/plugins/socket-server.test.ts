@@ -82,6 +82,16 @@ t.test("a subscribed client receives its events in capture order, then a stats l
   t.equal(outcome.stdout.length, 6, "http-printer printed its lines alongside");
 });
 
+t.test("listening beyond loopback without a token is warned about", async (t) => {
+  const open = await startInProcess(webCapture(t), ["socket-server"], opts("host=0.0.0.0")).done;
+  t.equal(open.status, 0);
+  t.match(open.stderr, /\[socket-server\] warning: 0\.0\.0\.0 is not a loopback address and no token is set: anyone who can reach port \d+ gets the traffic's events; set -o socket-server\.token=SECRET/);
+  const withToken = await startInProcess(webCapture(t), ["socket-server"], opts("host=0.0.0.0", "token=s3cret")).done;
+  t.notMatch(withToken.stderr, /warning/, "not with a token");
+  const loopback = await startInProcess(webCapture(t), ["socket-server"], opts()).done;
+  t.notMatch(loopback.stderr, /warning/, "not on loopback");
+});
+
 t.test("unsubscribing (JSON or UNSUB) leaves a client only the events it still wants", async (t) => {
   const host = startInProcess(webCapture(t), ["socket-server"], opts("wait=2"));
   const port = await host.port;
