@@ -193,6 +193,26 @@ function parseArgsProblem(err: Error, argv: string[]): string {
   return `${message.split("\n")[0]}: see host --help`;
 }
 
+/**
+ * An option that takes one value given twice (`-f 'tcp' -f 'port 80'`, two -r) is refused: parseArgs
+ * would keep the last one and drop the first without a word. Flags may repeat (they mean the same).
+ */
+function refuseRepeats(tokens: ReturnType<typeof parseArgs>["tokens"]): void {
+  const seen = new Map<string, string>();
+  for (const token of tokens ?? []) {
+    if (token.kind !== "option") continue;
+    const spec = commandLineOptions[token.name as keyof typeof commandLineOptions];
+    if (spec.type !== "string" || ("multiple" in spec && spec.multiple)) continue;
+    const before = seen.get(token.name);
+    if (before !== undefined) {
+      const hint = token.name === "filter" ? ": give one expression, joining parts with and/or (-f 'tcp and port 80')" : ": give it once";
+      const spellings = before === token.rawName ? "" : ` (as ${before} and ${token.rawName})`;
+      throw new UsageError(`Option ${token.rawName} is given twice${spellings}${hint}`);
+    }
+    seen.set(token.name, token.rawName);
+  }
+}
+
 /** Turns argv into a RunConfig; also handles the commands that print and exit (help, version, lists). */
 export async function parseCommandLine(
   argv: string[],
@@ -200,10 +220,11 @@ export async function parseCommandLine(
 ): Promise<RunConfig | null> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: commandLineOptions });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: commandLineOptions, tokens: true });
   } catch (err) {
     throw new UsageError(parseArgsProblem(err as Error, argv));
   }
+  refuseRepeats(parsed.tokens);
   const v = parsed.values;
   if (v.help) {
     print(help);

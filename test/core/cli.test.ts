@@ -181,6 +181,14 @@ t.test("a write that fails (a full disk) is said, naming what could not be writt
   t.match(pcap.stderr, /^host: Cannot write \/dev\/full: ENOSPC: no space left on device, write\n$/);
 });
 
+t.test("an option that takes one value, given twice, is a usage error (the first would be dropped in silence)", async (t) => {
+  const refused = (args: string[], message: RegExp) => t.rejects(parseCommandLine(args, () => {}), { name: "UsageError", message }, args.join(" "));
+  await refused(["-r", sample, "-f", "tcp", "--filter", "port 80"], /^Option --filter is given twice \(as -f and --filter\): give one expression, joining parts with and\/or \(-f 'tcp and port 80'\)$/);
+  await refused(["-r", sample, "-r", sample], /^Option -r is given twice: give it once$/);
+  await refused(["-r", sample, "--workers", "1", "--workers=2"], /^Option --workers is given twice: give it once$/);
+  t.match(await parseCommandLine(["-r", sample, "--stats", "--stats", "--plugins", "a", "--plugins", "b", "-o", "a.x=1", "-o", "b.y=2"], () => {}), { stats: true, plugins: ["a", "b"] }, "flags and lists may repeat");
+});
+
 t.test("host exits with 2 on -o for a plugin that is not loaded", async (t) => {
   const r = host(["-r", sample, "--plugins-dir", plugins.path, "--plugins", "packets", "-o", "flow-counter.top=5"]);
   t.equal(r.status, 2);
