@@ -132,7 +132,12 @@ t.test("runHost survives mutated frames of random link types, with every packet 
 
   const run = await runCapture(path, { plugins: ["fuzz"], pluginDirs: [plugins.path], workers: 2, ringBytes: 4 << 20 });
   t.equal(run.status, 0, "exit status 0: nothing was thrown out of a worker");
-  t.same(run.errors, [], "no error line: no handler or view threw");
+  // The one line a run has for frames of link types it does not decode (see left-out-warnings.test.ts).
+  t.same(
+    run.errors.map((l) => l.replace(/ \(the first one's is \d+\).*/, "")),
+    unsupportedFrames > 0 ? [`host: warning: ${unsupportedFrames} frame(s) were counted but not decoded: their link type`] : [],
+    "no error line: no handler or view threw",
+  );
   const [summary] = parseLines(run.lines) as Array<{ counts: Record<string, number>; packetMalformed: number; packetUnsupported: number; reasons: string[] }>;
   t.ok(summary !== undefined, "the plugin reported");
   if (summary === undefined) return;
