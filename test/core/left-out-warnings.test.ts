@@ -5,8 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { runHost, type RunConfig } from "../../core/run.ts";
-import { groupOptionArgs } from "../../core/plugins/plugin-options.ts";
+import { runCapture } from "../support/host-run.ts";
 import { ethernet, ipv4, udp } from "../support/packet-builders.ts";
 import { encodePcapng, type PcapngBlock } from "../support/pcapng-writer.ts";
 import { makeTempDir } from "../support/wireshark-tools.ts";
@@ -30,28 +29,7 @@ function mixedCapture(dir: string): string {
   return path;
 }
 
-async function run(file: string, write?: string) {
-  const config: RunConfig = {
-    read: file,
-    write,
-    filter: null,
-    count: 0,
-    plugins: [],
-    pluginDirs: [],
-    workers: 1,
-    ringBytes: 1 << 20,
-    format: "text",
-    stats: false,
-    options: groupOptionArgs([]),
-    watch: false,
-    maxPluginErrors: 100,
-    teardownMs: 5000,
-    version: "test",
-  };
-  const stderr: string[] = [];
-  const status = await runHost(config, { stdout: () => {}, stderr: (l) => void stderr.push(l), progress: false });
-  return { status, stderr };
-}
+const run = (file: string, write?: string) => runCapture(file, { write });
 
 t.test("frames of a link type the host does not decode, and frames -w cannot write, are said once at the end", async (t) => {
   const dir = makeTempDir("packet-host-left-out-");
@@ -60,11 +38,11 @@ t.test("frames of a link type the host does not decode, and frames -w cannot wri
   const out = join(dir.path, "out.pcap");
   const r = await run(file, out);
   t.equal(r.status, 0);
-  t.same(r.stderr, [
+  t.same(r.errors, [
     "host: warning: 2 frame(s) were counted but not decoded: their link type (the first one's is 127) is not one the host decodes: Ethernet (1), BSD loopback (0, 108), FDDI (10), raw IP (12, 14, 101, 228, 229), Linux cooked SLL (113) and SLL2 (276), NFLOG (239)",
     `host: warning: -w ${out}: 4 frame(s) left out: their link type is not the first frame's (1), and a pcap file has one; read the input itself, or split it by interface first (tshark -r IN -Y frame.interface_id==N -w OUT)`,
   ]);
   const written = readFileSync(out);
   t.equal(written.length, 24 + 16 + 14 + 29, "the pcap holds the header and the one Ethernet frame");
-  t.same((await run(file)).stderr.length, 1, "without -w, only the link type is said");
+  t.same((await run(file)).errors.length, 1, "without -w, only the link type is said");
 });

@@ -38,6 +38,8 @@ export interface HostRunOptions {
   readonly ringBytes?: number;
   readonly filter?: string | null;
   readonly count?: number;
+  /** `-w FILE`. */
+  readonly write?: string;
   /** Stops the run early (what the CLI does on SIGINT). */
   readonly signal?: AbortSignal;
 }
@@ -46,6 +48,7 @@ export interface HostRunOptions {
 export async function runCapture(file: string, options: HostRunOptions = {}): Promise<HostRunResult> {
   const config: RunConfig = {
     read: file,
+    write: options.write,
     filter: options.filter ?? null,
     count: options.count ?? 0,
     plugins: [...(options.plugins ?? [])],
