@@ -23,7 +23,7 @@ export default definePlugin({
   },
   setup(ctx) {
     const json = ctx.format === "json";
-    if (!Number.isInteger(ctx.options.top) || ctx.options.top < 0) ctx.fail(`top must be a whole number of flows: current value is ${ctx.options.top}`);
+    if (!Number.isSafeInteger(ctx.options.top) || ctx.options.top < 0) ctx.fail(`top must be a whole number of flows: current value is ${ctx.options.top}`);
     if (!(ctx.options.interval >= 0 && ctx.options.interval <= 2_147_483)) {
       ctx.fail(`interval must be 0 or a number of seconds up to 2147483 (a timer's limit): current value is ${ctx.options.interval}`);
     }

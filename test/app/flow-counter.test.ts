@@ -125,6 +125,7 @@ t.test("flow-counter refuses a top that is not a whole number and an interval th
   for (const [option, message] of [
     ["flow-counter.top=-5", /top must be a whole number of flows: current value is -5/],
     ["flow-counter.top=2.5", /top must be a whole number/],
+    ["flow-counter.top=99999999999999999999", /top must be a whole number of flows: current value is 100000000000000000000/],
     ["flow-counter.interval=-1", /interval must be 0 or a number of seconds/],
   ] as const) {
     await t.rejects(runApp(file, { plugins: ["flow-counter"], options: [option] }), { name: "UsageError", message }, option);
