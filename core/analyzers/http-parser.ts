@@ -1196,15 +1196,12 @@ export class HttpConnectionParser {
       }
       return;
     }
-    if (req !== undefined && (req & kPendingExpect) !== 0 && !interim) {
+    if (req !== undefined && !interim) {
+      const from = this.#dirs[(req & kPendingFrom1) !== 0 ? 1 : 0];
       // A final answer before the body it was waiting for: the client may leave the body out.
-      const from = this.#dirs[(req & kPendingFrom1) !== 0 ? 1 : 0];
-      if (from.expectWaiting) from.bodyOptional = true;
-    }
-    if (tunnel && !interim) {
+      if ((req & kPendingExpect) !== 0 && from.expectWaiting) from.bodyOptional = true;
       // The tunnel was refused: the client goes on speaking HTTP.
-      const from = this.#dirs[(req & kPendingFrom1) !== 0 ? 1 : 0];
-      if (from.state === kStatePaused) this.#resetHead(from);
+      if (tunnel && from.state === kStatePaused) this.#resetHead(from);
     }
     if (interim || status === 204 || status === 304 || (req !== undefined && (req & kPendingHead) !== 0)) {
       this.#messageDone(d);

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, writeSync } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { basename, dirname, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { EventBus } from "../event-bus.ts";
@@ -18,7 +18,7 @@ import { builtinImportsIn } from "./builtin-imports.ts";
 import { importPlugin, loadedAsCommonJs, pluginSources, type PluginFile, withTimeout } from "./plugin-loader.ts";
 import { isDeno } from "../runtime/host-runtime.ts";
 import { resolvePluginOptions } from "./plugin-options.ts";
-import { fileKey, sameFile } from "../same-file.ts";
+import { fdKey, fileKey, sameFile } from "../same-file.ts";
 import { UsageError } from "../usage-error.ts";
 
 /** What `ctx.fail` throws: a configuration the plugin refuses. */
@@ -425,8 +425,7 @@ export class PluginHost {
         } catch (err) {
           throw new Error(`Cannot open ${path} for writing: ${errorText(err)}`);
         }
-        const st = fstatSync(fd);
-        host.opened.add(`${st.dev}:${st.ino}`);
+        host.opened.add(fdKey(fd));
         // A write that fails (a full disk) loses that file's output from there on: said once, and the
         // run ends with status 1; the plugin and the others go on.
         const writer: BufferedLineWriter = new BufferedLineWriter((chunk) => {
