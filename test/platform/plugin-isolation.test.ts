@@ -337,6 +337,23 @@ t.test("a plugin module whose top-level await never settles fails to load after 
   t.match(r.status, { message: /^Plugin file .*stuck\.mjs cannot be loaded: its module did not finish loading within 0\.3 s: a top-level await waits for something that does not come/ });
 });
 
+/**
+ * The CLI in a child process with plugin `name` from `dir`, once that plugin has logged "ready" (a
+ * plugin that holds the start forever: the run waits for a signal). Without the test runner's
+ * NODE_OPTIONS, which it puts back into every child's environment: its preloaded module listens to
+ * signals in the child too. (`env -u`, then exec: the pid stays node's.)
+ */
+async function readyHost(dir: string, name: string) {
+  const args = [process.execPath, join(repoRoot, "core/bin.js"), "-r", smallCapture(dir, 1), "--plugins-dir", dir, "--plugins", name];
+  const child = spawn("/bin/sh", ["-c", 'exec env -u NODE_OPTIONS "$@"', "sh", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+  child.stderr.setEncoding("utf8");
+  await new Promise<void>((resolve) => child.stderr.on("data", (c: string) => ((stderr += c), stderr.includes("ready") && resolve())));
+  return { child, stdout: () => stdout };
+}
+
 t.test("a second ^C ends the process at once, even while a plugin's teardown blocks the main thread", { skip: process.platform === "win32" ? "POSIX signals" : false }, async (t) => {
   const dir = pluginFolder(t);
   writePlugin(
@@ -348,14 +365,8 @@ t.test("a second ^C ends the process at once, even while a plugin's teardown blo
       ctx.log.info("ready");
     } }`,
   );
-  // Without the test runner's NODE_OPTIONS, which it puts back into every child's environment: its
-  // preloaded module listens to signals in the child too. (`env -u`, then exec: the pid stays node's.)
-  const args = [process.execPath, join(repoRoot, "core/bin.js"), "-r", smallCapture(dir, 1), "--plugins-dir", dir, "--plugins", "spinner"];
-  const child = spawn("/bin/sh", ["-c", 'exec env -u NODE_OPTIONS "$@"', "sh", ...args], { stdio: ["ignore", "ignore", "pipe"] });
   const started = Date.now();
-  let stderr = "";
-  child.stderr.setEncoding("utf8");
-  await new Promise<void>((resolve) => child.stderr.on("data", (c: string) => ((stderr += c), stderr.includes("ready") && resolve())));
+  const { child } = await readyHost(dir, "spinner");
   child.kill("SIGINT");
   await new Promise((r) => setTimeout(r, 500)); // the teardown is spinning by now
   child.kill("SIGINT");
@@ -376,13 +387,7 @@ t.test("one stop signal delivered twice at once (GNU timeout signals the command
     } }`,
   );
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    const args = [process.execPath, join(repoRoot, "core/bin.js"), "-r", smallCapture(dir, 1), "--plugins-dir", dir, "--plugins", "waiter"];
-    const child = spawn("/bin/sh", ["-c", 'exec env -u NODE_OPTIONS "$@"', "sh", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8");
-    await new Promise<void>((resolve) => child.stderr.on("data", (c: string) => ((stderr += c), stderr.includes("ready") && resolve())));
+    const { child, stdout } = await readyHost(dir, "waiter");
     // Sent back to back, the kernel merges the two; timeout's second comes once the host has taken
     // the first (the host is idle here: within a few milliseconds).
     child.kill(signal);
@@ -390,7 +395,7 @@ t.test("one stop signal delivered twice at once (GNU timeout signals the command
     child.kill(signal);
     const [code] = (await once(child, "exit")) as [number | null, string | null];
     t.equal(code, 0, `${signal} twice: a clean end`);
-    t.equal(stdout, "torn down\n", `${signal} twice: the teardown ran and its output was written`);
+    t.equal(stdout(), "torn down\n", `${signal} twice: the teardown ran and its output was written`);
   }
 });
 
