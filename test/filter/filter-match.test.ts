@@ -207,6 +207,28 @@ t.test("compileFilter() computes arithmetic in unsigned 32 bits", async (t) => {
     "2 * 3 % 4 = 6": true,
   });
 });
+t.test("compileFilter() reads the packet direction and interface index of Linux cooked headers, as libpcap does", async (t) => {
+  const sent = { packetType: "outgoing" } as const;
+  for (const [build, linktype] of [[linuxSll, kSll], [linuxSll2, kSll2]] as const) {
+    expectAll(t, build({}, syn), { "inbound": true, "outbound": false, "inbound and tcp port 80": true, "not outbound": true }, linktype);
+    expectAll(t, build(sent, syn), { "inbound": false, "outbound": true, "outbound and udp": false }, linktype);
+    // Broadcast, multicast and other-host packets all came in: only PACKET_OUTGOING is outbound.
+    for (const packetType of ["broadcast", "multicast", "other-host"] as const) {
+      t.equal(decide("inbound", build({ packetType }, syn), { linktype }), true, `${packetType} is inbound on ${linktype}`);
+    }
+  }
+  expectAll(t, linuxSll2({ interfaceIndex: 7 }, syn), { "ifindex 7": true, "ifindex 1": false, "ifindex 7 and outbound": false }, kSll2);
+});
+
+t.test("compileFilter() refuses inbound, outbound and ifindex where the frames do not record them", async (t) => {
+  for (const linktype of [kEthernet, kRawIp, kNull, kLoop, kIpv6]) {
+    const e = compileError("tcp and inbound", linktype);
+    t.match(e.message, /^Cannot use 'inbound' at position 8 on .*: its frames do not record their direction \(Linux cooked SLL\/SLL2/);
+    t.equal(e.pointer(), "tcp and inbound\n        ^^^^^^^");
+  }
+  t.match(compileError("outbound", kEthernet).message, /^Cannot use 'outbound'/);
+  t.match(compileError("ifindex 3", kSll).message, /^Cannot use 'ifindex 3' at position 0 on link type 113 \(Linux cooked v1\): its frames carry no interface index/);
+});
 
 t.test("compileFilter() refuses what cannot apply to a link type, with libpcap's reasons", async (t) => {
   const vlan = compileError("tcp and vlan", kRawIp);

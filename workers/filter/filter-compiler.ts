@@ -25,7 +25,7 @@
 import { FilterError } from "./filter-error.ts";
 import { describeLinkType, kOffsetNotSet } from "./filter-link-types.ts";
 import type { LinkType } from "./filter-link-types.ts";
-import type { ArithNode, ArithOp, FilterAst, FilterNode, LoadProto, ProtoAbbrevNode, Span } from "./filter-parser.ts";
+import type { ArithNode, ArithOp, CaptureMetaNode, FilterAst, FilterNode, LoadProto, ProtoAbbrevNode, Span } from "./filter-parser.ts";
 
 /** A 32-bit unsigned value computed from the packet. */
 export type Value =
@@ -91,6 +91,18 @@ const EtherType = {
 } as const;
 const Sap = { IP: 0x06, ISONS: 0xfe, NETBEUI: 0xf0, IPX: 0xe0, STP: 0x42, SNAP: 0xaa } as const;
 const kEtherMtu = 1500;
+
+/** Link types whose header records the packet's direction, and where (libpcap gen_inbound). */
+const kSlip = 8;
+const kPflog = 117;
+const kPppPppd = 166;
+const kIpnet = 226;
+const kLinuxSll = 113;
+const kLinuxSll2 = 276;
+/** Juniper's headers: after a 3-byte magic, a flags byte whose bit 0 is set for inbound packets. */
+const kJuniper = new Set([130, 131, 132, 133, 134, 135, 136, 137, 164, 167, 168, 178, 179, 180, 181, 183, 194, 200, 232, 233, 234, 238]);
+/** sll_pkttype / sll2_pkttype of a packet the capturing host sent (PACKET_OUTGOING). */
+const kPacketOutgoing = 4;
 
 function u32(v: number): number {
   return v >>> 0;
@@ -858,6 +870,45 @@ class Generator {
     }
   }
 
+  /**
+   * `inbound`, `outbound` and `ifindex N` (libpcap gen_inbound, gen_ifindex). In a capture file the
+   * direction is known only where the link-layer header records it, the interface index only in
+   * Linux cooked v2 headers; elsewhere libpcap refuses them when reading files (live on Linux it asks
+   * the kernel instead, which is what the host does live too: libpcap compiles live filters).
+   */
+  private captureMeta(n: CaptureMetaNode): Test {
+    const lt = this.lt.number;
+    const outbound = n.kind === "outbound";
+    if (n.kind === "ifindex") {
+      if (lt === kLinuxSll2) return this.cmp(Rel.LinkHeader, 4, 4, n.value);
+      throw this.error(
+        `Cannot use '${this.text(n)}' at position ${n.start} on ${this.linkName()}: its frames carry no interface index (only Linux cooked v2 headers do, as libpcap reads files)`,
+        n);
+    }
+    switch (lt) {
+      case kLinuxSll:
+      case kLinuxSll2: {
+        const sent = lt === kLinuxSll ? this.cmp(Rel.LinkHeader, 0, 2, kPacketOutgoing) : this.cmp(Rel.LinkHeader, 10, 1, kPacketOutgoing);
+        return outbound ? sent : not(sent);
+      }
+      case kSlip: {
+        const received = this.cmp(Rel.LinkHeader, 0, 1, 0);
+        return outbound ? not(received) : received;
+      }
+      case kIpnet:
+        return this.cmp(Rel.LinkHeader, 2, 2, outbound ? 1 : 2);
+      case kPflog:
+        return this.cmp(Rel.LinkHeader, 60, 1, outbound ? 2 : 1);
+      case kPppPppd:
+        return this.cmp(Rel.LinkHeader, 0, 1, outbound ? 1 : 0);
+    }
+    if (kJuniper.has(lt)) return this.mcmp(Rel.LinkHeader, 3, 1, outbound ? 0 : 1, 0x01);
+    throw this.error(
+      `Cannot use '${n.kind}' at position ${n.start} on ${this.linkName()}: its frames do not record their direction ` +
+        "(Linux cooked SLL/SLL2, SLIP, pflog, PPP-pppd, Solaris ipnet and Juniper headers do, as libpcap reads files; live, libpcap asks the kernel)",
+      n);
+  }
+
   node(n: FilterNode): Test {
     switch (n.kind) {
       case "and": {
@@ -894,6 +945,10 @@ class Generator {
         const t: Test = { op: "compare", jump: n.op === "ge" ? "ge" : "gt", a: { op: "wireLength" }, b: imm(n.value) };
         return n.op === "ge" ? t : not(t);
       }
+      case "inbound":
+      case "outbound":
+      case "ifindex":
+        return this.captureMeta(n);
       case "vlan":
         return this.vlan(n.id, n);
       case "mpls":

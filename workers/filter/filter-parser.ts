@@ -108,6 +108,16 @@ export interface LengthNode extends Span {
   readonly value: number;
 }
 
+/**
+ * `inbound` / `outbound` (the direction the capturing host saw the packet go) and `ifindex N` (the
+ * interface it was captured on): metadata that only some link-layer headers carry (filter-compiler.ts).
+ */
+export interface CaptureMetaNode extends Span {
+  readonly kind: "inbound" | "outbound" | "ifindex";
+  /** The interface index of `ifindex`; 0 for the others. */
+  readonly value: number;
+}
+
 /** `vlan [id]`: checks the outer tag and shifts every later offset by 4 bytes. */
 export interface VlanNode extends Span {
   readonly kind: "vlan";
@@ -150,7 +160,7 @@ export interface NotNode extends Span {
 /** Any node of a parsed filter. */
 export type FilterNode =
   | HostNode | Host6Node | EtherHostNode | PortNode | ProtoNode | ProtoAbbrevNode | RelationNode | LengthNode
-  | VlanNode | MplsNode | CastNode | ByteNode | BinaryNode | NotNode;
+  | CaptureMetaNode | VlanNode | MplsNode | CastNode | ByteNode | BinaryNode | NotNode;
 
 /** Protocols whose headers `proto[offset]` can index (libpcap gen_load). */
 export type LoadProto =
@@ -255,9 +265,6 @@ const unsupportedWords = new Map<string, string>([
   ["addr4", "802.11 address matching is not implemented"],
   ["ra", "802.11 address matching is not implemented"],
   ["ta", "802.11 address matching is not implemented"],
-  ["inbound", "packet direction (in Linux cooked SLL/SLL2 headers and pcapng epb_flags) is not implemented"],
-  ["outbound", "packet direction (in Linux cooked SLL/SLL2 headers and pcapng epb_flags) is not implemented"],
-  ["ifindex", "capture files read here carry no interface index metadata"],
   ["pppoed", "PPPoE matching is not implemented"],
   ["pppoes", "PPPoE matching is not implemented"],
   ["geneve", "Geneve matching is not implemented"],
@@ -278,7 +285,7 @@ const unsupportedWords = new Map<string, string>([
 const supportedList =
   "host, net, port, portrange, src/dst, ether host/src/dst, ether/ip/ip6 proto, ether broadcast/multicast, " +
   "ip, ip6, arp, rarp, tcp, udp, icmp, icmp6 and the other protocol names, vlan, mpls, less, greater, len, " +
-  "proto[offset:size] comparisons";
+  "inbound, outbound, ifindex, proto[offset:size] comparisons";
 
 /** Builds the error for a construct this implementation leaves out. */
 function unsupported(expression: string, word: string, span: Span, why: string): FilterError {
@@ -438,6 +445,19 @@ class Parser {
         if (n.kind !== "number") this.fail(n, `a number after '${w}'`);
         this.next();
         const node: LengthNode = { kind: "length", op: w === "less" ? "le" : "ge", value: n.value, start: t.start, end: n.end };
+        return { node: { k: "done", node }, q: noQualifiers };
+      }
+      if (w === "inbound" || w === "outbound") {
+        this.next();
+        const node: CaptureMetaNode = { kind: w, value: 0, start: t.start, end: t.end };
+        return { node: { k: "done", node }, q: noQualifiers };
+      }
+      if (w === "ifindex") {
+        this.next();
+        const n = this.peek();
+        if (n.kind !== "number") this.fail(n, "an interface index after 'ifindex'");
+        this.next();
+        const node: CaptureMetaNode = { kind: "ifindex", value: n.value, start: t.start, end: n.end };
         return { node: { k: "done", node }, q: noQualifiers };
       }
       if (w === "byte") return { node: { k: "done", node: this.byteOp() }, q: noQualifiers };
