@@ -69,6 +69,8 @@ Output:
   --format text|json       text for people (default), or one JSON object per line
   --stats                  print statistics to stderr at the end (a JSON line with --format json)
   --stats-interval SEC     also print a statistics line every SEC seconds
+  -n, --numeric            accepted for tcpdump's sake (-n, -nn, -nr FILE): addresses and
+                           ports are always shown as numbers, names are never looked up
   -h, --help               show this help
   --version                show the version
 
@@ -145,6 +147,7 @@ export const commandLineOptions = {
   "ring-size": { type: "string" },
   format: { type: "string" },
   stats: { type: "boolean" },
+  numeric: { type: "boolean", short: "n" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;

@@ -189,6 +189,12 @@ t.test("an option that takes one value, given twice, is a usage error (the first
   t.match(await parseCommandLine(["-r", sample, "--stats", "--stats", "--plugins", "a", "--plugins", "b", "-o", "a.x=1", "-o", "b.y=2"], () => {}), { stats: true, plugins: ["a", "b"] }, "flags and lists may repeat");
 });
 
+t.test("tcpdump's -n is accepted, alone, doubled and grouped with -r (the host never looks names up)", async (t) => {
+  for (const args of [["-n", "-r", sample], ["-nn", "-r", sample], ["-nr", sample], ["-nnr", sample], ["--numeric", "-r", sample]]) {
+    t.match(await parseCommandLine(args, () => {}), { read: sample }, args.join(" "));
+  }
+});
+
 t.test("host exits with 2 on -o for a plugin that is not loaded", async (t) => {
   const r = host(["-r", sample, "--plugins-dir", plugins.path, "--plugins", "packets", "-o", "flow-counter.top=5"]);
   t.equal(r.status, 2);
