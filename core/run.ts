@@ -3,7 +3,8 @@
  * The CLI parses arguments into a RunConfig and calls `runHost`; tests call it directly too.
  */
 import { Dispatcher, type DispatchStats } from "./dispatch/dispatcher.ts";
-import { decodedLinkTypes } from "../workers/layers/link-layer.ts";
+import { decodedLinkTypes, isSupportedLinkType } from "../workers/layers/link-layer.ts";
+import { describeLinkType } from "../workers/filter/filter-link-types.ts";
 import { EventBus } from "./event-bus.ts";
 import { Pipeline } from "./pipeline.ts";
 import { DecodePool, type WorkerCount } from "./pool/decode-pool.ts";
@@ -109,11 +110,11 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   if (live) {
     const user = config.user ? lookUpUser(config.user) : null;
     if (config.user && user === null) throw new UsageError(`Invalid -Z/--user "${config.user}": there is no such user`);
+    const guessed = iface === null;
     if (iface === null) {
       const chosenIface = defaultInterface(await listInterfaces().catch(liveError(null, config.filter)));
       if (chosenIface === null) throw new UsageError("No interface to capture on: give one with -i (see --list-interfaces) or read a file with -r");
       iface = chosenIface.name;
-      io.stderr(`host: listening on ${iface} (no -i given)`);
     }
     capture = await openLiveCapture(
       {
@@ -126,6 +127,10 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
       io.stderr,
     ).catch(liveError(iface, config.filter));
     if (user !== null) dropPrivileges(user, io);
+    // As tcpdump says it: the capture is open (frames are kept from now on) and what it delivers.
+    const lt = capture.linktype;
+    const known = isSupportedLinkType(lt) ? "" : `: not a link type the host decodes (${decodedLinkTypes}); frames are counted, not decoded`;
+    io.stderr(`host: listening on ${iface}${guessed ? " (no -i given)" : ""}, link type ${lt} (${describeLinkType(lt).description})${known}`);
   }
 
   const opened = performance.now();

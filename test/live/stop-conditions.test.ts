@@ -105,6 +105,7 @@ t.test("-c N stops the capture by itself after N packets: stats, status 0, N pac
   await traffic.stop();
 
   t.same(exit, { code: 0, signal: null }, "the run ends by itself with status 0");
+  t.equal(host.stderr[0], "host: listening on lo, link type 1 (Ethernet)", "it first says where it listens, as tcpdump does");
   t.equal(host.stats?.packets, 25, "the stats count N packets");
   t.equal(capinfosCount(file), 25, "the -w file holds N packets");
 });
