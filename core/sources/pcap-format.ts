@@ -14,6 +14,22 @@ const kRecordHeader = 16;
 const kModifiedRecordHeader = 24;
 const kLinkTypeEthernet = 1;
 
+/**
+ * Where a record header keeps its two lengths. libpcap swapped them at version 2.3 to match the bpf
+ * header; files older than that (and DG/UX's, version 543.0) have the wire length first, and some
+ * 2.3 files were written either way, so for those the smaller one is taken for the captured length.
+ */
+const kLengthsInOrder = 0;
+const kLengthsSwapped = 1;
+const kLengthsMaybeSwapped = 2;
+
+/** How a file of `major.minor` keeps its lengths, or null for a version libpcap does not read. */
+function lengthOrderOf(major: number, minor: number): number | null {
+  if (major === 543 && minor === 0) return kLengthsSwapped;
+  if (major !== 2 || minor > 4) return null;
+  return minor < 3 ? kLengthsSwapped : minor === 3 ? kLengthsMaybeSwapped : kLengthsInOrder;
+}
+
 /** The magic numbers libpcap reads (pcap_check_header); the other variants' files it refuses. */
 function isKnownMagic(m: number): boolean {
   return m === kMagicMicros || m === kMagicNanos || m === kMagicModified;
@@ -38,6 +54,7 @@ export class PcapFormat implements CaptureFormat {
   private recordHeader = kRecordHeader;
   private headerSeen = false;
   private linkType = 0;
+  private lengthOrder = kLengthsInOrder;
   linkTypes: number[] = [];
   /** The snapshot length from the file header (14 more for a modified Ethernet file, as libpcap). */
   snaplen = 0;
@@ -51,8 +68,13 @@ export class PcapFormat implements CaptureFormat {
       return;
     }
     const le = this.littleEndian;
-    const capLen = view.getUint32(pos + 8, le);
-    const wireLen = view.getUint32(pos + 12, le);
+    let capLen = view.getUint32(pos + 8, le);
+    let wireLen = view.getUint32(pos + 12, le);
+    if (this.lengthOrder !== kLengthsInOrder && (this.lengthOrder === kLengthsSwapped || capLen > wireLen)) {
+      const first = capLen;
+      capLen = wireLen;
+      wireLen = first;
+    }
     if (capLen > kMaxCapLen) {
       throw new Error(`record claims ${capLen} captured bytes, more than the maximum of ${kMaxCapLen} (the file is damaged)`);
     }
@@ -86,7 +108,10 @@ export class PcapFormat implements CaptureFormat {
     this.nanos = magic === kMagicNanos;
     this.recordHeader = magic === kMagicModified ? kModifiedRecordHeader : kRecordHeader;
     const major = view.getUint16(pos + 4, this.littleEndian);
-    if (major !== 2) throw new Error(`unsupported pcap version ${major}.${view.getUint16(pos + 6, this.littleEndian)}`);
+    const minor = view.getUint16(pos + 6, this.littleEndian);
+    const lengthOrder = lengthOrderOf(major, minor);
+    if (lengthOrder === null) throw new Error(`unsupported pcap version ${major}.${minor} (pcap files are version 2.0 to 2.4, as libpcap reads them)`);
+    this.lengthOrder = lengthOrder;
     this.snaplen = view.getUint32(pos + 16, this.littleEndian);
     // The upper 16 bits of the link-type field hold FCS information (pcap-savefile(5)).
     this.linkType = view.getUint32(pos + 20, this.littleEndian) & 0x03ffffff;

@@ -113,6 +113,57 @@ t.test("runHost cuts a modified Ethernet pcap's records at the snap length plus 
   t.same(raw.packets.map((p) => p.caplen), [100, 96, frames[0]!.length - 14], "only Ethernet gets the 14 bytes");
 });
 
+/**
+ * A pcap file of `list` claiming version `major.minor`, with each record's two lengths written wire
+ * length first where `swapped(i)` says so (as files before 2.3, and DG/UX's 543.0, have them).
+ */
+function withVersion(list: CaptureRecord[], major: number, minor: number, swapped: (i: number) => boolean): Uint8Array {
+  const bytes = encodePcap(list);
+  const view = new DataView(bytes.buffer);
+  view.setUint16(4, major, true);
+  view.setUint16(6, minor, true);
+  let at = kPcapHeaderLength;
+  list.forEach((r, i) => {
+    const caplen = view.getUint32(at + 8, true);
+    if (swapped(i)) {
+      view.setUint32(at + 8, view.getUint32(at + 12, true), true);
+      view.setUint32(at + 12, caplen, true);
+    }
+    at += kPcapRecordHeaderLength + caplen;
+  });
+  return bytes;
+}
+
+t.test("runHost reads the lengths of pcap versions before 2.3 (and 543.0) swapped, and of 2.3 either way, as libpcap does", async (t) => {
+  // Frames cut by the capturer, so that the two lengths differ: 20 bytes kept of each.
+  const cut = records().map((r) => ({ ...r, data: r.data.subarray(0, 20), originalLength: r.data.length }));
+  const want = cut.map((r) => [20, r.originalLength, hexOf(r.data)]);
+  for (const [major, minor] of [[2, 0], [2, 2], [543, 0]]) {
+    const run = await read(`version-${major}.${minor}.pcap`, withVersion(cut, major, minor, () => true));
+    t.same(run.errors, [], `${major}.${minor} is read`);
+    t.same(run.packets.map((p) => [p.caplen, p.len, p.data_hex]), want, `${major}.${minor}: wire length first`);
+  }
+  // 2.3 files were written both ways: the smaller length is the captured one.
+  const mixed = await read("version-2.3.pcap", withVersion(cut, 2, 3, (i) => i === 1));
+  t.same(mixed.packets.map((p) => [p.caplen, p.len, p.data_hex]), want, "2.3: either order");
+  const current = await read("version-2.4.pcap", withVersion(cut, 2, 4, () => false));
+  t.same(current.packets.map((p) => [p.caplen, p.len, p.data_hex]), want, "2.4: captured length first");
+});
+
+t.test("runHost refuses the pcap versions libpcap refuses, saying which it reads", async (t) => {
+  for (const [major, minor] of [[2, 5], [1, 0], [3, 0], [543, 1]]) {
+    const run = await read(`version-${major}.${minor}.pcap`, withVersion(records(), major, minor, () => false));
+    damaged(t, run, 0, 0, new RegExp(`unsupported pcap version ${major}\\.${minor} \\(pcap files are version 2\\.0 to 2\\.4`));
+  }
+});
+
+t.test("runHost reads a version 2.2 pcap's lengths as tshark does", { skip: wiresharkMissing }, async (t) => {
+  const cut = records().map((r) => ({ ...r, data: r.data.subarray(0, 20), originalLength: r.data.length }));
+  const run = await read("version-2.2-tshark.pcap", withVersion(cut, 2, 2, () => true));
+  const theirs = tsharkFields(run.path, ["frame.cap_len", "frame.len"]);
+  t.same(run.packets.map((p) => [String(p.caplen), String(p.len)]), theirs);
+});
+
 t.test("runHost gives every packet of a pcap the file's link type and cuts nothing the snap length did not cut", async (t) => {
   const raw = [ipv4({ src: "192.0.2.1", dst: "192.0.2.2" }, udp({ sport: 1, dport: 2 }, new Uint8Array(200))), ipv6({ src: "2001:db8::1", dst: "2001:db8::2" })];
   const run = await read("raw.pcap", encodePcap(raw, { linkType: LinkType.RAW, snaplen: 100 }));
