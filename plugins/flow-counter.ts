@@ -1,5 +1,8 @@
 import { definePlugin, type FlowRecord } from "../core/plugins/plugin-api.ts";
 
+/** "255.255.255.255:65535". */
+const kIpv4EndpointWidth = 21;
+
 /** "a:port", with IPv6 addresses in brackets so the port stays readable. */
 function endpoint(addr: string, port: number): string {
   return addr.includes(":") ? `[${addr}]:${port}` : `${addr}:${port}`;
@@ -70,12 +73,18 @@ export default definePlugin({
 
     const table = (title: string, flows: FlowRecord[]) => {
       const lines = [title];
-      lines.push(`${"proto".padEnd(5)} ${"a".padEnd(40)} ${"b".padEnd(40)} ${"packets".padStart(9)} ${"bytes".padStart(12)} state`);
-      for (const f of flows) {
+      const rows = flows.map((f) => [endpoint(f.a, f.aport), endpoint(f.b, f.bport)]);
+      // As wide as the widest endpoint shown (an IPv6 one takes up to 47 characters), and never
+      // narrower than an IPv4 one can be, so that IPv4 tables always have the same layout.
+      const aWidth = rows.reduce((w, [a]) => Math.max(w, a.length), kIpv4EndpointWidth);
+      const bWidth = rows.reduce((w, [, b]) => Math.max(w, b.length), kIpv4EndpointWidth);
+      lines.push(`${"proto".padEnd(5)} ${"a".padEnd(aWidth)} ${"b".padEnd(bWidth)} ${"packets".padStart(9)} ${"bytes".padStart(12)} state`);
+      flows.forEach((f, i) => {
+        const [a, b] = rows[i];
         lines.push(
-          `${f.proto.padEnd(5)} ${endpoint(f.a, f.aport).padEnd(40)} ${endpoint(f.b, f.bport).padEnd(40)} ${String(f.packets_ab + f.packets_ba).padStart(9)} ${String(flowBytes(f)).padStart(12)} ${f.state}`,
+          `${f.proto.padEnd(5)} ${a.padEnd(aWidth)} ${b.padEnd(bWidth)} ${String(f.packets_ab + f.packets_ba).padStart(9)} ${String(flowBytes(f)).padStart(12)} ${f.state}`,
         );
-      }
+      });
       for (const [proto, t] of [...totals].sort()) {
         lines.push(`total ${proto}: ${t.flows} flows, ${t.packets} packets, ${t.bytes} bytes`);
       }

@@ -88,9 +88,9 @@ t.test("flow-counter writes one JSON line per ended flow with exactly its docume
   ]);
 });
 
-/** A table row as flow-counter lays it out. */
-const row = (proto: string, a: string, b: string, packets: number, bytes: number, state: string) =>
-  `${proto.padEnd(5)} ${a.padEnd(40)} ${b.padEnd(40)} ${String(packets).padStart(9)} ${String(bytes).padStart(12)} ${state}`;
+/** A table row as flow-counter lays it out: endpoint columns as wide as the widest IPv4 one can be, or wider. */
+const row = (proto: string, a: string, b: string, packets: number, bytes: number, state: string, widths = [21, 21]) =>
+  `${proto.padEnd(5)} ${a.padEnd(widths[0]!)} ${b.padEnd(widths[1]!)} ${String(packets).padStart(9)} ${String(bytes).padStart(12)} ${state}`;
 
 t.test("flow-counter's text table lists the top N flows by bytes, then totals per protocol", async (t) => {
   const { small, big, medium, dns, records } = mixedCapture();
@@ -98,7 +98,7 @@ t.test("flow-counter's text table lists the top N flows by bytes, then totals pe
   const tcpBytes = total(small) + total(big) + total(medium);
   t.same(await count(t, records, "text", ["flow-counter.top=2"]), [
     "top 2 flows by bytes",
-    `proto ${"a".padEnd(40)} ${"b".padEnd(40)}   packets        bytes state`,
+    `proto ${"a".padEnd(21)} ${"b".padEnd(21)}   packets        bytes state`,
     row("tcp", "192.0.2.10:40002", "203.0.113.80:80", big.length, total(big), "closed"),
     row("tcp", "192.0.2.10:40003", "203.0.113.80:80", medium.length, total(medium), "closed"),
     `total tcp: 3 flows, ${tcpPackets} packets, ${tcpBytes} bytes`,
@@ -117,6 +117,21 @@ t.test("flow-counter's table shows every flow, biggest first, when N is larger t
     row("udp", "192.0.2.10:53000", "198.51.100.53:53", 2, total(dns), "open"),
   ]);
   t.equal(lines.length, 8, "four rows between the header and the two totals");
+});
+
+t.test("flow-counter's columns widen to the longest IPv6 endpoint, so that every row stays aligned", async (t) => {
+  const long = "2001:db8:ffff:ffff:ffff:ffff:ffff:fff1";
+  const v6 = new TcpConversation({ client: { ip: long, port: 65000 }, server: { ip: "2001:db8::80", port: 80 }, startNs: kStart });
+  const v6Packets = v6.handshake().send("client", "GET / HTTP/1.1\r\n\r\n").send("server", "x".repeat(9000)).close("client").packets;
+  const { big, records } = mixedCapture();
+  const lines = await count(t, [...v6Packets, ...records], "text", ["flow-counter.top=2"]);
+  const widths = [`[${long}]:65000`.length, 21];
+  t.same(lines.slice(1, 4), [
+    `proto ${"a".padEnd(widths[0]!)} ${"b".padEnd(21)}   packets        bytes state`,
+    row("tcp", `[${long}]:65000`, "[2001:db8::80]:80", v6Packets.length, total(v6Packets), "closed", widths),
+    row("tcp", "192.0.2.10:40002", "203.0.113.80:80", big.length, total(big), "closed", widths),
+  ]);
+  t.equal(new Set(lines.slice(1, 4).map((l) => l.indexOf(" ", 6 + widths[0]!))).size, 1, "the b column starts at the same place in every row");
 });
 
 t.test("flow-counter refuses a top that is not a whole number and an interval that is not seconds", async (t) => {
