@@ -325,8 +325,8 @@ function parseFlowTimeouts(text: string | undefined): FlowSettings {
   if (text === undefined) return settings;
   const keys = { tcp: "tcpTimeout", udp: "udpTimeout", linger: "closeLinger" } as const;
   for (const part of text.split(",")) {
-    const m = /^\s*(tcp|udp|linger)\s*=\s*([0-9.]+)\s*$/.exec(part);
-    const n = m === null ? NaN : Number(m[2]);
+    const m = /^\s*(tcp|udp|linger)\s*=\s*(\S*)\s*$/.exec(part);
+    const n = m === null ? NaN : decimalSeconds(m[2]!);
     if (m === null || !Number.isFinite(n) || n <= 0) {
       throw new UsageError(`Invalid --flow-timeouts "${text}": write e.g. tcp=300,udp=60,linger=1 (seconds above 0)`);
     }
@@ -335,9 +335,17 @@ function parseFlowTimeouts(text: string | undefined): FlowSettings {
   return settings;
 }
 
+/**
+ * Seconds written as a decimal number ("5", "0.25", ".5"), else NaN: one syntax for every option that
+ * takes seconds (Number() alone would also take "1e3", "0x10" and "").
+ */
+function decimalSeconds(text: string): number {
+  return /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(text) ? Number(text) : NaN;
+}
+
 function parseSeconds(text: string | undefined, flag: string): number {
   if (text === undefined) return 0;
-  const n = Number(text);
+  const n = decimalSeconds(text);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`Invalid ${flag} "${text}": give a number of seconds above 0`);
   if (n > kMaxTimerSeconds) throw new UsageError(`Invalid ${flag} "${text}": at most ${kMaxTimerSeconds}${kTimerLimitWhy}`);
   return n;

@@ -147,6 +147,11 @@ t.test("values past what the host can honour are usage errors that say the limit
   await refused(["--max-flows", "0"], /^Invalid --max-flows "0": give a whole number of at least 1$/);
   await refused(["--max-flows", "0x10"], /^Invalid --max-flows "0x10": give a whole number/);
   await refused(["-c", "1e3"], /^Invalid -c "1e3": give a whole number/);
+  // Seconds are decimal numbers, for every option that takes them.
+  await refused(["--duration", "1e3"], /^Invalid --duration "1e3": give a number of seconds above 0$/);
+  await refused(["--stats-interval", "0x10"], /^Invalid --stats-interval "0x10": give a number of seconds above 0$/);
+  await refused(["--flow-timeouts", "tcp=1e3"], /^Invalid --flow-timeouts "tcp=1e3": write e\.g\. tcp=300/);
+  t.match(await parseCommandLine(["-r", sample, "--duration", ".5", "--flow-timeouts", "tcp=2.5,udp=30."], () => {}), { duration: 0.5, flowSettings: { tcpTimeout: 2.5, udpTimeout: 30 } });
   const longest = await parseCommandLine(["-r", sample, "--duration", "2147483", "--ring-size", "1G", "--workers", "128"], () => {});
   t.match(longest, { duration: 2147483, ringBytes: 1 << 30, workers: 128 }, "the limits themselves are accepted");
   t.match(await parseCommandLine(["-r", sample, "--max-flows", "5000", "--flow-timeouts", "udp=10"], () => {}), { flowSettings: { maxFlows: 5000, udpTimeout: 10, tcpTimeout: 300 } });
