@@ -234,6 +234,26 @@ function defaultFits(type: OptionType, value: unknown): boolean {
 }
 
 /**
+ * Where a syntax error is, in a JavaScript plugin or the modules it imports ("file:line:column"), or
+ * null: Node's SyntaxError from import() names neither file nor line, esbuild's parser does. Its
+ * service is stopped at once (a failed load is rare, and a host that dropped root keeps no child).
+ */
+async function syntaxErrorPlace(path: string): Promise<string | null> {
+  const esbuild = await import("esbuild");
+  const dir = dirname(path);
+  try {
+    await esbuild.build({ entryPoints: [path], absWorkingDir: dir, bundle: true, write: false, logLevel: "silent", platform: "node", format: "esm", packages: "external" });
+  } catch (e) {
+    const errors = (e as { errors?: { text: string; location: { file: string; line: number; column: number } | null }[] }).errors ?? [];
+    const syntax = errors.find((m) => m.location !== null && !m.text.startsWith("Could not resolve"));
+    if (syntax?.location) return `${resolve(dir, syntax.location.file)}:${syntax.location.line}:${syntax.location.column + 1}`;
+  } finally {
+    await esbuild.stop();
+  }
+  return null;
+}
+
+/**
  * Imports a plugin module and checks its default export. `generation` makes a fresh module instance
  * for hot reload (ES modules are cached by URL, so each reload imports a new URL).
  */
@@ -260,7 +280,11 @@ export async function importPlugin(file: PluginFile, generation = 0, timeoutMs =
     // Node's message for a syntax error in a module names neither the file nor the line.
     const message = outcome.message.replace(/\s*\n\s*/g, " ");
     // The error may also be in a module the plugin imports: Node does not say which.
-    const hint = outcome instanceof SyntaxError && !isDeno && /\.[cm]?js$/.test(file.path) ? ` (node --check ${file.path}, and on the files it imports, shows where)` : "";
+    let hint = "";
+    if (outcome instanceof SyntaxError && !isDeno && /\.[cm]?js$/.test(file.path)) {
+      const place = await syntaxErrorPlace(file.path);
+      hint = place !== null ? ` at ${place}` : ` (node --check ${file.path}, and on the files it imports, shows where)`;
+    }
     throw new Error(`${where} cannot be loaded: ${message}${hint}`, { cause: outcome });
   }
   const def = mod.default as Partial<PluginDefinition> | undefined;

@@ -208,7 +208,13 @@ t.test("a plugin file that cannot be loaded is named, with where its error is wh
   const broken = join(dir, "broken.js");
   writeFileSync(broken, `export default {\n  name: "broken",\n  setup(ctx) { ctx.on("packet", () => { ) }\n};\n`);
   await t.rejects(runApp(file, { plugins: ["broken"], pluginDirs: [dir] }), {
-    message: `Plugin file ${broken} cannot be loaded: Unexpected token ')' (node --check ${broken}, and on the files it imports, shows where)`,
+    message: `Plugin file ${broken} cannot be loaded: Unexpected token ')' at ${broken}:3:41`,
+  });
+  // Also when the error is in a module the plugin imports.
+  writeFileSync(join(dir, "helper.mjs"), `export const x = 1;\nexport const y = ;\n`);
+  writeFileSync(join(dir, "importer.js"), `import { x } from "./helper.mjs";\nexport default { name: "importer", setup() {} };\n`);
+  await t.rejects(runApp(file, { plugins: ["importer"], pluginDirs: [dir] }), {
+    message: `Plugin file ${join(dir, "importer.js")} cannot be loaded: Unexpected token ';' at ${join(dir, "helper.mjs")}:2:18`,
   });
   // TypeScript's compiler names the line itself.
   writeFileSync(join(dir, "broken2.ts"), `export default {\n  name: "broken2",\n  setup(ctx) { ctx.on("packet", () => { ) }\n};\n`);
