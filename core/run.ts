@@ -215,7 +215,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
   }
   clearInterval(keepAlive);
 
-  pool = await DecodePool.create(ring, config.workers, live ? null : config.filter);
+  pool = await DecodePool.create(ring, config.workers, live ? null : config.filter, plugins.watch.buffer);
   const batch = Math.max(64, Math.min(kMaxBatch, ring.slotCount / 8));
   const pipeline = new Pipeline(ring, pool, dispatcher, batch);
   if (checkFilter !== null) pipeline.onLinkType = (lt, le) => checkFilter(config.filter!, lt, le);

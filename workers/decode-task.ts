@@ -14,6 +14,8 @@ export interface DecodeWorkerData {
    * main thread hashes the datagrams it reassembles from fragments, and must find the same flows.
    */
   flowHashSeed: number[];
+  /** The main thread's HandlerWatch buffer: workers say when a plugin's handler never returns (handler-watch.ts). */
+  handlerWatch: SharedArrayBuffer | null;
 }
 
 /** One batch: decode slot sequences [start, start + count). */

@@ -5,6 +5,7 @@
  * the thread, and decodes whole batches. Nothing here throws on bad packets: decoders report damage
  * in the result record, so a task only fails on a bug, which the pool turns into a clear error.
  */
+import { pid } from "node:process";
 import { threadId, workerData } from "node:worker_threads";
 import { FrameRing } from "../core/ring/frame-ring.ts";
 import {
@@ -22,6 +23,7 @@ import { kFlagFilteredOut, kResFlags, kResStride } from "./decode-result.ts";
 import type { DecodeTask, DecodeTaskResult, DecodeWorkerData } from "./decode-task.ts";
 import type { FilterAst, FrameFilter } from "./filter/pcap-filter.ts";
 import { threadCpuSeconds } from "../core/runtime/thread-cpu.ts";
+import { watchForStuckHandlers } from "../core/plugins/handler-watch.ts";
 import { kHelperThreadNice, lowerThisThreadPriority } from "../core/runtime/thread-priority.ts";
 
 const init = workerData as DecodeWorkerData;
@@ -30,6 +32,8 @@ lowerThisThreadPriority(kHelperThreadNice);
 // Before any frame is hashed: this thread's hashes must be the main thread's (see flow-hash.ts).
 setFlowHashSeed(init.flowHashSeed);
 const ring = FrameRing.attach(init.ring);
+// Idle while the main thread is stuck in a plugin's handler: this thread can say so.
+if (init.handlerWatch !== null) watchForStuckHandlers(init.handlerWatch, pid);
 const decoder = new FrameDecoder(ring.data, ring.slots, ring.results);
 // The filter compiler is loaded only when a filter is given.
 const filterModule = init.filter === null ? null : await import("./filter/pcap-filter.ts");

@@ -15,6 +15,7 @@ import type {
   TimerId,
 } from "./plugin-api.ts";
 import { builtinImportsIn } from "./builtin-imports.ts";
+import { HandlerWatch } from "./handler-watch.ts";
 import { importPlugin, loadedAsCommonJs, pluginSources, type PluginFile, withTimeout } from "./plugin-loader.ts";
 import { isDeno } from "../runtime/host-runtime.ts";
 import { resolvePluginOptions } from "./plugin-options.ts";
@@ -77,6 +78,8 @@ class PluginInstance {
   ms = 0;
   errors = 0;
   disabled = false;
+  /** The number its handler calls are marked with in the HandlerWatch (set when it starts). */
+  watchId = 0;
   /** How the plugin's own code appears in stack traces (see ownCode). */
   readonly code: OwnCode;
   constructor(
@@ -129,6 +132,8 @@ export class PluginHost {
   private readonly holds: Promise<unknown>[] = [];
   private readonly emitted = new Set<string>();
   private nextTimer = 1;
+  /** Which plugin's handler runs, for the decode workers to tell when one never returns. */
+  readonly watch = new HandlerWatch();
 
   constructor(
     private readonly bus: EventBus,
@@ -271,6 +276,7 @@ export class PluginHost {
   }
 
   private async start(p: PluginInstance): Promise<void> {
+    p.watchId = this.watch.register(p.name);
     const ctx = this.context(p, p.values);
     this.instances.set(p.name, p);
     this.latest.set(p.name, p);
@@ -337,6 +343,7 @@ export class PluginHost {
   private wrap(p: PluginInstance, event: string, handler: (ev: unknown) => unknown): (ev: unknown) => void {
     const where = `handler for "${event}"`;
     const onReject = (err: unknown) => this.fault(p, where, err);
+    const watch = this.watch;
     let calls = 0;
     return (ev: unknown) => {
       if (p.disabled) return;
@@ -344,12 +351,14 @@ export class PluginHost {
       const n = ++calls;
       const scale = n <= kExactCalls ? 1 : (n & (kSampleEvery - 1)) === 0 ? kSampleEvery : 0;
       const t0 = scale !== 0 ? performance.now() : 0;
+      watch.enter(p.watchId);
       try {
         const r = handler(ev) as { then?: unknown } | undefined;
         if (r != null && typeof r.then === "function") (r as Promise<unknown>).then(undefined, onReject);
       } catch (err) {
         this.fault(p, where, err);
       }
+      watch.leave();
       if (scale !== 0) p.ms += (performance.now() - t0) * scale;
     };
   }
@@ -367,11 +376,13 @@ export class PluginHost {
       const run = () => {
         if (!repeat) p.timers.delete(id);
         if (p.disabled) return;
+        host.watch.enter(p.watchId);
         try {
           fn();
         } catch (err) {
           host.fault(p, "timer", err);
         }
+        host.watch.leave();
       };
       if (!p.disabled) p.timers.set(id, repeat ? setInterval(run, ms) : setTimeout(run, ms));
       return id;

@@ -34,20 +34,20 @@ export class DecodePool {
   readonly maxThreads: number;
 
   /** Creates the pool; `entry` is the worker module to run (see workerModule()). */
-  static async create(ring: FrameRing, workers: WorkerCount, filter: string | null): Promise<DecodePool> {
+  static async create(ring: FrameRing, workers: WorkerCount, filter: string | null, handlerWatch: SharedArrayBuffer | null = null): Promise<DecodePool> {
     const entry = await workerModule(
       new URL("../../workers/decode-worker.ts", import.meta.url),
       new URL("../../workers/decode-worker.js", import.meta.url),
     );
-    return new DecodePool(ring, workers, filter, entry);
+    return new DecodePool(ring, workers, filter, entry, handlerWatch);
   }
 
-  private constructor(ring: FrameRing, workers: WorkerCount, filter: string | null, entry: string) {
+  private constructor(ring: FrameRing, workers: WorkerCount, filter: string | null, entry: string, handlerWatch: SharedArrayBuffer | null) {
     const max = workers === "auto" ? Math.max(1, availableParallelism()) : workers;
     const min = workers === "auto" ? 1 : workers;
     this.minThreads = min;
     this.maxThreads = max;
-    const data: DecodeWorkerData = { ring: ring.buffers, filter, flowHashSeed: flowHashSeed() };
+    const data: DecodeWorkerData = { ring: ring.buffers, filter, flowHashSeed: flowHashSeed(), handlerWatch };
     this.pool = new Piscina({
       filename: entry,
       minThreads: min,

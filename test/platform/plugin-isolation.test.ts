@@ -447,3 +447,28 @@ t.test("a mistyped -o for a later plugin ends the run before any plugin starts o
   t.match(r.status, { name: "UsageError", message: /-o later\.top: expected a number, got "ten"/ });
   t.equal(r.stdout, "", "the counter never started, so it printed no report");
 });
+
+t.test("a handler that never returns is reported after 10 s by another thread, with the plugin's name and how to end the host", { skip: process.platform === "win32" ? "POSIX signals" : false }, async (t) => {
+  const dir = pluginFolder(t);
+  writePlugin(dir, "looper", `{ name: "looper", description: "", setup(ctx) { let n = 0; ctx.on("packet", () => { if (++n === 3) for (;;); }); } }`);
+  const args = [process.execPath, join(repoRoot, "core/bin.js"), "-r", smallCapture(dir, 1), "--plugins-dir", dir, "--plugins", "looper"];
+  const child = spawn("/bin/sh", ["-c", 'exec env -u NODE_OPTIONS "$@"', "sh", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  t.teardown(() => child.kill("SIGKILL"));
+  let stderr = "";
+  const started = Date.now();
+  const reported = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 30_000);
+    child.stderr.setEncoding("utf8").on("data", (c: string) => {
+      stderr += c;
+      if (stderr.includes("\n")) (clearTimeout(timer), resolve(true));
+    });
+    child.on("exit", () => (clearTimeout(timer), resolve(false)));
+  });
+  t.ok(reported, "a line on stderr while the handler runs");
+  t.equal(
+    stderr,
+    `host: plugin looper: a handler has not returned for 10 s (an endless loop?); nothing is dispatched meanwhile and ^C cannot stop the host: end it with kill -KILL ${child.pid}\n`,
+  );
+  t.ok(Date.now() - started >= 10_000, "not before 10 s");
+  t.equal(child.exitCode, null, "the host is still running: nothing stopped the loop");
+});
