@@ -37,16 +37,21 @@ export class HandlerWatch {
     return this.names.length;
   }
 
-  /** Before a handler runs (two plain stores: this is on the dispatch path). */
-  enter(plugin: number): void {
+  /**
+   * Before a handler runs (plain stores: this is on the dispatch path). Returns what ran before, for
+   * leave(): a handler may emit an event whose handlers (other plugins') run inside its call.
+   */
+  enter(plugin: number): number {
     const w = this.words;
+    const outer = w[kPlugin];
     w[kPlugin] = plugin;
     w[kCalls]++;
+    return outer;
   }
 
-  /** After it returned or threw. */
-  leave(): void {
-    this.words[kPlugin] = 0;
+  /** After it returned or threw, with what enter() returned. */
+  leave(outer: number): void {
+    this.words[kPlugin] = outer;
   }
 }
 

@@ -351,14 +351,14 @@ export class PluginHost {
       const n = ++calls;
       const scale = n <= kExactCalls ? 1 : (n & (kSampleEvery - 1)) === 0 ? kSampleEvery : 0;
       const t0 = scale !== 0 ? performance.now() : 0;
-      watch.enter(p.watchId);
+      const outer = watch.enter(p.watchId);
       try {
         const r = handler(ev) as { then?: unknown } | undefined;
         if (r != null && typeof r.then === "function") (r as Promise<unknown>).then(undefined, onReject);
       } catch (err) {
         this.fault(p, where, err);
       }
-      watch.leave();
+      watch.leave(outer);
       if (scale !== 0) p.ms += (performance.now() - t0) * scale;
     };
   }
@@ -376,13 +376,13 @@ export class PluginHost {
       const run = () => {
         if (!repeat) p.timers.delete(id);
         if (p.disabled) return;
-        host.watch.enter(p.watchId);
+        const outer = host.watch.enter(p.watchId);
         try {
           fn();
         } catch (err) {
           host.fault(p, "timer", err);
         }
-        host.watch.leave();
+        host.watch.leave(outer);
       };
       if (!p.disabled) p.timers.set(id, repeat ? setInterval(run, ms) : setTimeout(run, ms));
       return id;
