@@ -1,4 +1,4 @@
-import { definePlugin, type Ipv6Event } from "../core/plugins/plugin-api.ts";
+import { definePlugin, type Ipv6Event, type PacketEvent } from "../core/plugins/plugin-api.ts";
 
 /**
  * One line per packet, in the spirit of `tcpdump -tt -n`: the default when no plugin is named.
@@ -17,7 +17,9 @@ import { definePlugin, type Ipv6Event } from "../core/plugins/plugin-api.ts";
  * Lengths are those tcpdump prints: what follows the header a line describes. ARP: the frame on the
  * wire after its link-layer header (padding included); ICMP and ICMPv6: the message, from the IP
  * header's length; TCP and UDP: the payload; another IP protocol: the IP payload after the header
- * and any IPv6 fragment header. A frame nothing was decoded from shows its own length.
+ * and any IPv6 extension headers (hop-by-hop, routing, destination options, fragment, AH), which
+ * tcpdump walks before it names the protocol. Where tcpdump prints no length (no next header, a
+ * mobility header) the line has none. A frame nothing was decoded from shows its own length.
  */
 export default definePlugin({
   name: "packet-printer",
@@ -34,6 +36,14 @@ export default definePlugin({
     let ipProto = -1;
     let ipPayload = -1;
     let json: Record<string, unknown> | null = null;
+    /**
+     * The packet's `packet` view. A packet's events come in one synchronous loop over one cursor
+     * (core/dispatch/dispatcher.ts), so during its later events this view still describes it: its
+     * bytes are read from there for the few packets whose events do not tell a length (its `data`
+     * is a new view each time it is read, which the hot path does not pay for).
+     */
+    let packet: PacketEvent | null = null;
+    const chain = new ExtensionChain();
     const flush = () => {
       if (pending !== null) ctx.out.line(pending);
       else if (json !== null) ctx.out.json(json);
@@ -71,6 +81,7 @@ export default definePlugin({
 
     ctx.on("packet", (p) => {
       startPacket();
+      packet = p;
       len = p.len;
       linkLen = linkHeaderLength(p.linktype);
       ip = "";
@@ -92,17 +103,22 @@ export default definePlugin({
       ipProto = h.protocol;
       // A zero total length (segmentation offload) says nothing: ICMP then counts what was captured.
       ipPayload = h.total_length >= h.header_length ? h.total_length - h.header_length : -1;
-      pending = `${ctx_ts(pending)} IP ${src} > ${dst}: ip-proto-${ipProto}, length ${Math.max(ipPayload, 0)}`;
+      pending = `${ctx_ts(pending)} IP ${src} > ${dst}: ${protocolText(ipProto, Math.max(ipPayload, 0))}`;
     });
     ctx.on("ipv6", (h) => {
       ip = "IP6";
       src = h.src;
       dst = h.dst;
       ipProto = h.protocol;
-      const ext = extensionBytes(h);
-      ipPayload = ext >= 0 ? h.payload_length - ext : -1;
-      // Other extension headers are counted in the length: the event does not give their size.
-      pending = `${ctx_ts(pending)} IP6 ${src} > ${dst}: ip-proto-${ipProto}, length ${ext >= 0 ? ipPayload : h.payload_length}`;
+      ipPayload = h.payload_length;
+      let shown = ipProto !== kNoNextHeader;
+      // Only a header followed by extension headers needs its bytes read (rarely: the hot path has none).
+      if (isExtensionHeader(h.next_header) && packet !== null && walkExtensions(packet.data, linkLen, h, chain)) {
+        ipProto = chain.protocol;
+        ipPayload = h.payload_length - chain.bytes;
+        shown = chain.lengthShown;
+      }
+      pending = `${ctx_ts(pending)} IP6 ${src} > ${dst}: ${protocolText(ipProto, shown ? Math.max(ipPayload, 0) : -1)}`;
     });
     ctx.on("tcp", (s) => {
       const ack = s.flags & 0x10 ? `, ack ${s.ack}` : "";
@@ -149,15 +165,91 @@ function linkHeaderLength(linktype: number): number {
   }
 }
 
+/** "ip-proto-P, length N", or "ip-proto-P" alone for a `length` of -1 (where tcpdump prints none). */
+function protocolText(proto: number, length: number): string {
+  return length < 0 ? `ip-proto-${proto}` : `ip-proto-${proto}, length ${length}`;
+}
+
+const kNoNextHeader = 59;
+const kMobilityHeader = 135;
+
+/** True for the IPv6 next-header values the decoder walks past as extension headers (ESP ends the walk). */
+function isExtensionHeader(nextHeader: number): boolean {
+  switch (nextHeader) {
+    case 0: // hop-by-hop options
+    case 43: // routing
+    case 44: // fragment
+    case 51: // authentication header
+    case 60: // destination options
+    case kMobilityHeader:
+      return true;
+  }
+  return false;
+}
+
+/** What walkExtensions() found: filled in place, one per plugin instance. */
+class ExtensionChain {
+  /** The protocol after the extension headers (past a fragment header that is not the first, the fragment's). */
+  protocol = 0;
+  /** Bytes of extension headers before it. */
+  bytes = 0;
+  /**
+   * False where tcpdump prints no length: "no next header" (59), and a mobility header, to whose
+   * printer it hands the rest. A fragment that is not the first always has one: "frag (offset|length)".
+   */
+  lengthShown = true;
+}
+
 /**
- * Bytes of IPv6 extension headers between the header and the protocol it carries, when the event
- * tells: none, or a lone fragment header (8 bytes); -1 otherwise. `extensions` is read only when
- * `next_header` says there are some, since it builds an array.
+ * Walks the extension headers after the IPv6 header `h` in the frame `d`, as tcpdump's ip6_print
+ * does before it names the protocol and prints the length left: hop-by-hop, routing and destination
+ * options ((n + 1) * 8 bytes), AH ((n + 2) * 4), fragment (8; a fragment that is not the first ends
+ * the walk, and its length is what follows the fragment header). A mobility header ends it too, and
+ * tcpdump then prints no length. Returns false when the header is not found in the frame.
+ *
+ * The event does not say where the header starts, and what comes before it varies (VLAN tags, MPLS
+ * labels, NFLOG TLVs, an IPv4 header in 6in4), so it is looked for from `from`, where the link-layer
+ * header ends when the plugin knows: the first place whose 8 bytes are those the event gives
+ * (version, traffic class, flow label, payload length, next header, hop limit). The decoder walked
+ * the same headers within the captured bytes before it emitted the event; bounds are checked anyway.
  */
-function extensionBytes(h: Ipv6Event): number {
-  if (h.next_header === h.protocol) return 0;
-  const names = h.extensions;
-  return names.length === 1 && names[0] === "fragment" ? 8 : -1;
+function walkExtensions(d: Uint8Array, from: number, h: Ipv6Event, out: ExtensionChain): boolean {
+  const b0 = 0x60 | (h.traffic_class >> 4);
+  const b1 = ((h.traffic_class & 0x0f) << 4) | (h.flow_label >> 16);
+  const flow = h.flow_label & 0xffff;
+  const plen = h.payload_length;
+  const first = h.next_header;
+  const hops = h.hop_limit;
+  let at = -1;
+  for (let i = Math.max(from, 0); i + 40 <= d.length; i++) {
+    if (d[i] === b0 && d[i + 1] === b1 && ((d[i + 2] << 8) | d[i + 3]) === flow && ((d[i + 4] << 8) | d[i + 5]) === plen && d[i + 6] === first && d[i + 7] === hops) {
+      at = i;
+      break;
+    }
+  }
+  if (at < 0) return false;
+  let next = first;
+  let p = at + 40;
+  out.bytes = 0;
+  out.lengthShown = true;
+  while (isExtensionHeader(next) && p + 8 <= d.length) {
+    if (next === kMobilityHeader) {
+      out.lengthShown = false;
+      break;
+    }
+    const size = next === 44 ? 8 : next === 51 ? (d[p + 1] + 2) * 4 : (d[p + 1] + 1) * 8;
+    const laterFragment = next === 44 && ((d[p + 2] << 8) | d[p + 3]) >> 3 !== 0;
+    next = d[p];
+    p += size;
+    out.bytes += size;
+    if (laterFragment) {
+      out.protocol = next;
+      return true;
+    }
+  }
+  out.protocol = next;
+  if (next === kNoNextHeader) out.lengthShown = false;
+  return true;
 }
 
 /** The timestamp at the start of a pending line. */

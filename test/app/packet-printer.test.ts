@@ -193,6 +193,37 @@ t.test("ARP in a Linux cooked capture counts from after the cooked header (16 by
   t.same(await print(t, "sll2.pcap", [{ data: linuxSll2({}, whoHas) }], { linkType: LinkType.LINUX_SLL2 }), [line]);
 });
 
+/** IPv6 packets whose extension headers (hop-by-hop, routing, destination options, fragment, AH, mobility) come before a protocol that is not decoded. */
+const hopByHop = { type: "hop-by-hop", options: Uint8Array.of(5, 2, 0, 0) } as const;
+const twentyFour = new Uint8Array(24);
+const extensionRecords: CaptureRecord[] = [
+  { data: ethernet({}, ipv6({ src: a6, dst: b6, extensions: [hopByHop], protocol: 253 }, twentyFour)) },
+  { data: ethernet({}, ipv6({ src: a6, dst: b6, extensions: [{ type: "routing", addresses: [b6] }, { type: "destination", options: new Uint8Array(10) }], protocol: 47 }, twentyFour)) },
+  { data: ethernet({}, ipv6({ src: a6, dst: b6, extensions: [hopByHop, { type: "fragment", id: 5, more: true }], protocol: 253 }, twentyFour)) },
+  { data: ethernet({}, ipv6({ src: a6, dst: b6, extensions: [hopByHop, { type: "fragment", id: 5, offset: 64 }], protocol: 17 }, twentyFour)) },
+  { data: ethernet({}, ipv6({ src: a6, dst: b6, extensions: [{ type: "ah", spi: 256, sequence: 1 }], protocol: 89 }, twentyFour)) },
+  { data: ethernet({ vlans: [{ vid: 3 }, { vid: 4 }] }, ipv6({ src: a6, dst: b6, trafficClass: 0xab, flowLabel: 0x12345, extensions: [hopByHop], protocol: 50 }, twentyFour)) },
+  { data: ethernet({}, ipv6({ src: a6, dst: b6, extensions: [{ type: "destination" }] })) },
+  { data: ethernet({}, ipv6({ src: a6, dst: b6, extensions: [hopByHop, { type: "raw", code: 135, bytes: Uint8Array.of(59, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) }] })) },
+];
+const mldReport = ethernet({}, ipv6({ src: a6, dst: b6, extensions: [hopByHop] }, icmpv6({ type: 143 }, new Uint8Array(20))));
+extensionRecords.push({ data: mldReport.subarray(0, 80), originalLength: mldReport.length });
+
+t.test("IPv6: the length is what follows the extension headers, and there is none after no next header or a mobility header, as tcpdump prints", async (t) => {
+  const at = times(extensionRecords.length);
+  t.same(await print(t, "extensions.pcap", extensionRecords), [
+    `${at[0]} IP6 ${a6} > ${b6}: ip-proto-253, length 24`,
+    `${at[1]} IP6 ${a6} > ${b6}: ip-proto-47, length 24`,
+    `${at[2]} IP6 ${a6} > ${b6}: ip-proto-253, length 24`,
+    `${at[3]} IP6 ${a6} > ${b6}: ip-proto-17, length 24`,
+    `${at[4]} IP6 ${a6} > ${b6}: ip-proto-89, length 24`,
+    `${at[5]} IP6 ${a6} > ${b6}: ip-proto-50, length 24`,
+    `${at[6]} IP6 ${a6} > ${b6}: ip-proto-59`,
+    `${at[7]} IP6 ${a6} > ${b6}: ip-proto-135`,
+    `${at[8]} IP6 ${a6} > ${b6}: ICMP6 type 143 code 0, length 28`,
+  ]);
+});
+
 /** A skip reason when tcpdump cannot be run, otherwise false. */
 const tcpdumpMissing: string | false = (() => {
   const r = spawnSync("tcpdump", ["--version"], { encoding: "utf8" });
@@ -215,8 +246,12 @@ function tcpdumpLengths(line: string): string[] {
   return [...line.matchAll(/length (\d+)|ip-proto-\d+ (\d+)|frag \(\d+\|(\d+)\)$/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
 }
 
-/** Checks, line by line, that packet-printer's length is one tcpdump prints for the same packet. */
-function sameLengthsAsTcpdump(t: Test, file: string, ours: readonly string[]): void {
+/**
+ * Checks, line by line, that packet-printer's length is one tcpdump prints for the same packet; when
+ * `strict`, also that it prints none where tcpdump prints none (for files whose every line is one
+ * packet-printer should print as tcpdump does, unlike DNS's "(N)").
+ */
+function sameLengthsAsTcpdump(t: Test, file: string, ours: readonly string[], strict = false): void {
   const theirs = tcpdumpLines(file);
   t.equal(ours.length, theirs.length, `${file}: one line per packet, as tcpdump`);
   let compared = 0;
@@ -225,7 +260,10 @@ function sameLengthsAsTcpdump(t: Test, file: string, ours: readonly string[]): v
     t.equal(line.slice(0, line.indexOf(" ")), other.slice(0, other.indexOf(" ")), `${file}: line ${i + 1} is the same packet`);
     const expected = tcpdumpLengths(other);
     const length = /length (\d+)(?!.*length \d)/.exec(line)?.[1];
-    if (expected.length === 0) return;
+    if (expected.length === 0) {
+      if (strict) t.equal(length, undefined, `${file}: line ${i + 1} has no length, as tcpdump`, { found: line, wanted: other });
+      return;
+    }
     compared++;
     t.ok(length !== undefined && expected.includes(length), `${file}: line ${i + 1} has tcpdump's length`, { found: line, wanted: other });
   });
@@ -238,11 +276,12 @@ t.test("tcpdump prints the same lengths for the same packets", { skip: tcpdumpMi
     ["lengths.pcap", ethernetRecords, undefined],
     ["sll.pcap", [{ data: linuxSll({}, whoHas) }], { linkType: LinkType.LINUX_SLL }],
     ["sll2.pcap", [{ data: linuxSll2({}, whoHas) }], { linkType: LinkType.LINUX_SLL2 }],
+    ["extensions.pcap", extensionRecords, undefined],
   ];
   for (const [name, records, options] of files) {
     const file = writeCapture(dir, name, records, options);
     const r = await runApp(file, { plugins: ["packet-printer"], format: "text" });
-    sameLengthsAsTcpdump(t, file, r.lines);
+    sameLengthsAsTcpdump(t, file, r.lines, name === "extensions.pcap");
   }
 });
 
