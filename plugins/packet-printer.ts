@@ -18,8 +18,8 @@ import { definePlugin, type Ipv6Event, type PacketEvent } from "../core/plugins/
  * wire after its link-layer header (padding included); ICMP and ICMPv6: the message, from the IP
  * header's length; TCP and UDP: the payload; another IP protocol: the IP payload after the header
  * and any IPv6 extension headers (hop-by-hop, routing, destination options, fragment, AH), which
- * tcpdump walks before it names the protocol. Where tcpdump prints no length (no next header, a
- * mobility header) the line has none. A frame nothing was decoded from shows its own length.
+ * tcpdump walks before it names the protocol. Where tcpdump prints no length (an IPv4 fragment
+ * other than the first, no next header, a mobility header) the line has none. A frame nothing was decoded from shows its own length.
  */
 export default definePlugin({
   name: "packet-printer",
@@ -103,7 +103,9 @@ export default definePlugin({
       ipProto = h.protocol;
       // A zero total length (segmentation offload) says nothing: ICMP then counts what was captured.
       ipPayload = h.total_length >= h.header_length ? h.total_length - h.header_length : -1;
-      pending = `${ctx_ts(pending)} IP ${src} > ${dst}: ${protocolText(ipProto, Math.max(ipPayload, 0))}`;
+      // A fragment after the first says only its protocol ("ip-proto-17"), as does "no next header".
+      const shown = h.fragment_offset === 0 && ipProto !== kNoNextHeader;
+      pending = `${ctx_ts(pending)} IP ${src} > ${dst}: ${protocolText(ipProto, shown ? Math.max(ipPayload, 0) : -1)}`;
     });
     ctx.on("ipv6", (h) => {
       ip = "IP6";
