@@ -35,6 +35,14 @@ export default definePlugin({
     /** Protocol of the last IP header and its payload after the header (-1: not told by the header). */
     let ipProto = -1;
     let ipPayload = -1;
+    /**
+     * Protocol of the packet's IPv4 header, -1 before one. The host emits the first IPv4 header and
+     * then the first IPv6 header of a packet, whichever carries the other; tcpdump's line ends with the
+     * inner one. An IPv6 header after an IPv4 one is inside it only when the IPv4 header says so (41,
+     * 6in4); otherwise the IPv4 header was inside the IPv6 one (4in6) and is the one to print. (The
+     * decoder opens one tunnel, so a third header is never decoded.)
+     */
+    let ip4Proto = -1;
     let json: Record<string, unknown> | null = null;
     /**
      * The packet's `packet` view. A packet's events come in one synchronous loop over one cursor
@@ -68,10 +76,16 @@ export default definePlugin({
     if (ctx.format === "json") {
       ctx.on("packet", (p) => {
         startPacket();
+        ip4Proto = -1;
         json = { type: "packet", ts: p.ts, frame: p.frame, len: p.len, caplen: p.caplen, linktype: p.linktype };
       });
-      ctx.on("ipv4", (h) => void (json && Object.assign(json, { src: h.src, dst: h.dst, ip: 4 })));
-      ctx.on("ipv6", (h) => void (json && Object.assign(json, { src: h.src, dst: h.dst, ip: 6 })));
+      ctx.on("ipv4", (h) => {
+        ip4Proto = h.protocol;
+        if (json) Object.assign(json, { src: h.src, dst: h.dst, ip: 4 });
+      });
+      ctx.on("ipv6", (h) => {
+        if (ip4Proto < 0 || ip4Proto === kIpv6InIpv4) json && Object.assign(json, { src: h.src, dst: h.dst, ip: 6 });
+      });
       ctx.on("tcp", (s) => void (json && Object.assign(json, { proto: "tcp", src: s.src, dst: s.dst, sport: s.sport, dport: s.dport, flags: s.flag_text })));
       ctx.on("udp", (d) => void (json && Object.assign(json, { proto: "udp", src: d.src, dst: d.dst, sport: d.sport, dport: d.dport })));
       ctx.on("malformed", (m) => void (json && Object.assign(json, { malformed: `${m.layer}: ${m.reason}` })));
@@ -87,6 +101,7 @@ export default definePlugin({
       ip = "";
       ipProto = -1;
       ipPayload = -1;
+      ip4Proto = -1;
       pending = `${p.ts.toFixed(6)} ${p.unsupported ? `link type ${p.linktype}` : "?"}, length ${p.len}`;
     });
     ctx.on("ethernet", (e) => {
@@ -97,6 +112,7 @@ export default definePlugin({
       pending = `${ctx_ts(pending)} ARP, ${op}, length ${len - linkLen}`;
     });
     ctx.on("ipv4", (h) => {
+      ip4Proto = h.protocol;
       ip = "IP";
       src = h.src;
       dst = h.dst;
@@ -108,6 +124,7 @@ export default definePlugin({
       pending = `${ctx_ts(pending)} IP ${src} > ${dst}: ${protocolText(ipProto, shown ? Math.max(ipPayload, 0) : -1)}`;
     });
     ctx.on("ipv6", (h) => {
+      if (ip4Proto >= 0 && ip4Proto !== kIpv6InIpv4) return; // 4in6: the IPv4 header's line stands
       ip = "IP6";
       src = h.src;
       dst = h.dst;
@@ -173,6 +190,7 @@ function protocolText(proto: number, length: number): string {
 }
 
 const kNoNextHeader = 59;
+const kIpv6InIpv4 = 41;
 const kMobilityHeader = 135;
 
 /** True for the IPv6 next-header values the decoder walks past as extension headers (ESP ends the walk). */

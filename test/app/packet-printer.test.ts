@@ -228,6 +228,52 @@ t.test("IPv6: the length is what follows the extension headers, and there is non
   ]);
 });
 
+/** IP in IP: IPv4 in IPv6 (4in6, the host's events give the inner header first), IPv6 in IPv4 (6in4), 4in4 and 6in6. */
+const c = "198.51.100.1";
+const d = "198.51.100.2";
+const c6 = "2001:db8::3";
+const d6 = "2001:db8::4";
+const tunnelRecords: CaptureRecord[] = [
+  { data: ethernet({}, ipv6({ src: a6, dst: b6 }, ipv4({ src: c, dst: d }, udp({ sport: 5000, dport: 5001 }, twentyFour)))) },
+  { data: ethernet({}, ipv6({ src: a6, dst: b6, extensions: [hopByHop] }, ipv4({ src: c, dst: d, protocol: 253 }, twentyFour))) },
+  { data: ethernet({}, ipv6({ src: a6, dst: b6 }, ipv4({ src: c, dst: d, id: 3, fragmentOffset: 64, protocol: 17 }, twentyFour))) },
+  { data: ethernet({}, ipv6({ src: a6, dst: b6 }, ipv4({ src: c, dst: d }, icmpv4Echo({ id: 1, seq: 1 }, twentyFour)))) },
+  { data: ethernet({}, ipv4({ src: a, dst: b }, ipv6({ src: c6, dst: d6 }, udp({ sport: 5000, dport: 5001 }, twentyFour)))) },
+  { data: ethernet({}, ipv4({ src: a, dst: b }, ipv6({ src: c6, dst: d6, extensions: [{ type: "destination" }], protocol: 253 }, twentyFour))) },
+  { data: ethernet({}, ipv4({ src: a, dst: b }, ipv4({ src: c, dst: d }, tcp({ sport: 5000, dport: 80, seq: 1, flags: "S" })))) },
+  { data: ethernet({}, ipv6({ src: a6, dst: b6 }, ipv6({ src: c6, dst: d6 }, udp({ sport: 5000, dport: 5001 }, twentyFour)))) },
+];
+
+t.test("IP in IP: the line is the inner packet's, labelled IP or IP6 by the inner header, as the end of tcpdump's line", async (t) => {
+  const at = times(tunnelRecords.length);
+  t.same(await print(t, "tunnels.pcap", tunnelRecords), [
+    `${at[0]} IP ${c}.5000 > ${d}.5001: UDP, length 24`,
+    `${at[1]} IP ${c} > ${d}: ip-proto-253, length 24`,
+    `${at[2]} IP ${c} > ${d}: ip-proto-17`,
+    `${at[3]} IP ${c} > ${d}: ICMP type 8 code 0, length 32`,
+    `${at[4]} IP6 ${c6}.5000 > ${d6}.5001: UDP, length 24`,
+    `${at[5]} IP6 ${c6} > ${d6}: ip-proto-253, length 24`,
+    `${at[6]} IP ${c}.5000 > ${d}.80: Flags [S], seq 1, win 65535, length 0`,
+    `${at[7]} IP6 ${c6}.5000 > ${d6}.5001: UDP, length 24`,
+  ]);
+});
+
+t.test("IP in IP, as JSON: `ip` is the inner header's version, like its addresses", async (t) => {
+  const file = writeCapture(tempFolder(t), "tunnels.pcap", tunnelRecords.slice(0, 5));
+  const r = await runApp(file, { plugins: ["packet-printer"], format: "json" });
+  t.equal(r.status, 0, "the run succeeds");
+  t.same(
+    r.lines.map((line) => JSON.parse(line) as Record<string, unknown>).map(({ ip, src, dst }) => ({ ip, src, dst })),
+    [
+      { ip: 4, src: c, dst: d },
+      { ip: 4, src: c, dst: d },
+      { ip: 4, src: c, dst: d },
+      { ip: 4, src: c, dst: d },
+      { ip: 6, src: c6, dst: d6 },
+    ],
+  );
+});
+
 /** A skip reason when tcpdump cannot be run, otherwise false. */
 const tcpdumpMissing: string | false = (() => {
   const r = spawnSync("tcpdump", ["--version"], { encoding: "utf8" });
@@ -251,9 +297,21 @@ function tcpdumpLengths(line: string): string[] {
 }
 
 /**
+ * The last "IP a > b" or "IP6 a > b" of a line, without ports: in tcpdump's, the innermost IP header
+ * of a tunnel, which packet-printer's line starts with. Null for a line without one (ARP).
+ */
+function innermostIp(line: string): string | null {
+  const all = [...line.matchAll(/\b(IP6?) (\S+) > (\S+?):? /g)];
+  const last = all[all.length - 1];
+  const address = (text: string) => (text.includes(":") ? text.replace(/\.\d+$/, "") : text.replace(/^((?:\d+\.){3}\d+)\.\d+$/, "$1"));
+  return last === undefined ? null : `${last[1]} ${address(last[2]!)} > ${address(last[3]!)}`;
+}
+
+/**
  * Checks, line by line, that packet-printer's length is one tcpdump prints for the same packet; when
- * `strict`, also that it prints none where tcpdump prints none (for files whose every line is one
- * packet-printer should print as tcpdump does, unlike DNS's "(N)").
+ * `strict`, also that it prints none where tcpdump prints none and that it describes the same (the
+ * innermost) IP header, for files whose every line packet-printer should print as tcpdump does
+ * (unlike DNS's "(N)" or an ICMP error that quotes a header).
  */
 function sameLengthsAsTcpdump(t: Test, file: string, ours: readonly string[], strict = false): void {
   const theirs = tcpdumpLines(file);
@@ -264,6 +322,7 @@ function sameLengthsAsTcpdump(t: Test, file: string, ours: readonly string[], st
     t.equal(line.slice(0, line.indexOf(" ")), other.slice(0, other.indexOf(" ")), `${file}: line ${i + 1} is the same packet`);
     const expected = tcpdumpLengths(other);
     const length = /length (\d+)(?!.*length \d)/.exec(line)?.[1];
+    if (strict) t.equal(innermostIp(line), innermostIp(other), `${file}: line ${i + 1} describes tcpdump's innermost IP header`, { found: line, wanted: other });
     if (expected.length === 0) {
       if (strict) t.equal(length, undefined, `${file}: line ${i + 1} has no length, as tcpdump`, { found: line, wanted: other });
       return;
@@ -281,6 +340,7 @@ t.test("tcpdump prints the same lengths for the same packets", { skip: tcpdumpMi
     ["sll.pcap", [{ data: linuxSll({}, whoHas) }], { linkType: LinkType.LINUX_SLL }],
     ["sll2.pcap", [{ data: linuxSll2({}, whoHas) }], { linkType: LinkType.LINUX_SLL2 }],
     ["extensions.pcap", extensionRecords, undefined],
+    ["tunnels.pcap", tunnelRecords, undefined],
   ];
   for (const [name, records, options] of files) {
     const file = writeCapture(dir, name, records, options);
