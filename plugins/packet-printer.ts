@@ -15,7 +15,8 @@ import { definePlugin, type Ipv6Event, type PacketEvent } from "../core/plugins/
  * packet; the writes themselves are batched by the host's output writer.)
  *
  * Lengths are those tcpdump prints: what follows the header a line describes. ARP: the frame on the
- * wire after its link-layer header (padding included); ICMP and ICMPv6: the message, from the IP
+ * wire after its link-layer header (padding included) and any 802.2 LLC/SNAP header (on an 802.3
+ * frame, only what its length field covers); ICMP and ICMPv6: the message, from the IP
  * header's length; TCP and UDP: the payload; another IP protocol: the IP payload after the header
  * and any IPv6 extension headers (hop-by-hop, routing, destination options, fragment, AH), which
  * tcpdump walks before it names the protocol. Where tcpdump prints no length (an IPv4 fragment
@@ -84,7 +85,7 @@ export default definePlugin({
         if (json) Object.assign(json, { src: h.src, dst: h.dst, ip: 4 });
       });
       ctx.on("ipv6", (h) => {
-        if (ip4Proto < 0 || ip4Proto === kIpv6InIpv4) json && Object.assign(json, { src: h.src, dst: h.dst, ip: 6 });
+        if (json && (ip4Proto < 0 || ip4Proto === kIpv6InIpv4)) Object.assign(json, { src: h.src, dst: h.dst, ip: 6 });
       });
       ctx.on("tcp", (s) => void (json && Object.assign(json, { proto: "tcp", src: s.src, dst: s.dst, sport: s.sport, dport: s.dport, flags: s.flag_text })));
       ctx.on("udp", (d) => void (json && Object.assign(json, { proto: "udp", src: d.src, dst: d.dst, sport: d.sport, dport: d.dport })));
@@ -109,7 +110,9 @@ export default definePlugin({
     });
     ctx.on("arp", (a) => {
       const op = a.operation === 1 ? `Request who-has ${a.target_ip} tell ${a.sender_ip}` : a.operation === 2 ? `Reply ${a.sender_ip} is-at ${a.sender_mac}` : `operation ${a.operation}`;
-      pending = `${ctx_ts(pending)} ARP, ${op}, length ${len - linkLen}`;
+      // The frame's bytes say whether an LLC/SNAP header comes first (ARP is rare: reading them is cheap).
+      const n = packet === null ? len - linkLen : arpLength(packet.data, packet.linktype, len, linkLen);
+      pending = `${ctx_ts(pending)} ARP, ${op}, length ${n}`;
     });
     ctx.on("ipv4", (h) => {
       ip4Proto = h.protocol;
@@ -183,6 +186,34 @@ function linkHeaderLength(linktype: number): number {
       return 0;
   }
 }
+
+/**
+ * ARP's length in the frame `d` of `wireLength` bytes whose link-layer header takes `linkLength`: what
+ * follows that header and the 802.2 LLC/SNAP header (8 bytes) when there is one, as tcpdump counts it.
+ * On Ethernet, a type field of 1500 or less is an 802.3 length: tcpdump takes the frame to end where
+ * it says (before any padding) when that is sooner. In Linux cooked captures, protocol 4 is LLC.
+ * (The decoder finds ARP after LLC only with SNAP, so the header is SNAP's 8 bytes.)
+ */
+function arpLength(d: Uint8Array, linktype: number, wireLength: number, linkLength: number): number {
+  const rest = wireLength - linkLength;
+  switch (linktype) {
+    case 1: {
+      const typeOrLength = (d[linkLength - 2] << 8) | d[linkLength - 1];
+      return typeOrLength <= 1500 ? Math.min(typeOrLength, rest) - kSnapLength : rest;
+    }
+    case 113:
+      return ((d[14] << 8) | d[15]) === kSllLlc ? rest - kSnapLength : rest;
+    case 276:
+      return ((d[0] << 8) | d[1]) === kSllLlc ? rest - kSnapLength : rest;
+    default:
+      return rest;
+  }
+}
+
+/** An 802.2 LLC header with SNAP: DSAP, SSAP, control, OUI and EtherType. */
+const kSnapLength = 8;
+/** The Linux cooked header's protocol for an 802.2 LLC frame (ETH_P_802_2). */
+const kSllLlc = 4;
 
 /** "ip-proto-P, length N", or "ip-proto-P" alone for a `length` of -1 (where tcpdump prints none). */
 function protocolText(proto: number, length: number): string {

@@ -12,6 +12,7 @@ import t, { type Test } from "tap";
 import { repoRoot } from "../support/host-run.ts";
 import {
   arp,
+  concatBytes,
   ethernet,
   fragmentIpv4,
   fragmentIpv6,
@@ -197,6 +198,25 @@ t.test("ARP in a Linux cooked capture counts from after the cooked header (16 by
   t.same(await print(t, "sll2.pcap", [{ data: linuxSll2({}, whoHas) }], { linkType: LinkType.LINUX_SLL2 }), [line]);
 });
 
+/** `packet` after an 802.2 LLC header with SNAP (AA AA 03, OUI 0, EtherType ARP). */
+const llcSnapArp = (packet: Uint8Array) => concatBytes(Uint8Array.of(0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x06), packet);
+/** ARP in 802.3 frames, whose type field is the length of what follows: exactly, with padding after, and larger than the ARP packet. */
+const llcRecords: CaptureRecord[] = [
+  { data: ethernet({ type: 36 }, llcSnapArp(whoHas)) },
+  { data: ethernet({ type: 36, padToMinimum: true }, llcSnapArp(whoHas)) },
+  { data: concatBytes(ethernet({ type: 40 }, llcSnapArp(whoHas)), new Uint8Array(10)) },
+];
+const sllLlcRecords: CaptureRecord[] = [{ data: linuxSll({ protocol: 4 }, llcSnapArp(whoHas)) }, { data: concatBytes(linuxSll({ protocol: 4 }, llcSnapArp(whoHas)), new Uint8Array(6)) }];
+const sll2LlcRecords: CaptureRecord[] = [{ data: linuxSll2({ protocol: 4 }, llcSnapArp(whoHas)) }, { data: concatBytes(linuxSll2({ protocol: 4 }, llcSnapArp(whoHas)), new Uint8Array(6)) }];
+
+t.test("ARP after an LLC/SNAP header counts from after it: in 802.3 frames, up to where their length field ends them; in SLL and SLL2", async (t) => {
+  const at = times(3);
+  const line = (i: number, length: number) => `${at[i]} ARP, Request who-has ${b} tell ${a}, length ${length}`;
+  t.same(await print(t, "llc.pcap", llcRecords), [line(0, 28), line(1, 28), line(2, 32)]);
+  t.same(await print(t, "sll-llc.pcap", sllLlcRecords, { linkType: LinkType.LINUX_SLL }), [line(0, 28), line(1, 34)]);
+  t.same(await print(t, "sll2-llc.pcap", sll2LlcRecords, { linkType: LinkType.LINUX_SLL2 }), [line(0, 28), line(1, 34)]);
+});
+
 /** IPv6 packets whose extension headers (hop-by-hop, routing, destination options, fragment, AH, mobility) come before a protocol that is not decoded. */
 const hopByHop = { type: "hop-by-hop", options: Uint8Array.of(5, 2, 0, 0) } as const;
 const twentyFour = new Uint8Array(24);
@@ -341,6 +361,9 @@ t.test("tcpdump prints the same lengths for the same packets", { skip: tcpdumpMi
     ["sll2.pcap", [{ data: linuxSll2({}, whoHas) }], { linkType: LinkType.LINUX_SLL2 }],
     ["extensions.pcap", extensionRecords, undefined],
     ["tunnels.pcap", tunnelRecords, undefined],
+    ["llc.pcap", llcRecords, undefined],
+    ["sll-llc.pcap", sllLlcRecords, { linkType: LinkType.LINUX_SLL }],
+    ["sll2-llc.pcap", sll2LlcRecords, { linkType: LinkType.LINUX_SLL2 }],
   ];
   for (const [name, records, options] of files) {
     const file = writeCapture(dir, name, records, options);
