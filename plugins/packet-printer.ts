@@ -133,13 +133,14 @@ export default definePlugin({
       dst = h.dst;
       ipProto = h.protocol;
       ipPayload = h.payload_length;
-      let shown = ipProto !== kNoNextHeader;
+      let laterFragment = false;
       // Only a header followed by extension headers needs its bytes read (rarely: the hot path has none).
       if (isExtensionHeader(h.next_header) && packet !== null && walkExtensions(packet.data, linkLen, h, chain)) {
         ipProto = chain.protocol;
         ipPayload = h.payload_length - chain.bytes;
-        shown = chain.lengthShown;
+        laterFragment = chain.laterFragment;
       }
+      const shown = laterFragment || !endsWithoutLength(ipProto);
       pending = `${ctx_ts(pending)} IP6 ${src} > ${dst}: ${protocolText(ipProto, shown ? Math.max(ipPayload, 0) : -1)}`;
     });
     ctx.on("tcp", (s) => {
@@ -223,6 +224,16 @@ function protocolText(proto: number, length: number): string {
 const kNoNextHeader = 59;
 const kIpv6InIpv4 = 41;
 const kMobilityHeader = 135;
+/** The mobility header's number in drafts before RFC 3775, which tcpdump still reads as one. */
+const kOldMobilityHeader = 62;
+
+/**
+ * True for the IPv6 protocols after which tcpdump prints no length: "no next header", and a mobility
+ * header (either number), which it hands the rest of the packet to.
+ */
+function endsWithoutLength(proto: number): boolean {
+  return proto === kNoNextHeader || proto === kMobilityHeader || proto === kOldMobilityHeader;
+}
 
 /** True for the IPv6 next-header values the decoder walks past as extension headers (ESP ends the walk). */
 function isExtensionHeader(nextHeader: number): boolean {
@@ -244,11 +255,8 @@ class ExtensionChain {
   protocol = 0;
   /** Bytes of extension headers before it. */
   bytes = 0;
-  /**
-   * False where tcpdump prints no length: "no next header" (59), and a mobility header, to whose
-   * printer it hands the rest. A fragment that is not the first always has one: "frag (offset|length)".
-   */
-  lengthShown = true;
+  /** True when the walk ended at a fragment header that is not the first: tcpdump prints "frag (offset|length)". */
+  laterFragment = false;
 }
 
 /**
@@ -282,24 +290,20 @@ function walkExtensions(d: Uint8Array, from: number, h: Ipv6Event, out: Extensio
   let next = first;
   let p = at + 40;
   out.bytes = 0;
-  out.lengthShown = true;
+  out.laterFragment = false;
   while (isExtensionHeader(next) && p + 8 <= d.length) {
-    if (next === kMobilityHeader) {
-      out.lengthShown = false;
-      break;
-    }
+    if (next === kMobilityHeader) break; // tcpdump's walk ends there: its printer takes the rest
     const size = next === 44 ? 8 : next === 51 ? (d[p + 1] + 2) * 4 : (d[p + 1] + 1) * 8;
     const laterFragment = next === 44 && ((d[p + 2] << 8) | d[p + 3]) >> 3 !== 0;
     next = d[p];
     p += size;
     out.bytes += size;
     if (laterFragment) {
-      out.protocol = next;
-      return true;
+      out.laterFragment = true;
+      break;
     }
   }
   out.protocol = next;
-  if (next === kNoNextHeader) out.lengthShown = false;
   return true;
 }
 

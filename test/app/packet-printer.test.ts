@@ -229,11 +229,12 @@ const extensionRecords: CaptureRecord[] = [
   { data: ethernet({ vlans: [{ vid: 3 }, { vid: 4 }] }, ipv6({ src: a6, dst: b6, trafficClass: 0xab, flowLabel: 0x12345, extensions: [hopByHop], protocol: 50 }, twentyFour)) },
   { data: ethernet({}, ipv6({ src: a6, dst: b6, extensions: [{ type: "destination" }] })) },
   { data: ethernet({}, ipv6({ src: a6, dst: b6, extensions: [hopByHop, { type: "raw", code: 135, bytes: Uint8Array.of(59, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) }] })) },
+  { data: ethernet({}, ipv6({ src: a6, dst: b6, protocol: 62 }, Uint8Array.of(59, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))) },
 ];
 const mldReport = ethernet({}, ipv6({ src: a6, dst: b6, extensions: [hopByHop] }, icmpv6({ type: 143 }, new Uint8Array(20))));
 extensionRecords.push({ data: mldReport.subarray(0, 80), originalLength: mldReport.length });
 
-t.test("IPv6: the length is what follows the extension headers, and there is none after no next header or a mobility header, as tcpdump prints", async (t) => {
+t.test("IPv6: the length is what follows the extension headers, and there is none after no next header or a mobility header (135, or 62 as drafts numbered it), as tcpdump prints", async (t) => {
   const at = times(extensionRecords.length);
   t.same(await print(t, "extensions.pcap", extensionRecords), [
     `${at[0]} IP6 ${a6} > ${b6}: ip-proto-253, length 24`,
@@ -244,7 +245,8 @@ t.test("IPv6: the length is what follows the extension headers, and there is non
     `${at[5]} IP6 ${a6} > ${b6}: ip-proto-50, length 24`,
     `${at[6]} IP6 ${a6} > ${b6}: ip-proto-59`,
     `${at[7]} IP6 ${a6} > ${b6}: ip-proto-135`,
-    `${at[8]} IP6 ${a6} > ${b6}: ICMP6 type 143 code 0, length 28`,
+    `${at[8]} IP6 ${a6} > ${b6}: ip-proto-62`,
+    `${at[9]} IP6 ${a6} > ${b6}: ICMP6 type 143 code 0, length 28`,
   ]);
 });
 
