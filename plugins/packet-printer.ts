@@ -15,12 +15,15 @@ import { definePlugin, type Ipv6Event, type PacketEvent } from "../core/plugins/
  * packet; the writes themselves are batched by the host's output writer.)
  *
  * Lengths are those tcpdump prints: what follows the header a line describes. ARP: the frame on the
- * wire after its link-layer header (padding included) and any 802.2 LLC/SNAP header (on an 802.3
- * frame, only what its length field covers); ICMP and ICMPv6: the message, from the IP
- * header's length; TCP and UDP: the payload; another IP protocol: the IP payload after the header
- * and any IPv6 extension headers (hop-by-hop, routing, destination options, fragment, AH), which
- * tcpdump walks before it names the protocol. Where tcpdump prints no length (an IPv4 fragment
- * other than the first, no next header, a mobility header) the line has none. A frame nothing was decoded from shows its own length.
+ * wire after its link-layer header (padding included) and any 802.2 LLC/SNAP header (in an 802.3
+ * frame, only what its length field covers); ICMP and ICMPv6: the message, from the IP header's
+ * length; TCP and UDP: the payload; another IP protocol: the IP payload after the header and any
+ * IPv6 extension headers (hop-by-hop, routing, destination options, fragment, AH), which tcpdump
+ * walks before it names the protocol. Where tcpdump prints no length (an IPv4 fragment other than
+ * the first, no next header, a mobility header) the line has none. A frame nothing was decoded from
+ * shows its own length. Of IP in IP, the line describes the inner packet, which tcpdump's line ends
+ * with, as far as the events tell it: the `ipv4` and `ipv6` events give the first header of each
+ * version, so 4in4 and 6in6 without a decoded transport show the outer header.
  */
 export default definePlugin({
   name: "packet-printer",
