@@ -65,7 +65,7 @@ import {
 } from "./decode-result.ts";
 import { kSlotCapLen, kSlotLinkType, kSlotOffset, kSlotStride } from "../core/ring/ring-layout.ts";
 import { decodeArp, ArpLayer } from "./layers/arp.ts";
-import { decodeEthernet, EthernetLayer, kEtherTypeEthernet } from "./layers/ethernet.ts";
+import { decodeEthernet, decodeLlc, EthernetLayer, kEtherTypeEthernet } from "./layers/ethernet.ts";
 import { decodeIcmp, decodeIcmpv6, IcmpLayer } from "./layers/icmp.ts";
 import { decodeIpv4, Ipv4Layer } from "./layers/ipv4.ts";
 import { decodeIpv6, Ipv6Layer } from "./layers/ipv6.ts";
@@ -195,6 +195,12 @@ export class FrameDecoder {
         res[r + kResTags] += 1;
         res[r + kResLayers] |= kLayerVlan;
         etherType = this.vlan.etherType;
+        // After a tag, as after the MAC addresses, 1500 or less is an 802.3 length: LLC/SNAP says
+        // what follows (tcpdump and Wireshark read ARP in tagged 802.3 frames so).
+        if (etherType <= 1500) {
+          p = decodeLlc(this.d, p, end, this.vlan);
+          etherType = this.vlan.etherType;
+        }
       } else if (etherType === 0x8847 || etherType === 0x8848) {
         if (tags >= kMaxTags) return this.fail(kMalMpls, kTooManyHeaders);
         p = decodeMpls(this.d, p, end, this.mpls);

@@ -213,6 +213,8 @@ t.test("ARP after an LLC/SNAP header counts from after it: in 802.3 frames, up t
   const at = times(3);
   const line = (i: number, length: number) => `${at[i]} ARP, Request who-has ${b} tell ${a}, length ${length}`;
   t.same(await print(t, "llc.pcap", llcRecords), [line(0, 28), line(1, 28), line(2, 32)]);
+  const tagged: CaptureRecord[] = [{ data: ethernet({ vlans: [{ vid: 5 }], type: 36 }, llcSnapArp(whoHas)) }, { data: ethernet({ vlans: [{ vid: 5 }, { vid: 6 }], type: 36, padToMinimum: true }, llcSnapArp(whoHas)) }];
+  t.same(await print(t, "llc-vlan.pcap", tagged), [line(0, 28), line(1, 28)], "also after VLAN tags");
   t.same(await print(t, "sll-llc.pcap", sllLlcRecords, { linkType: LinkType.LINUX_SLL }), [line(0, 28), line(1, 34)]);
   t.same(await print(t, "sll2-llc.pcap", sll2LlcRecords, { linkType: LinkType.LINUX_SLL2 }), [line(0, 28), line(1, 34)]);
 });

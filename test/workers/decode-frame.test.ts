@@ -158,6 +158,21 @@ t.test("FrameDecoder records an 802.1Q tag: VLAN id, tag count and the EtherType
   t.equal(r.kResDstPort, 53);
 });
 
+t.test("FrameDecoder reads an 802.3 length after a VLAN tag as after the MAC addresses: LLC/SNAP says what follows", async (t) => {
+  const whoHas = arp({ op: "request", senderMac: "02:00:00:00:00:01", senderIp: "192.0.2.1", targetIp: "192.0.2.2" });
+  const snapArp = concatBytes(Uint8Array.of(0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x06), whoHas);
+  for (const vlans of [[{ vid: 5 }], [{ vid: 5 }, { vid: 6 }]]) {
+    const r = decode(ethernet({ vlans, type: 8 + whoHas.length }, snapArp));
+    t.equal(r.kResLayers, kLayerEthernet | kLayerVlan | kLayerArp, `${vlans.length} tag(s), then ARP after SNAP`);
+    t.equal(r.kResEtherType, 0x0806);
+    t.equal(r.kResL3Off, kBase + 14 + 4 * vlans.length + 8);
+  }
+  // Another LLC (here STP's) says nothing the decoders read: no EtherType, as in an untagged 802.3 frame.
+  const stp = decode(ethernet({ vlans: [{ vid: 5 }], type: 7 }, Uint8Array.of(0x42, 0x42, 0x03, 0, 0, 0, 0)));
+  t.equal(stp.kResLayers, kLayerEthernet | kLayerVlan);
+  t.equal(stp.kResEtherType, -1);
+});
+
 t.test("FrameDecoder records an 802.1ad QinQ stack: outer and inner VLAN, two tags, the 802.1ad bit", async (t) => {
   const r = decode(ethernet({ vlans: [{ vid: 100 }, { vid: 200 }] }, ipv6(client6, dns)));
   t.equal(r.kResVlan & 0xffff, 100);
