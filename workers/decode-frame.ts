@@ -65,7 +65,7 @@ import {
 } from "./decode-result.ts";
 import { kSlotCapLen, kSlotLinkType, kSlotOffset, kSlotStride } from "../core/ring/ring-layout.ts";
 import { decodeArp, ArpLayer } from "./layers/arp.ts";
-import { decodeEthernet, decodeLlc, EthernetLayer, kEtherTypeEthernet } from "./layers/ethernet.ts";
+import { decodeEthernet, decodeLlc, EthernetLayer, kEtherTypeEthernet, lengthEnd } from "./layers/ethernet.ts";
 import { decodeIcmp, decodeIcmpv6, IcmpLayer } from "./layers/icmp.ts";
 import { decodeIpv4, Ipv4Layer } from "./layers/ipv4.ts";
 import { decodeIpv6, Ipv6Layer } from "./layers/ipv6.ts";
@@ -164,6 +164,7 @@ export class FrameDecoder {
       if (p < 0) return this.fail(kMalEthernet, p);
       res[r + kResLayers] |= kLayerEthernet;
       etherType = this.eth.etherType;
+      end = this.eth.end;
     } else if (isSupportedLinkType(linktype)) {
       p = decodeLink(linktype, this.d, off, end, this.link);
       if (p < 0) return this.fail(kMalLink, p);
@@ -198,6 +199,7 @@ export class FrameDecoder {
         // After a tag, as after the MAC addresses, 1500 or less is an 802.3 length: LLC/SNAP says
         // what follows (tcpdump and Wireshark read ARP in tagged 802.3 frames so).
         if (etherType <= 1500) {
+          end = lengthEnd(p, etherType, end);
           p = decodeLlc(this.d, p, end, this.vlan);
           etherType = this.vlan.etherType;
         }
@@ -213,6 +215,7 @@ export class FrameDecoder {
         p = decodeEthernet(this.d, p, end, this.eth);
         if (p < 0) return this.fail(kMalEthernet, p);
         etherType = this.eth.etherType;
+        end = this.eth.end;
       } else {
         break;
       }

@@ -167,6 +167,13 @@ t.test("FrameDecoder reads an 802.3 length after a VLAN tag as after the MAC add
     t.equal(r.kResEtherType, 0x0806);
     t.equal(r.kResL3Off, kBase + 14 + 4 * vlans.length + 8);
   }
+  // The length field ends the frame: an ARP packet longer than it says is cut (tcpdump: "[|arp]"),
+  // also when padding fills the frame to the minimum.
+  for (const frame of [ethernet({ type: 30 }, snapArp), ethernet({ type: 30, padToMinimum: true }, snapArp), ethernet({ vlans: [{ vid: 5 }], type: 30 }, snapArp)]) {
+    const cut = decode(frame);
+    t.equal(cut.kResLayers & kLayerArp, 0, "an ARP packet past the 802.3 length is not decoded");
+    t.equal(cut.kResMalformed, mal(R.kMalArp, R.kTruncated), "it is reported as truncated");
+  }
   // Another LLC (here STP's) says nothing the decoders read: no EtherType, as in an untagged 802.3 frame.
   const stp = decode(ethernet({ vlans: [{ vid: 5 }], type: 7 }, Uint8Array.of(0x42, 0x42, 0x03, 0, 0, 0, 0)));
   t.equal(stp.kResLayers, kLayerEthernet | kLayerVlan);

@@ -11,6 +11,8 @@ export class EthernetLayer {
   srcOff = 0;
   /** The EtherType carried, or -1 for an 802.3 frame with a non-SNAP LLC header. */
   etherType = 0;
+  /** Where the frame's content ends: an 802.3 frame's length field ends it before any padding. */
+  end = 0;
 }
 
 /**
@@ -30,9 +32,19 @@ export function decodeEthernet(d: Uint8Array, off: number, end: number, out: Eth
   const type = (d[off + 12] << 8) | d[off + 13];
   if (type > 1500) {
     out.etherType = type;
+    out.end = end;
     return off + 14;
   }
-  return decodeLlc(d, off + 14, end, out);
+  out.end = lengthEnd(off + 14, type, end);
+  return decodeLlc(d, off + 14, out.end, out);
+}
+
+/**
+ * Where an 802.3 frame's content ends: `length` bytes after `off`, where its length field ends (the
+ * rest is padding), or at `end` when fewer bytes were captured. tcpdump cuts there too.
+ */
+export function lengthEnd(off: number, length: number, end: number): number {
+  return Math.min(end, off + length);
 }
 
 /** Decodes an 802.2 LLC header (with SNAP) at `off` into `out.etherType`; returns the payload offset. */
