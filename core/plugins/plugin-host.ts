@@ -357,8 +357,9 @@ export class PluginHost {
         if (r != null && typeof r.then === "function") (r as Promise<unknown>).then(undefined, onReject);
       } catch (err) {
         this.fault(p, where, err);
+      } finally {
+        watch.leave(outer);
       }
-      watch.leave(outer);
       if (scale !== 0) p.ms += (performance.now() - t0) * scale;
     };
   }
@@ -381,8 +382,9 @@ export class PluginHost {
           fn();
         } catch (err) {
           host.fault(p, "timer", err);
+        } finally {
+          host.watch.leave(outer);
         }
-        host.watch.leave(outer);
       };
       if (!p.disabled) p.timers.set(id, repeat ? setInterval(run, ms) : setTimeout(run, ms));
       return id;
@@ -544,7 +546,12 @@ function ownCode(path: string): OwnCode {
  * frame there; TypeScript lines, through source maps), or "" when its stack does not pass through it.
  */
 function placeIn(err: unknown, code: OwnCode): string {
-  const stack = err instanceof Error && typeof err.stack === "string" ? err.stack : "";
+  let stack = "";
+  try {
+    if (err instanceof Error && typeof err.stack === "string") stack = err.stack;
+  } catch {
+    // A stack getter that throws: no place to tell.
+  }
   for (const line of stack.split("\n")) {
     for (const prefix of code.prefixes) {
       const at = line.indexOf(prefix);
@@ -557,8 +564,15 @@ function placeIn(err: unknown, code: OwnCode): string {
   return "";
 }
 
-/** The message of an error, or its text. */
+/**
+ * The message of an error, or its text. Whatever a plugin throws, this must not throw in turn (an
+ * object without a prototype has no toString; a getter may throw): the run would end on it.
+ */
 export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  try {
+    return err instanceof Error ? String(err.message) : String(err);
+  } catch {
+    return Object.prototype.toString.call(err);
+  }
 }
 
