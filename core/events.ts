@@ -88,6 +88,11 @@ export interface Ipv4Event extends LayerEvent {
   readonly more_fragments: boolean;
   /** Fragment offset in bytes. */
   readonly fragment_offset: number;
+  /**
+   * True when this is the innermost IP header decoded, the one the transport and the flow belong to;
+   * false for the outer header of an IP-in-IP tunnel (6in4, 4in4: another IP header is inside).
+   */
+  readonly inner: boolean;
 }
 
 /** An IPv6 header. */
@@ -102,11 +107,18 @@ export interface Ipv6Event extends LayerEvent {
   /** Upper-layer protocol after the extension headers. */
   readonly protocol: number;
   readonly payload_length: number;
+  /**
+   * Bytes `protocol` gets: the payload after the extension headers (those of `extensions`; after a
+   * fragment header that is not the first, what follows it), from the header's payload length.
+   */
+  readonly upper_length: number;
   /** Extension headers present, by name ("hop-by-hop", "routing", "fragment", "destination", "auth", "esp", "mobility"). */
   readonly extensions: readonly string[];
   /** True for a fragment (offset or more-fragments set); `fragment_offset` in bytes. */
   readonly fragment: boolean;
   readonly fragment_offset: number;
+  /** True when this is the innermost IP header decoded; false for the outer header of a tunnel (see Ipv4Event.inner). */
+  readonly inner: boolean;
 }
 
 /** A TCP segment. */

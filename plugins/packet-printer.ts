@@ -1,4 +1,4 @@
-import { definePlugin, type Ipv6Event, type PacketEvent } from "../core/plugins/plugin-api.ts";
+import { definePlugin, type PacketEvent } from "../core/plugins/plugin-api.ts";
 
 /**
  * One line per packet, in the spirit of `tcpdump -tt -n`: the default when no plugin is named.
@@ -40,22 +40,19 @@ export default definePlugin({
     let ipProto = -1;
     let ipPayload = -1;
     /**
-     * Protocol of the packet's IPv4 header, -1 before one. The host emits the first IPv4 header and
-     * then the first IPv6 header of a packet, whichever carries the other; tcpdump's line ends with the
-     * inner one. An IPv6 header after an IPv4 one is inside it only when the IPv4 header says so (41,
-     * 6in4); otherwise the IPv4 header was inside the IPv6 one (4in6) and is the one to print. (The
-     * decoder opens one tunnel, so a third header is never decoded.)
+     * True when the packet's IPv4 header is its innermost one (4in6). The host emits the first IPv4
+     * header and then the first IPv6 header, whichever carries the other; tcpdump's line ends with
+     * the inner one, which the events' `inner` tells.
      */
-    let ip4Proto = -1;
+    let ip4Inner = false;
     let json: Record<string, unknown> | null = null;
     /**
      * The packet's `packet` view. A packet's events come in one synchronous loop over one cursor
-     * (core/dispatch/dispatcher.ts), so during its later events this view still describes it: its
-     * bytes are read from there for the few packets whose events do not tell a length (its `data`
-     * is a new view each time it is read, which the hot path does not pay for).
+     * (core/dispatch/dispatcher.ts), so during its later events this view still describes it: an
+     * ARP packet's frame bytes are read from there (its `data` is a new view each time it is read,
+     * which the hot path does not pay for).
      */
     let packet: PacketEvent | null = null;
-    const chain = new ExtensionChain();
     const flush = () => {
       if (pending !== null) ctx.out.line(pending);
       else if (json !== null) ctx.out.json(json);
@@ -80,15 +77,15 @@ export default definePlugin({
     if (ctx.format === "json") {
       ctx.on("packet", (p) => {
         startPacket();
-        ip4Proto = -1;
+        ip4Inner = false;
         json = { type: "packet", ts: p.ts, frame: p.frame, len: p.len, caplen: p.caplen, linktype: p.linktype };
       });
       ctx.on("ipv4", (h) => {
-        ip4Proto = h.protocol;
+        ip4Inner = h.inner;
         if (json) Object.assign(json, { src: h.src, dst: h.dst, ip: 4 });
       });
       ctx.on("ipv6", (h) => {
-        if (json && (ip4Proto < 0 || ip4Proto === kIpv6InIpv4)) Object.assign(json, { src: h.src, dst: h.dst, ip: 6 });
+        if (json && !ip4Inner) Object.assign(json, { src: h.src, dst: h.dst, ip: 6 });
       });
       ctx.on("tcp", (s) => void (json && Object.assign(json, { proto: "tcp", src: s.src, dst: s.dst, sport: s.sport, dport: s.dport, flags: s.flag_text })));
       ctx.on("udp", (d) => void (json && Object.assign(json, { proto: "udp", src: d.src, dst: d.dst, sport: d.sport, dport: d.dport })));
@@ -105,7 +102,7 @@ export default definePlugin({
       ip = "";
       ipProto = -1;
       ipPayload = -1;
-      ip4Proto = -1;
+      ip4Inner = false;
       pending = `${p.ts.toFixed(6)} ${p.unsupported ? `link type ${p.linktype}` : "?"}, length ${p.len}`;
     });
     ctx.on("ethernet", (e) => {
@@ -118,7 +115,7 @@ export default definePlugin({
       pending = `${ctx_ts(pending)} ARP, ${op}, length ${n}`;
     });
     ctx.on("ipv4", (h) => {
-      ip4Proto = h.protocol;
+      ip4Inner = h.inner;
       ip = "IP";
       src = h.src;
       dst = h.dst;
@@ -130,19 +127,17 @@ export default definePlugin({
       pending = `${ctx_ts(pending)} IP ${src} > ${dst}: ${protocolText(ipProto, shown ? Math.max(ipPayload, 0) : -1)}`;
     });
     ctx.on("ipv6", (h) => {
-      if (ip4Proto >= 0 && ip4Proto !== kIpv6InIpv4) return; // 4in6: the IPv4 header's line stands
+      if (ip4Inner) return; // 4in6: the IPv4 header's line stands
       ip = "IP6";
       src = h.src;
       dst = h.dst;
       ipProto = h.protocol;
-      ipPayload = h.payload_length;
-      let laterFragment = false;
-      // Only a header followed by extension headers needs its bytes read (rarely: the hot path has none).
-      if (isExtensionHeader(h.next_header) && packet !== null && walkExtensions(packet.data, linkLen, h, chain)) {
-        ipProto = chain.protocol;
-        ipPayload = h.payload_length - chain.bytes;
-        laterFragment = chain.laterFragment;
-      }
+      // What follows the extension headers, as tcpdump walks them before it names the protocol.
+      ipPayload = h.upper_length;
+      // tcpdump's walk ends at a mobility header, which prints the rest without a length (the
+      // extension list is built only when there are extension headers: it is an array).
+      if (h.next_header !== h.protocol && h.extensions.includes("mobility")) ipProto = kMobilityHeader;
+      const laterFragment = h.fragment && h.fragment_offset !== 0;
       const shown = laterFragment || !endsWithoutLength(ipProto);
       pending = `${ctx_ts(pending)} IP6 ${src} > ${dst}: ${protocolText(ipProto, shown ? Math.max(ipPayload, 0) : -1)}`;
     });
@@ -225,7 +220,6 @@ function protocolText(proto: number, length: number): string {
 }
 
 const kNoNextHeader = 59;
-const kIpv6InIpv4 = 41;
 const kMobilityHeader = 135;
 /** The mobility header's number in drafts before RFC 3775, which tcpdump still reads as one. */
 const kOldMobilityHeader = 62;
@@ -236,78 +230,6 @@ const kOldMobilityHeader = 62;
  */
 function endsWithoutLength(proto: number): boolean {
   return proto === kNoNextHeader || proto === kMobilityHeader || proto === kOldMobilityHeader;
-}
-
-/** True for the IPv6 next-header values the decoder walks past as extension headers (ESP ends the walk). */
-function isExtensionHeader(nextHeader: number): boolean {
-  switch (nextHeader) {
-    case 0: // hop-by-hop options
-    case 43: // routing
-    case 44: // fragment
-    case 51: // authentication header
-    case 60: // destination options
-    case kMobilityHeader:
-      return true;
-  }
-  return false;
-}
-
-/** What walkExtensions() found: filled in place, one per plugin instance. */
-class ExtensionChain {
-  /** The protocol after the extension headers (past a fragment header that is not the first, the fragment's). */
-  protocol = 0;
-  /** Bytes of extension headers before it. */
-  bytes = 0;
-  /** True when the walk ended at a fragment header that is not the first: tcpdump prints "frag (offset|length)". */
-  laterFragment = false;
-}
-
-/**
- * Walks the extension headers after the IPv6 header `h` in the frame `d`, as tcpdump's ip6_print
- * does before it names the protocol and prints the length left: hop-by-hop, routing and destination
- * options ((n + 1) * 8 bytes), AH ((n + 2) * 4), fragment (8; a fragment that is not the first ends
- * the walk, and its length is what follows the fragment header). A mobility header ends it too, and
- * tcpdump then prints no length. Returns false when the header is not found in the frame.
- *
- * The event does not say where the header starts, and what comes before it varies (VLAN tags, MPLS
- * labels, NFLOG TLVs, an IPv4 header in 6in4), so it is looked for from `from`, where the link-layer
- * header ends when the plugin knows: the first place whose 8 bytes are those the event gives
- * (version, traffic class, flow label, payload length, next header, hop limit). The decoder walked
- * the same headers within the captured bytes before it emitted the event; bounds are checked anyway.
- */
-function walkExtensions(d: Uint8Array, from: number, h: Ipv6Event, out: ExtensionChain): boolean {
-  const b0 = 0x60 | (h.traffic_class >> 4);
-  const b1 = ((h.traffic_class & 0x0f) << 4) | (h.flow_label >> 16);
-  const flow = h.flow_label & 0xffff;
-  const plen = h.payload_length;
-  const first = h.next_header;
-  const hops = h.hop_limit;
-  let at = -1;
-  for (let i = Math.max(from, 0); i + 40 <= d.length; i++) {
-    if (d[i] === b0 && d[i + 1] === b1 && ((d[i + 2] << 8) | d[i + 3]) === flow && ((d[i + 4] << 8) | d[i + 5]) === plen && d[i + 6] === first && d[i + 7] === hops) {
-      at = i;
-      break;
-    }
-  }
-  if (at < 0) return false;
-  let next = first;
-  let p = at + 40;
-  out.bytes = 0;
-  out.laterFragment = false;
-  while (isExtensionHeader(next) && p + 8 <= d.length) {
-    if (next === kMobilityHeader) break; // tcpdump's walk ends there: its printer takes the rest
-    const size = next === 44 ? 8 : next === 51 ? (d[p + 1] + 2) * 4 : (d[p + 1] + 1) * 8;
-    const laterFragment = next === 44 && ((d[p + 2] << 8) | d[p + 3]) >> 3 !== 0;
-    next = d[p];
-    p += size;
-    out.bytes += size;
-    if (laterFragment) {
-      out.laterFragment = true;
-      break;
-    }
-  }
-  out.protocol = next;
-  return true;
 }
 
 /** The timestamp at the start of a pending line. */

@@ -73,6 +73,7 @@ import {
   type MalformedReason,
 } from "../../workers/decode-result.ts";
 import { hexText, ipText, ipv4Text, macText } from "./address-text.ts";
+import { decodeIpv6, Ipv6Layer } from "../../workers/layers/ipv6.ts";
 
 /** Where the current packet is: the dispatcher moves it, every view reads through it. */
 export class PacketCursor {
@@ -109,13 +110,17 @@ export class PacketCursor {
     return ipText(this.ring.data, f === 4 ? l3 + 16 : l3 + 24, f);
   }
 
+  /** Where the frame's captured bytes end in the ring's data. */
+  frameEnd(): number {
+    return this.ring.slots[this.s + kSlotOffset] + this.ring.slots[this.s + kSlotCapLen];
+  }
+
   /** Captured transport payload bytes (a view into the ring). */
   payload(): Uint8Array {
     const res = this.ring.results;
     const off = res[this.r + kResPayloadOff];
     if (off < 0) return new Uint8Array(0);
-    const frameEnd = this.ring.slots[this.s + kSlotOffset] + this.ring.slots[this.s + kSlotCapLen];
-    const end = Math.min(frameEnd, off + res[this.r + kResPayloadLen]);
+    const end = Math.min(this.frameEnd(), off + res[this.r + kResPayloadLen]);
     return this.ring.data.subarray(off, Math.max(off, end));
   }
 }
@@ -271,6 +276,9 @@ export class Ipv4View extends View implements Ipv4Event {
   private get off(): number {
     return this.res[this.c.r + kResIp4Off];
   }
+  get inner(): boolean {
+    return this.res[this.c.r + kResL3Off] === this.off;
+  }
   get src(): string {
     return ipv4Text(this.d, this.off + 12);
   }
@@ -319,6 +327,7 @@ export class Ipv4View extends View implements Ipv4Event {
       dont_fragment: this.dont_fragment,
       more_fragments: this.more_fragments,
       fragment_offset: this.fragment_offset,
+      inner: this.inner,
     };
   }
 }
@@ -333,13 +342,15 @@ const extensionNames: Array<[number, string]> = [
   [kIp6ExtMobility, "mobility"],
 ];
 
+/** Where Ipv6View.upper_length walks a header's extension headers (one per thread: views are read synchronously). */
+const scratchIpv6 = new Ipv6Layer();
+
 /** The `ipv6` event: the first IPv6 header of the packet. */
 export class Ipv6View extends View implements Ipv6Event {
   private get off(): number {
     return this.res[this.c.r + kResIp6Off];
   }
-  /** True when this header is the one the transport belongs to (not the outer header of a tunnel). */
-  private get inner(): boolean {
+  get inner(): boolean {
     return this.res[this.c.r + kResL3Off] === this.off;
   }
   get src(): string {
@@ -366,6 +377,12 @@ export class Ipv6View extends View implements Ipv6Event {
   get payload_length(): number {
     return this.u16(this.off + 4);
   }
+  get upper_length(): number {
+    // The outer header of a tunnel reports no extension headers: its protocol is its next header.
+    if (!this.inner) return this.payload_length;
+    // Walked again on demand, by the decoder's own code: the record keeps only the transport's length.
+    return decodeIpv6(this.d, this.off, this.c.frameEnd(), scratchIpv6) < 0 ? this.payload_length : scratchIpv6.upperLength;
+  }
   get extensions(): string[] {
     const bits = this.inner ? this.res[this.c.r + kResIpExt] : 0;
     return extensionNames.filter(([bit]) => (bits & bit) !== 0).map(([, name]) => name);
@@ -388,9 +405,11 @@ export class Ipv6View extends View implements Ipv6Event {
       next_header: this.next_header,
       protocol: this.protocol,
       payload_length: this.payload_length,
+      upper_length: this.upper_length,
       extensions: this.extensions,
       fragment: this.fragment,
       fragment_offset: this.fragment_offset,
+      inner: this.inner,
     };
   }
 }

@@ -282,6 +282,13 @@ t.test("IP in IP: the line is the inner packet's, labelled IP or IP6 by the inne
   ]);
 });
 
+t.test("three IP headers (IPv6 in IPv4 in IPv6): the line is the middle one's, the innermost the decoder opens", async (t) => {
+  // tcpdump goes on to the third header; the decoder opens one tunnel, and the events mark the IPv4
+  // header as the inner one, so the outer IPv6 header is not printed in its place.
+  const threeDeep = ethernet({}, ipv6({ src: a6, dst: b6 }, ipv4({ src: c, dst: d }, ipv6({ src: c6, dst: d6 }, udp({ sport: 5000, dport: 5001 }, twentyFour)))));
+  t.same(await print(t, "three-deep.pcap", [{ data: threeDeep }]), [`${times(1)[0]} IP ${c} > ${d}: ip-proto-41, length 72`]);
+});
+
 t.test("IP in IP, as JSON: `ip` is the inner header's version, like its addresses", async (t) => {
   const file = writeCapture(tempFolder(t), "tunnels.pcap", tunnelRecords.slice(0, 5));
   const r = await runApp(file, { plugins: ["packet-printer"], format: "json" });

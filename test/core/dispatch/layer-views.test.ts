@@ -3,12 +3,12 @@
  * bytes. These tests decode frames into a real ring with FrameDecoder and read them through views.
  */
 import t from "tap";
-import { EthernetView, IcmpView, Ipv6View, PacketCursor, TcpView } from "../../../core/dispatch/layer-views.ts";
+import { EthernetView, IcmpView, Ipv4View, Ipv6View, PacketCursor, TcpView } from "../../../core/dispatch/layer-views.ts";
 import { eventRecord } from "../../../core/plugins/plugin-api.ts";
 import { FrameRing } from "../../../core/ring/frame-ring.ts";
 import { kSlotCapLen, kSlotLinkType, kSlotOffset } from "../../../core/ring/ring-layout.ts";
 import { FrameDecoder } from "../../../workers/decode-frame.ts";
-import { ethernet, icmpv4Echo, ipv4, ipv6, tcp } from "../../support/packet-builders.ts";
+import { ethernet, icmpv4Echo, ipv4, ipv6, tcp, udp } from "../../support/packet-builders.ts";
 
 /** Puts `frame` at byte `offset` of the ring's data, as slot 0, decodes it and returns a cursor on it. */
 function decodeAt(ring: FrameRing, frame: Uint8Array, offset: number, linktype = 1): PacketCursor {
@@ -82,6 +82,25 @@ t.test("Ipv6View names the extension headers and the fragment of the header the 
   t.equal(v.fragment_offset, 64);
   t.equal(v.protocol, 6);
   t.equal(v.next_header, 0);
+});
+
+t.test("Ipv6View.upper_length is what the protocol gets after the extension headers; inner tells the tunnel's headers apart", async (t) => {
+  const ring = FrameRing.create(1 << 20);
+  const udp8 = udp({ sport: 1, dport: 2 }, "12345678");
+  const ext = new Ipv6View(decodeAt(ring, ethernet({}, ipv6({ src: "2001:db8::1", dst: "2001:db8::2", extensions: [{ type: "hop-by-hop" }, { type: "destination" }] }, udp8)), 0));
+  t.equal(ext.payload_length, 16 + 16);
+  t.equal(ext.upper_length, 16, "the UDP datagram, after two 8-byte extension headers");
+  t.equal(ext.inner, true, "a header alone is the innermost one");
+  t.match(ext.toJSON(), { upper_length: 16, inner: true });
+  const later = new Ipv6View(decodeAt(ring, ethernet({}, ipv6({ src: "2001:db8::1", dst: "2001:db8::2", extensions: [{ type: "fragment", offset: 64, more: false, id: 9 }], protocol: 17 }, "twenty-four bytes here!!")), 0));
+  t.equal(later.upper_length, 24, "a later fragment: what follows its fragment header");
+  // 6in4 and 4in6: the outer header is not the inner one.
+  const sixInFour = decodeAt(ring, ethernet({}, ipv4({ src: "192.0.2.1", dst: "192.0.2.2" }, ipv6({ src: "2001:db8::1", dst: "2001:db8::2" }, udp8))), 0);
+  t.same([new Ipv4View(sixInFour).inner, new Ipv6View(sixInFour).inner], [false, true]);
+  t.equal(new Ipv4View(sixInFour).toJSON().inner, false);
+  const fourInSix = decodeAt(ring, ethernet({}, ipv6({ src: "2001:db8::1", dst: "2001:db8::2", extensions: [{ type: "hop-by-hop" }] }, ipv4({ src: "192.0.2.1", dst: "192.0.2.2" }, udp8))), 0);
+  t.same([new Ipv4View(fourInSix).inner, new Ipv6View(fourInSix).inner], [true, false]);
+  t.equal(new Ipv6View(fourInSix).upper_length, new Ipv6View(fourInSix).payload_length, "an outer header reports no extension headers: its protocol gets its payload");
 });
 
 t.test("an icmp record is typed by its event name; the ICMP type and code have fields of their own", async (t) => {
