@@ -244,9 +244,15 @@ async function syntaxErrorPlace(path: string): Promise<string | null> {
   try {
     await esbuild.build({ entryPoints: [path], absWorkingDir: dir, bundle: true, write: false, logLevel: "silent", platform: "node", format: "esm", packages: "external" });
   } catch (e) {
-    const errors = (e as { errors?: { text: string; location: { file: string; line: number; column: number } | null }[] }).errors ?? [];
+    type Location = { file: string; line: number; column: number; lineText: string };
+    const errors = (e as { errors?: { text: string; location: Location | null }[] }).errors ?? [];
     const syntax = errors.find((m) => m.location !== null && !m.text.startsWith("Could not resolve"));
-    if (syntax?.location) return `${resolve(dir, syntax.location.file)}:${syntax.location.line}:${syntax.location.column + 1}`;
+    if (syntax?.location) {
+      const { file, line, column, lineText } = syntax.location;
+      // esbuild counts the column in UTF-8 bytes; editors and Node count characters.
+      const characters = new TextDecoder().decode(new TextEncoder().encode(lineText).subarray(0, column)).length;
+      return `${resolve(dir, file)}:${line}:${characters + 1}`;
+    }
   } finally {
     await esbuild.stop();
   }

@@ -222,6 +222,10 @@ t.test("a plugin file that cannot be loaded is named, with where its error is wh
   await t.rejects(runApp(file, { plugins: ["broken"], pluginDirs: [dir] }), {
     message: `Plugin file ${broken} cannot be loaded: Unexpected token ')' at ${broken}:3:41`,
   });
+  // Columns count characters, as editors do (esbuild counts UTF-8 bytes).
+  const accented = join(dir, "accented.js");
+  writeFileSync(accented, `export default {\n  name: "accented",\n  setup() { const s = "ééé€"; let x = ; },\n};\n`);
+  await t.rejects(runApp(file, { plugins: ["accented"], pluginDirs: [dir] }), { message: `Plugin file ${accented} cannot be loaded: Unexpected token ';' at ${accented}:3:39` });
   // Also when the error is in a module the plugin imports.
   writeFileSync(join(dir, "helper.mjs"), `export const x = 1;\nexport const y = ;\n`);
   writeFileSync(join(dir, "importer.js"), `import { x } from "./helper.mjs";\nexport default { name: "importer", setup() {} };\n`);
