@@ -314,7 +314,7 @@ export async function parseCommandLine(
     options: groupOptionArgs(v.option ?? []),
     watch: v.watch ?? false,
     maxPluginErrors: parseCount(v["max-plugin-errors"], "--max-plugin-errors", 1, 100),
-    teardownMs: parseCount(v["teardown-timeout"], "--teardown-timeout", 0, 5, kMaxTimerSeconds, kTimerLimitWhy) * 1000,
+    teardownMs: (v["teardown-timeout"] === undefined ? 5 : parseSeconds(v["teardown-timeout"], "--teardown-timeout", "allowed")) * 1000,
     version,
   };
 }
@@ -343,10 +343,12 @@ function decimalSeconds(text: string): number {
   return /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(text) ? Number(text) : NaN;
 }
 
-function parseSeconds(text: string | undefined, flag: string): number {
+function parseSeconds(text: string | undefined, flag: string, zero: "refused" | "allowed" = "refused"): number {
   if (text === undefined) return 0;
   const n = decimalSeconds(text);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`Invalid ${flag} "${text}": give a number of seconds above 0`);
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && zero === "refused")) {
+    throw new UsageError(`Invalid ${flag} "${text}": give a number of seconds${zero === "refused" ? " above 0" : ""}`);
+  }
   if (n > kMaxTimerSeconds) throw new UsageError(`Invalid ${flag} "${text}": at most ${kMaxTimerSeconds}${kTimerLimitWhy}`);
   return n;
 }

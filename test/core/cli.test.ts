@@ -151,6 +151,10 @@ t.test("values past what the host can honour are usage errors that say the limit
   await refused(["--duration", "1e3"], /^Invalid --duration "1e3": give a number of seconds above 0$/);
   await refused(["--stats-interval", "0x10"], /^Invalid --stats-interval "0x10": give a number of seconds above 0$/);
   await refused(["--flow-timeouts", "tcp=1e3"], /^Invalid --flow-timeouts "tcp=1e3": write e\.g\. tcp=300/);
+  await refused(["--teardown-timeout", "-1"], /looks like an option/);
+  await refused(["--teardown-timeout", "2e1"], /^Invalid --teardown-timeout "2e1": give a number of seconds$/);
+  t.match(await parseCommandLine(["-r", sample, "--teardown-timeout", "0.5"], () => {}), { teardownMs: 500 }, "a teardown may be given half a second");
+  t.match(await parseCommandLine(["-r", sample, "--teardown-timeout", "0"], () => {}), { teardownMs: 0 }, "or none");
   t.match(await parseCommandLine(["-r", sample, "--duration", ".5", "--flow-timeouts", "tcp=2.5,udp=30."], () => {}), { duration: 0.5, flowSettings: { tcpTimeout: 2.5, udpTimeout: 30 } });
   const longest = await parseCommandLine(["-r", sample, "--duration", "2147483", "--ring-size", "1G", "--workers", "128"], () => {});
   t.match(longest, { duration: 2147483, ringBytes: 1 << 30, workers: 128 }, "the limits themselves are accepted");
