@@ -130,7 +130,9 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     // As tcpdump says it: the capture is open (frames are kept from now on) and what it delivers.
     const lt = capture.linktype;
     const known = isSupportedLinkType(lt) ? "" : `: not a link type the host decodes (${decodedLinkTypes}); frames are counted, not decoded`;
-    io.stderr(`host: listening on ${iface}${guessed ? " (no -i given)" : ""}, link type ${lt} (${describeLinkType(lt).description})${known}`);
+    const name = describeLinkType(lt).description;
+    const type = name.startsWith("link type") ? name : `link type ${lt} (${name})`;
+    io.stderr(`host: listening on ${iface}${guessed ? " (no -i given)" : ""}, ${type}${known}`);
   }
 
   const opened = performance.now();

@@ -28,8 +28,10 @@ export class HandlerWatch {
   private readonly words = new Int32Array(this.buffer, 0, kWords);
   private readonly names: string[] = [];
 
-  /** The number a plugin's calls are marked with (names are added as plugins load, hot reloads too). */
+  /** The number a plugin's calls are marked with: one per name, so that reloads take none more. */
   register(name: string): number {
+    const known = this.names.indexOf(name);
+    if (known >= 0) return known + 1;
     this.names.push(name);
     const bytes = new TextEncoder().encode(this.names.join("\n")).subarray(0, kNamesBytes);
     new Uint8Array(this.buffer, kWords * 4, kNamesBytes).set(bytes);
@@ -55,6 +57,16 @@ export class HandlerWatch {
   }
 }
 
+/** The name of the plugin whose handler runs now, as another thread reads it; null when none runs. */
+export function runningPlugin(buffer: SharedArrayBuffer): string | null {
+  const words = new Int32Array(buffer, 0, kWords);
+  const plugin = Atomics.load(words, kPlugin);
+  if (plugin === 0) return null;
+  // Copied out of shared memory first: TextDecoder does not read a SharedArrayBuffer.
+  const names = new TextDecoder().decode(new Uint8Array(buffer, kWords * 4, Atomics.load(words, kNamesLength)).slice()).split("\n");
+  return names[plugin - 1] ?? null;
+}
+
 /**
  * A worker thread's side: checks every second, without keeping the thread alive, whether one handler
  * call has lasted kStuckHandlerSeconds, and then writes the message straight to file descriptor 2
@@ -76,8 +88,7 @@ export function watchForStuckHandlers(buffer: SharedArrayBuffer, pid: number): v
     // Several workers watch: the first to see this call reports it.
     const reported = Atomics.load(words, kReported);
     if (reported === now || Atomics.compareExchange(words, kReported, reported, now) !== reported) return;
-    const names = new TextDecoder().decode(new Uint8Array(buffer, kWords * 4, Atomics.load(words, kNamesLength)).slice()).split("\n");
-    const name = names[plugin - 1] ?? `#${plugin}`;
+    const name = runningPlugin(buffer) ?? `#${plugin}`;
     try {
       writeSync(
         2,

@@ -223,7 +223,7 @@ t.test("compileFilter() reads the packet direction and interface index of Linux 
 t.test("compileFilter() refuses inbound, outbound and ifindex where the frames do not record them", async (t) => {
   for (const linktype of [kEthernet, kRawIp, kNull, kLoop, kIpv6]) {
     const e = compileError("tcp and inbound", linktype);
-    t.match(e.message, /^Cannot use 'inbound' at position 8 on .*: its frames do not record their direction \(Linux cooked SLL\/SLL2/);
+    t.match(e.message, /^Cannot use 'inbound' at position 8 on .*: its frames do not record their direction \(Linux cooked SLL\/SLL2.*\): filter live, .* or record with -i any/);
     t.equal(e.pointer(), "tcp and inbound\n        ^^^^^^^");
   }
   t.match(compileError("outbound", kEthernet).message, /^Cannot use 'outbound'/);

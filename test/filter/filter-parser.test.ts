@@ -144,7 +144,7 @@ t.test("parseFilter() points at unsupported primitives and lists what is support
   t.equal(e.pointer(), "wlan addr1 00:11:22:33:44:55\n     ^^^^^");
   t.equal(failure("ip protochain 6").position, 3);
   t.match(failure("ip6 protochain 6").message, /^Unsupported filter primitive 'protochain'.*supported primitives are .*inbound, outbound, ifindex/s);
-  t.equal(failure("ifindex").message.includes("an interface index after 'ifindex'"), true, "ifindex needs its number");
+  t.match(failure("ifindex").message, /an interface index after 'ifindex'/, "ifindex needs its number");
 });
 
 t.test("parseFilter() rejects what libpcap rejects whatever the link type, with positions", async (t) => {

@@ -905,7 +905,8 @@ class Generator {
     if (kJuniper.has(lt)) return this.mcmp(Rel.LinkHeader, 3, 1, outbound ? 0 : 1, 0x01);
     throw this.error(
       `Cannot use '${n.kind}' at position ${n.start} on ${this.linkName()}: its frames do not record their direction ` +
-        "(Linux cooked SLL/SLL2, SLIP, pflog, PPP-pppd, Solaris ipnet and Juniper headers do, as libpcap reads files; live, libpcap asks the kernel)",
+        "(Linux cooked SLL/SLL2, SLIP, pflog, PPP-pppd, Solaris ipnet and Juniper headers do, as libpcap reads files): " +
+        "filter live, where libpcap asks the kernel, or record with -i any, whose Linux cooked headers keep the direction",
       n);
   }
 
