@@ -279,6 +279,21 @@ export interface TlsClientHelloEvent extends FlowEndpoints {
   readonly cipher_suites: readonly number[];
 }
 
+/** A TLS ServerHello (or HelloRetryRequest): what the server chose from the ClientHello's offer. */
+export interface TlsServerHelloEvent extends FlowEndpoints {
+  /** legacy_version of the hello and version of the record carrying it (0x0303 is TLS 1.2). */
+  readonly version: number;
+  readonly record_version: number;
+  /** The version chosen: the supported_versions extension's (0x0304 for TLS 1.3), else `version`. */
+  readonly selected_version: number;
+  /** The cipher suite chosen (-1 when the hello broke off before it). */
+  readonly cipher_suite: number;
+  /** The ALPN protocol chosen, or null. */
+  readonly alpn: string | null;
+  /** True for a TLS 1.3 HelloRetryRequest: the server asks the client for another ClientHello. */
+  readonly hello_retry: boolean;
+}
+
 /**
  * Something odd in the traffic that analysis went past (Zeek calls these "weird"): a gap in a TCP
  * stream, an HTTP head that does not parse, an unmatched fragment. `name` is stable; `detail` is for people.
@@ -318,6 +333,7 @@ export interface HostEvents {
   "http.response": HttpResponseEvent;
   dns: DnsEvent;
   "tls.client_hello": TlsClientHelloEvent;
+  "tls.server_hello": TlsServerHelloEvent;
   weird: WeirdEvent;
 }
 
@@ -346,6 +362,7 @@ export const appEventNames = [
   "http.response",
   "dns",
   "tls.client_hello",
+  "tls.server_hello",
   "weird",
 ] as const;
 

@@ -11,11 +11,12 @@ import type {
   HttpRequestEvent,
   HttpResponseEvent,
   TlsClientHelloEvent,
+  TlsServerHelloEvent,
   WeirdEvent,
 } from "../events.ts";
 import type { DnsMessage } from "./dns-parser.ts";
 import type { HttpRequestHead, HttpResponseHead } from "./http-parser.ts";
-import type { TlsClientHello } from "./tls-client-hello.ts";
+import type { TlsClientHello, TlsServerHello } from "./tls-hello.ts";
 
 /** Where an application message was seen: time, packet, flow and the direction's endpoints. */
 export interface MessageOrigin {
@@ -143,6 +144,36 @@ export class TlsHello extends FlowMessage implements TlsClientHelloEvent {
       record_version: this.record_version,
       supported_versions: this.supported_versions,
       cipher_suites: this.cipher_suites,
+    };
+  }
+}
+
+/** `tls.server_hello` */
+export class TlsServerHelloRecord extends FlowMessage implements TlsServerHelloEvent {
+  readonly version: number;
+  readonly record_version: number;
+  readonly selected_version: number;
+  readonly cipher_suite: number;
+  readonly alpn: string | null;
+  readonly hello_retry: boolean;
+  constructor(o: MessageOrigin, hello: TlsServerHello) {
+    super(o);
+    this.version = hello.version;
+    this.record_version = hello.recordVersion;
+    this.selected_version = hello.selectedVersion;
+    this.cipher_suite = hello.cipherSuite;
+    this.alpn = hello.alpn;
+    this.hello_retry = hello.helloRetry;
+  }
+  toJSON(): Record<string, unknown> {
+    return {
+      ...this.origin(),
+      version: this.version,
+      record_version: this.record_version,
+      selected_version: this.selected_version,
+      cipher_suite: this.cipher_suite,
+      alpn: this.alpn,
+      hello_retry: this.hello_retry,
     };
   }
 }

@@ -862,6 +862,15 @@ export class HttpConnectionParser {
   }
 
   /**
+   * True once a CONNECT answered 2xx (or a 101 Switching Protocols) made the connection a tunnel: the
+   * bytes that follow on both sides are another protocol's (TLS, most often), which a consumer may
+   * hand to another analyzer.
+   */
+  get tunnel(): boolean {
+    return this.#dirs[0].state === kStateTunnel && this.#dirs[1].state === kStateTunnel;
+  }
+
+  /**
    * Bytes this parser holds between calls, for a budget shared by all connections: heads spread over
    * chunks (at most maxHeaderBytes per direction; none between messages) and requests waiting for
    * their response. (The few bytes of a line start carried while resynchronising are not counted.)

@@ -1,7 +1,7 @@
-import { DnsRecord, HttpRequest, HttpResponse, TlsHello, Weird, type MessageOrigin } from "../analyzers/app-events.ts";
+import { DnsRecord, HttpRequest, HttpResponse, TlsHello, TlsServerHelloRecord, Weird, type MessageOrigin } from "../analyzers/app-events.ts";
 import { parseDnsMessage, type DnsMessage } from "../analyzers/dns-parser.ts";
 import type { HttpRequestHead, HttpResponseHead } from "../analyzers/http-parser.ts";
-import type { TlsClientHello } from "../analyzers/tls-client-hello.ts";
+import type { TlsClientHello, TlsServerHello } from "../analyzers/tls-hello.ts";
 import type { PacketAnalyzer } from "../dispatch/dispatcher.ts";
 import type { PacketCursor } from "../dispatch/layer-views.ts";
 import { ipText, ipv4WordText } from "../dispatch/address-text.ts";
@@ -105,7 +105,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   private readonly budget: ByteBudget;
   private readonly parserBudget: ByteBudget;
   private readonly streamLimits: ReassemblyLimits;
-  private readonly wants: AppWants = { http: false, tls: false, dns: false, weird: false };
+  private readonly wants: AppWants = { http: false, tls: false, tlsServer: false, dns: false, weird: false };
   private wantStart = false;
   private wantEnd = false;
   private needSessions = false;
@@ -172,9 +172,10 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     this.wantEnd = b.has("flow.end");
     this.wants.http = b.has("http.request") || b.has("http.response");
     this.wants.tls = b.has("tls.client_hello");
+    this.wants.tlsServer = b.has("tls.server_hello");
     this.wants.dns = b.has("dns");
     this.wants.weird = b.has("weird");
-    this.needSessions = this.wants.http || this.wants.tls || this.wants.dns;
+    this.needSessions = this.wants.http || this.wants.tls || this.wants.tlsServer || this.wants.dns;
   }
 
   /** Flows open now and seen in all, and how often a memory bound cut the analysis short. */
@@ -582,6 +583,10 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
 
   tlsHello(flow: Flow, dir: 0 | 1, hello: TlsClientHello, ts: number): void {
     this.bus.emit("tls.client_hello", new TlsHello(this.origin(flow, dir, ts), hello));
+  }
+
+  tlsServerHello(flow: Flow, dir: 0 | 1, hello: TlsServerHello, ts: number): void {
+    this.bus.emit("tls.server_hello", new TlsServerHelloRecord(this.origin(flow, dir, ts), hello));
   }
 
   dns(flow: Flow, dir: 0 | 1, message: DnsMessage, ts: number): void {

@@ -1,6 +1,6 @@
 import { DnsTcpFramer, parseDnsMessage, type DnsMessage } from "../analyzers/dns-parser.ts";
 import { HttpConnectionParser, sniffHttp, type HttpRequestHead, type HttpResponseHead } from "../analyzers/http-parser.ts";
-import { sniffTls, TlsClientHelloParser, type TlsClientHello } from "../analyzers/tls-client-hello.ts";
+import { sniffTls, TlsClientHelloParser, type TlsClientHello, type TlsServerHello, TlsServerHelloParser } from "../analyzers/tls-hello.ts";
 import type { Flow } from "./flow-record.ts";
 import { ByteBudget } from "./byte-budget.ts";
 import { type ReassemblyLimits, type StreamSink, TcpReassembler } from "./tcp-reassembler.ts";
@@ -8,7 +8,10 @@ import { type ReassemblyLimits, type StreamSink, TcpReassembler } from "./tcp-re
 /** Which application analyzers have listeners. */
 export interface AppWants {
   http: boolean;
+  /** The ClientHello (`tls.client_hello`). */
   tls: boolean;
+  /** The ServerHello (`tls.server_hello`). */
+  tlsServer?: boolean;
   dns: boolean;
   weird: boolean;
 }
@@ -18,6 +21,7 @@ export interface SessionEvents {
   httpRequest(flow: Flow, dir: 0 | 1, head: HttpRequestHead, ts: number): void;
   httpResponse(flow: Flow, dir: 0 | 1, head: HttpResponseHead, ts: number): void;
   tlsHello(flow: Flow, dir: 0 | 1, hello: TlsClientHello, ts: number): void;
+  tlsServerHello(flow: Flow, dir: 0 | 1, hello: TlsServerHello, ts: number): void;
   dns(flow: Flow, dir: 0 | 1, message: DnsMessage, ts: number): void;
   weird(flow: Flow, name: string, detail: string, ts: number): void;
 }
@@ -28,6 +32,15 @@ const kTls = 2;
 const kDns = 3;
 /** Nothing (more) to learn from this connection: the streams are detached and cost nothing. */
 const kDone = 4;
+
+const kConnect = new TextEncoder().encode("CONNECT ");
+
+/** Whether `bytes` start with `prefix`: null when they are too short to tell. */
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean | null {
+  const n = Math.min(bytes.length, prefix.length);
+  for (let i = 0; i < n; i++) if (bytes[i] !== prefix[i]) return false;
+  return n === prefix.length ? true : null;
+}
 
 /** Bytes of a stream's start kept while content sniffing says "maybe". */
 const kMaxSniffBytes = 64;
@@ -58,8 +71,8 @@ export class TcpSession {
   private readonly streams: [TcpReassembler, TcpReassembler];
   private kind = kUndecided;
   private http: HttpConnectionParser | null = null;
-  private tls: TlsClientHelloParser | null = null;
-  private tlsDir: 0 | 1 = 0;
+  /** Per direction, the hello parser still reading it (the client's side a ClientHello, the server's a ServerHello). */
+  private readonly tls: [TlsClientHelloParser | TlsServerHelloParser | null, TlsClientHelloParser | TlsServerHelloParser | null] = [null, null];
   private dnsFramers: [DnsTcpFramer, DnsTcpFramer] | null = null;
   private readonly sniffed: [Uint8Array | null, Uint8Array | null] = [null, null];
   private readonly refused: [boolean, boolean] = [false, false];
@@ -127,10 +140,11 @@ export class TcpSession {
         // Both sides given up on (e.g. a line-based protocol whose first line looked like a request):
         // the rest of the connection costs nothing more.
         if (this.http!.failed) this.stop();
+        else if (this.http!.tunnel) this.enterTunnel();
         else this.account(this.http!.heldBytes, ts);
         return;
       case kTls:
-        if (dir === this.tlsDir) this.feedTls(bytes.subarray(start, end), ts);
+        if (this.tls[dir] !== null) this.feedTls(dir, bytes.subarray(start, end), ts);
         return;
       case kDns: {
         const framers = this.dnsFramers!;
@@ -139,7 +153,9 @@ export class TcpSession {
         return;
       }
       case kUndecided:
-        this.sniff(dir, bytes.subarray(start, end), ts);
+        // Inside a tunnel a side that did not start with a TLS hello is not sniffed again (its later
+        // bytes are that protocol's, not a start).
+        if (!(this.tunnelled && this.refused[dir])) this.sniff(dir, bytes.subarray(start, end), ts);
         return;
     }
   }
@@ -178,7 +194,7 @@ export class TcpSession {
       return;
     }
     this.sniffed[dir] = null;
-    this.start(verdict, dir);
+    this.start(verdict, dir, bytes);
     this.data(dir, bytes, 0, bytes.length, ts);
     const other = (1 - dir) as 0 | 1;
     const otherHeld = this.sniffed[other];
@@ -196,13 +212,24 @@ export class TcpSession {
     // Content before ports: HTTP on port 53 is HTTP, whether or not anyone listens to it (a DNS
     // message never starts like a request or status line), so that what is found there does not
     // depend on which events the plugins want.
-    if (w.http || dnsPort) {
+    const tlsWanted = w.tls || w.tlsServer === true;
+    if (this.tunnelled) {
+      const t = sniffTls(bytes, 0, bytes.length);
+      return t === "client-hello" || t === "server-hello" ? kTls : t === "maybe" ? kUndecided : kDone;
+    }
+    if (w.http || dnsPort || tlsWanted) {
       const h = sniffHttp(bytes, 0, bytes.length);
-      if (h === "request" || h === "response") return w.http ? kHttp : kDone;
+      if (h === "request" || h === "response") {
+        if (w.http) return kHttp;
+        // Without HTTP listeners, HTTP is followed only to the TLS inside a proxy's CONNECT tunnel.
+        if (!tlsWanted || h === "response") return kDone;
+        const connect = startsWith(bytes, kConnect);
+        return connect === null ? kUndecided : connect ? kHttp : kDone;
+      }
       if (h === "maybe") maybe = true;
     }
     if (dnsPort) return maybe ? kUndecided : kDns;
-    if (w.tls) {
+    if (tlsWanted) {
       const t = sniffTls(bytes, 0, bytes.length);
       if (t === "client-hello" || t === "server-hello") return kTls;
       if (t === "maybe") maybe = true;
@@ -210,7 +237,7 @@ export class TcpSession {
     return maybe ? kUndecided : kDone;
   }
 
-  private start(kind: number, dir: 0 | 1): void {
+  private start(kind: number, dir: 0 | 1, first: Uint8Array): void {
     this.kind = kind;
     const flow = this.flow;
     const events = this.events;
@@ -227,9 +254,12 @@ export class TcpSession {
         },
       });
     } else if (kind === kTls) {
-      flow.service = "tls";
-      this.tls = new TlsClientHelloParser();
-      this.tlsDir = dir;
+      // Inside an HTTP proxy's tunnel the connection has been HTTP first: "http,tls", as Zeek writes it.
+      flow.service = flow.service === null ? "tls" : `${flow.service},tls`;
+      // The hello that was sniffed tells which side is the client (its own hello may have been lost).
+      const client = sniffTls(first, 0, first.length) === "server-hello" ? ((1 - dir) as 0 | 1) : dir;
+      if (this.wants.tls) this.tls[client] = new TlsClientHelloParser();
+      if (this.wants.tlsServer) this.tls[1 - client] = new TlsServerHelloParser();
     } else {
       flow.service = "dns";
       const framer = (d: 0 | 1) =>
@@ -254,16 +284,45 @@ export class TcpSession {
   private clientDir: 0 | 1 = 0;
   private ending = false;
 
-  private feedTls(chunk: Uint8Array, ts: number): void {
-    const r = this.tls!.data(chunk, ts);
+  private feedTls(dir: 0 | 1, chunk: Uint8Array, ts: number): void {
+    const parser = this.tls[dir]!;
+    const r = parser.data(chunk, ts);
     if (r === null) {
-      this.account(this.tls!.heldBytes, ts);
+      this.account(this.tlsHeld(), ts);
       return;
     }
-    if (r !== "not-tls") this.events.tlsHello(this.flow, this.tlsDir, r, ts);
-    // One ClientHello is all this analyzer wants from a connection.
-    this.stop();
+    if (r !== "not-tls") {
+      if (parser instanceof TlsClientHelloParser) this.events.tlsHello(this.flow, dir, r as TlsClientHello, ts);
+      else this.events.tlsServerHello(this.flow, dir, r as TlsServerHello, ts);
+    }
+    this.tls[dir] = null;
+    this.account(this.tlsHeld(), ts);
+    // One hello from each side is all this analyzer wants from a connection.
+    if (this.tls[0] === null && this.tls[1] === null) this.stop();
   }
+
+  private tlsHeld(): number {
+    return (this.tls[0]?.heldBytes ?? 0) + (this.tls[1]?.heldBytes ?? 0);
+  }
+
+  /**
+   * A CONNECT tunnel (or an upgrade) was opened: what follows on each side is sniffed afresh, as at
+   * the start of a connection, so that TLS inside an HTTP proxy's tunnel is found (as Zeek and tshark
+   * find it). The bytes that followed the opening head in the same segment are not seen (a client
+   * waits for the proxy's answer before it says anything through the tunnel).
+   */
+  private enterTunnel(): void {
+    this.http = null;
+    this.release();
+    if (!this.wants.tls && !this.wants.tlsServer) return this.stop();
+    this.tunnelled = true;
+    this.kind = kUndecided;
+    this.sniffed[0] = this.sniffed[1] = null;
+    this.refused[0] = this.refused[1] = false;
+  }
+
+  /** Inside a CONNECT tunnel only TLS is looked for: what looks like HTTP there is not the proxy's. */
+  private tunnelled = false;
 
   private refuse(dir: 0 | 1): void {
     this.sniffed[dir] = null;
@@ -297,7 +356,7 @@ export class TcpSession {
       this.events.weird(this.flow, "parser_budget_exhausted", detail, ts);
     }
     this.http = null;
-    this.tls = null;
+    this.tls[0] = this.tls[1] = null;
     this.dnsFramers = null;
     this.stop();
   }

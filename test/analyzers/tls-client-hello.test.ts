@@ -1,6 +1,6 @@
 import t from "tap";
-import { sniffTls, TlsClientHelloParser } from "../../core/analyzers/tls-client-hello.ts";
-import type { TlsClientHello } from "../../core/analyzers/tls-client-hello.ts";
+import { sniffTls, TlsClientHelloParser } from "../../core/analyzers/tls-hello.ts";
+import type { TlsClientHello } from "../../core/analyzers/tls-hello.ts";
 
 const ascii = (s: string): number[] => Array.from(s, (c) => c.charCodeAt(0));
 const u16 = (v: number): number[] => [(v >> 8) & 0xff, v & 0xff];

@@ -6,7 +6,7 @@
 import t, { type Test } from "tap";
 import type { TcpConversationPacket, TcpConversationOptions } from "../support/tcp-conversation.ts";
 import { TcpConversation } from "../support/tcp-conversation.ts";
-import { tlsClientHello } from "../support/tls-client-hello.ts";
+import { tlsClientHello } from "../support/tls-hello.ts";
 import { captureTime, jsonLines, runApp, tempFolder, writeCapture } from "./app-run.ts";
 
 const client = { ip: "192.0.2.10", port: 49152 };

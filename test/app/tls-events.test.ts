@@ -1,10 +1,15 @@
 /**
- * TLS ClientHellos through the whole host, as event-log writes `tls.client_hello`: whole in one
- * segment, split over several (the record header too), out of order, and on a port that is not 443.
+ * TLS hellos through the whole host, as event-log writes `tls.client_hello` and `tls.server_hello`:
+ * whole in one segment, split over several (the record header too), out of order, on a port that is
+ * not 443, and inside an HTTP proxy's CONNECT tunnel; ServerHellos compared with tshark's.
  */
+import { existsSync, readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
 import { TcpConversation, type TcpConversationOptions } from "../support/tcp-conversation.ts";
-import { tlsClientHello } from "../support/tls-client-hello.ts";
+import { tlsClientHello, tlsServerHello } from "../support/tls-hello.ts";
+import { concatBytes } from "../support/packet-builders.ts";
+import { tsharkFields, wiresharkMissing } from "../support/wireshark-tools.ts";
 import { captureTime, jsonLines, runApp, tempFolder, writeCapture } from "./app-run.ts";
 
 const client = { ip: "192.0.2.10", port: 49152 };
@@ -91,4 +96,122 @@ t.test("a ClientHello over IPv6 without SNI reports sni null", async (t) => {
     records.map((r) => [r.src, r.dst, r.sni, r.alpn]),
     [["2001:db8::10", "2001:db8::443", null, ["http/1.1"]]],
   );
+});
+
+/** The tls.client_hello and tls.server_hello records of a conversation, in order. */
+async function hellos(t: Test, c: TcpConversation): Promise<Array<Record<string, unknown>>> {
+  const dir = tempFolder(t);
+  const result = await runApp(writeCapture(dir, "tls.pcap", c.packets), { plugins: ["event-log"], options: ["event-log.events=tls.client_hello,tls.server_hello"] });
+  t.equal(result.status, 0, "the run succeeds");
+  t.same(result.errors, [], "nothing on stderr");
+  return jsonLines(result.lines);
+}
+
+t.test("a ServerHello gives a tls.server_hello record with the version, cipher suite and ALPN protocol chosen", async (t) => {
+  const c = conversation();
+  const serverHello = tlsServerHello({ cipherSuite: 0x1301, selectedVersion: 0x0304, alpn: "h2" });
+  c.handshake().send("client", hello("www.example.com")).send("server", concatBytes(serverHello, new Uint8Array(300).fill(0x17))).close("client");
+  const segment = c.packets.find((p) => p.from === "server" && p.payload.length > 0)!;
+  const records = await hellos(t, c);
+  t.same(records.map((r) => r.type), ["tls.client_hello", "tls.server_hello"]);
+  t.same(records[1], {
+    type: "tls.server_hello",
+    ts: captureTime(segment.timestamp),
+    frame: c.packets.indexOf(segment) + 1,
+    flow_id: 1,
+    src: "203.0.113.43",
+    sport: 443,
+    dst: "192.0.2.10",
+    dport: 49152,
+    version: 0x0303,
+    record_version: 0x0303,
+    selected_version: 0x0304,
+    cipher_suite: 0x1301,
+    alpn: "h2",
+    hello_retry: false,
+  });
+});
+
+t.test("a TLS 1.2 ServerHello without extensions, split over segments and followed by its certificate, is reported once", async (t) => {
+  const bytes = tlsServerHello({ cipherSuite: 0xc030, after: Uint8Array.of(11, 0, 0, 3, 0, 0, 0) });
+  const c = conversation();
+  c.handshake().send("client", hello("old.example.net")).send("server", bytes, { segments: [2, 20, bytes.length - 22] }).close("client");
+  const records = await hellos(t, c);
+  t.same(records.filter((r) => r.type === "tls.server_hello").map((r) => [r.selected_version, r.cipher_suite, r.alpn, r.hello_retry]), [[0x0303, 0xc030, null, false]]);
+});
+
+t.test("a HelloRetryRequest is reported as one, and a server's hello is found when the client's was not captured", async (t) => {
+  const c = conversation();
+  c.handshake().send("server", tlsServerHello({ cipherSuite: 0x1302, selectedVersion: 0x0304, helloRetry: true })).close("client");
+  const records = await hellos(t, c);
+  t.same(records.map((r) => [r.type, r.src, r.cipher_suite, r.hello_retry]), [["tls.server_hello", "203.0.113.43", 0x1302, true]]);
+});
+
+t.test("tls.server_hello alone is found without a listener for tls.client_hello, and vice versa", async (t) => {
+  const c = conversation();
+  c.handshake().send("client", hello("a.example")).send("server", tlsServerHello({ alpn: "http/1.1" })).close("client");
+  const dir = tempFolder(t);
+  const file = writeCapture(dir, "tls.pcap", c.packets);
+  const serverOnly = await runApp(file, { plugins: ["event-log"], options: ["event-log.events=tls.server_hello"] });
+  t.same(jsonLines(serverOnly.lines).map((r) => [r.type, r.alpn]), [["tls.server_hello", "http/1.1"]]);
+  const clientOnly = await runApp(file, { plugins: ["event-log"], options: ["event-log.events=tls.client_hello"] });
+  t.same(jsonLines(clientOnly.lines).map((r) => [r.type, r.sni]), [["tls.client_hello", "a.example"]]);
+});
+
+t.test("TLS inside an HTTP proxy's CONNECT tunnel is found, with or without HTTP listeners; the flow's service is http,tls", async (t) => {
+  const c = new TcpConversation({ client, server: { ip: "203.0.113.8", port: 3128 } });
+  c.handshake()
+    .send("client", "CONNECT www.example.com:443 HTTP/1.1\r\nHost: www.example.com:443\r\n\r\n")
+    .send("server", "HTTP/1.1 200 Connection established\r\n\r\n")
+    .send("client", hello("www.example.com"))
+    .send("server", tlsServerHello({ cipherSuite: 0x1301, selectedVersion: 0x0304 }))
+    .close("client");
+  const file = writeCapture(tempFolder(t), "connect.pcap", c.packets);
+  for (const events of ["http.request,tls.client_hello,tls.server_hello,flow.end", "tls.client_hello,tls.server_hello,flow.end"]) {
+    const r = await runApp(file, { plugins: ["event-log"], options: [`event-log.events=${events}`] });
+    t.same(
+      jsonLines(r.lines).filter((x) => x.type !== "http.request").map((x) => [x.type, x.sni ?? x.cipher_suite ?? x.service]),
+      [["tls.client_hello", "www.example.com"], ["tls.server_hello", 0x1301], ["flow.end", "http,tls"]],
+      events,
+    );
+  }
+  // A refused CONNECT leaves an HTTP connection: nothing is looked for in what follows.
+  const refused = new TcpConversation({ client, server: { ip: "203.0.113.8", port: 3128 } });
+  refused.handshake()
+    .send("client", "CONNECT www.example.com:443 HTTP/1.1\r\n\r\n")
+    .send("server", "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+    .send("client", hello("www.example.com"))
+    .close("client");
+  const r = await runApp(writeCapture(tempFolder(t), "refused.pcap", refused.packets), { plugins: ["event-log"], options: ["event-log.events=http.request,tls.client_hello"] });
+  t.same(jsonLines(r.lines).map((x) => x.type), ["http.request"]);
+});
+
+const zeekCaptures = fileURLToPath(new URL("../../../shared/captures/zeek", import.meta.url));
+t.test("on Zeek's captures, every ServerHello tshark finds is reported with its cipher suite, version and ALPN", { skip: !existsSync(zeekCaptures) ? "no shared captures" : wiresharkMissing }, async (t) => {
+  let compared = 0;
+  for (const name of readdirSync(zeekCaptures)) {
+    const path = `${zeekCaptures}/${name}`;
+    const theirs = tsharkFields(path, ["frame.number", "tls.handshake.ciphersuite", "tls.handshake.extensions.supported_version", "tls.handshake.version", "tls.handshake.extensions_alpn_str"], ["-Y", "tls.handshake.type == 2", "-E", "occurrence=f"])
+      .map(([frame, suite, chosen, version, alpn]) => [Number(frame), Number(suite), Number(chosen || version), alpn || null]);
+    if (theirs.length === 0) continue;
+    const r = await runApp(path, { plugins: ["event-log"], options: ["event-log.events=tls.server_hello"] });
+    const ours = jsonLines(r.lines).map((x) => [x.frame, x.cipher_suite, x.selected_version, x.alpn]);
+    t.same(ours, theirs, name);
+    compared++;
+  }
+  t.ok(compared >= 5, `${compared} captures with ServerHellos compared`);
+});
+
+t.test("inside a CONNECT tunnel only a TLS hello at the start of a side is looked for", async (t) => {
+  const c = new TcpConversation({ client, server: { ip: "203.0.113.8", port: 3128 } });
+  c.handshake()
+    .send("client", "CONNECT mail.example.com:25 HTTP/1.1\r\n\r\n")
+    .send("server", "HTTP/1.1 200 OK\r\n\r\n")
+    .send("server", "220 mail.example.com ESMTP\r\n")
+    .send("client", "EHLO client\r\n")
+    .send("client", hello("late.example.com"))
+    .send("client", "GET / HTTP/1.1\r\n\r\n")
+    .close("client");
+  const r = await runApp(writeCapture(tempFolder(t), "smtp-tunnel.pcap", c.packets), { plugins: ["event-log"], options: ["event-log.events=http.request,http.response,tls.client_hello,flow.end"] });
+  t.same(jsonLines(r.lines).map((x) => [x.type, x.service ?? x.uri ?? x.status]), [["http.request", "mail.example.com:25"], ["http.response", 200], ["flow.end", "http"]]);
 });

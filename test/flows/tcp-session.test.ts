@@ -13,6 +13,7 @@ function session(): { s: TcpSession; requests: string[]; budget: ByteBudget } {
     httpRequest: (_f, _d, head) => requests.push(`${head.method} ${head.uri}`),
     httpResponse: () => {},
     tlsHello: () => {},
+    tlsServerHello: () => {},
     dns: () => {},
     weird: () => {},
   };
@@ -54,6 +55,7 @@ function budgeted(bytes: number, port = 5001) {
     httpRequest: (f, _d, head) => seen.push(`${f.aport} ${head.method} ${head.uri}`),
     httpResponse: () => {},
     tlsHello: (f, _d, hello) => seen.push(`${f.aport} hello ${hello.sni}`),
+    tlsServerHello: (f, _d, hello) => seen.push(`${f.aport} server hello ${hello.cipherSuite}`),
     dns: (f, _d, m) => seen.push(`${f.aport} dns ${m.id}`),
     weird: (f, name) => seen.push(`${f.aport} ${name}`),
   };

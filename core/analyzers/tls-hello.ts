@@ -1,6 +1,7 @@
 /**
- * The TLS ClientHello (RFC 8446 4.1.2, RFC 5246 7.4.1.2) at the start of the client's side of a connection:
- * server name, ALPN, offered versions and cipher suites.
+ * The TLS hellos (RFC 8446 4.1.2-4.1.3, RFC 5246 7.4.1.2-7.4.1.3) at the start of each side of a
+ * connection: the ClientHello's server name, ALPN, offered versions and cipher suites, and the
+ * ServerHello's choice among them (version, cipher suite, ALPN protocol).
  *
  * The hello may be cut anywhere: across TLS records (big post-quantum key shares make 2-record hellos
  * common) and across TCP segments. The parser keeps the handshake bytes it needs, at most 64 KiB; when the
@@ -26,6 +27,24 @@ export interface TlsClientHello {
   supportedVersions: number[];
   /** Cipher suites in the client's order, GREASE values included. */
   cipherSuites: number[];
+  /** True when the hello broke off or a length inside it was wrong: the fields hold what came before. */
+  truncated: boolean;
+}
+
+/** What a ServerHello (or a HelloRetryRequest, which has its form) chose. */
+export interface TlsServerHello {
+  /** legacy_version of the hello (0x0303 for TLS 1.2 and 1.3). */
+  version: number;
+  /** Version in the header of the first record. */
+  recordVersion: number;
+  /** The version chosen: the supported_versions extension's (TLS 1.3), else `version`. */
+  selectedVersion: number;
+  /** The cipher suite chosen, or -1 when the hello broke off before it. */
+  cipherSuite: number;
+  /** The ALPN protocol chosen, or null. */
+  alpn: string | null;
+  /** True for a HelloRetryRequest (TLS 1.3): the server asks for another ClientHello. */
+  helloRetry: boolean;
   /** True when the hello broke off or a length inside it was wrong: the fields hold what came before. */
   truncated: boolean;
 }
@@ -69,18 +88,14 @@ export function sniffTls(bytes: Uint8Array, offset: number, length: number): "cl
 }
 
 /**
- * Collects the ClientHello from the client's side of a TCP connection, fed in order.
+ * Collects the first handshake message of one side of a TCP connection, fed in order, when it is a
+ * hello of the expected type (TlsClientHelloParser, TlsServerHelloParser below).
  *
  * `data()` returns null while more bytes are needed, the hello once it is complete (then null for any
- * later call), or "not-tls" as soon as the bytes show that no ClientHello starts this stream (and again on
+ * later call), or "not-tls" as soon as the bytes show that no such hello starts this stream (and again on
  * every later call).
- *
- * @example
- * const p = new TlsClientHelloParser();
- * p.data(Uint8Array.of(22, 3, 1), 0);          // null: a record header has begun
- * new TlsClientHelloParser().data(new TextEncoder().encode("SSH-2.0"), 0); // "not-tls"
  */
-export class TlsClientHelloParser {
+class TlsHelloParser<Hello> {
   /** The record header being read. */
   readonly #header = new Uint8Array(5);
   #headerHave = 0;
@@ -92,13 +107,19 @@ export class TlsClientHelloParser {
   #notTls = false;
   #done = false;
 
+  constructor(
+    /** The handshake type expected first (1 ClientHello, 2 ServerHello). */
+    private readonly type: number,
+    private readonly parse: (b: Uint8Array, start: number, end: number, recordVersion: number) => Hello,
+  ) {}
+
   /** Bytes this parser holds between calls (a hello spread over chunks), for a budget shared by connections. */
   get heldBytes(): number {
     return this.#hs === null ? 0 : this.#hs.length;
   }
 
   /** The next bytes of the client's side; `chunk` is only read during the call. */
-  data(chunk: Uint8Array, ts: number): TlsClientHello | null | "not-tls" {
+  data(chunk: Uint8Array, ts: number): Hello | null | "not-tls" {
     void ts;
     if (this.#notTls) return "not-tls";
     if (this.#done) return null;
@@ -131,7 +152,7 @@ export class TlsClientHelloParser {
       const take = Math.min(this.#recordRemaining, end - pos);
       if (this.#hsHave === 0 && take >= 4) {
         // The common case: the whole hello in this record, in this chunk. Read it in place.
-        if (chunk[pos] !== kHandshakeClientHello) return this.#fail();
+        if (chunk[pos] !== this.type) return this.#fail();
         const need = 4 + ((chunk[pos + 1]! << 16) | (chunk[pos + 2]! << 8) | chunk[pos + 3]!);
         if (need <= take) return this.#finish(chunk, pos, pos + need);
       }
@@ -139,7 +160,7 @@ export class TlsClientHelloParser {
       pos += take;
       this.#recordRemaining -= take;
       if (this.#recordRemaining === 0) this.#headerHave = 0;
-      if (this.#hsHave >= 1 && this.#hs![0] !== kHandshakeClientHello) return this.#fail();
+      if (this.#hsHave >= 1 && this.#hs![0] !== this.type) return this.#fail();
       if (this.#hsHave >= 4) {
         const hs = this.#hs!;
         const need = 4 + ((hs[1]! << 16) | (hs[2]! << 8) | hs[3]!);
@@ -171,11 +192,32 @@ export class TlsClientHelloParser {
     return "not-tls";
   }
 
-  #finish(b: Uint8Array, start: number, end: number): TlsClientHello {
+  #finish(b: Uint8Array, start: number, end: number): Hello {
     this.#done = true;
-    const hello = parseClientHello(b, start, end, this.#recordVersion);
+    const hello = this.parse(b, start, end, this.#recordVersion);
     this.#hs = null;
     return hello;
+  }
+}
+
+/**
+ * Collects the ClientHello from the client's side of a TCP connection, fed in order.
+ *
+ * @example
+ * const p = new TlsClientHelloParser();
+ * p.data(Uint8Array.of(22, 3, 1), 0);          // null: a record header has begun
+ * new TlsClientHelloParser().data(new TextEncoder().encode("SSH-2.0"), 0); // "not-tls"
+ */
+export class TlsClientHelloParser extends TlsHelloParser<TlsClientHello> {
+  constructor() {
+    super(kHandshakeClientHello, parseClientHello);
+  }
+}
+
+/** Collects the ServerHello (or HelloRetryRequest) from the server's side of a TCP connection, fed in order. */
+export class TlsServerHelloParser extends TlsHelloParser<TlsServerHello> {
+  constructor() {
+    super(kHandshakeServerHello, parseServerHello);
   }
 }
 
@@ -264,7 +306,72 @@ function parseClientHello(b: Uint8Array, start: number, end: number, recordVersi
   return out;
 }
 
-function cut(out: TlsClientHello): TlsClientHello {
+/** The random of a HelloRetryRequest: SHA-256 of "HelloRetryRequest" (RFC 8446 4.1.3). */
+const kHelloRetryRandom = Uint8Array.of(
+  0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+  0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+);
+
+/**
+ * Reads a ServerHello handshake message (its 4-byte header included) from b[start, end); `end` may cut
+ * it short, which sets `truncated`.
+ */
+function parseServerHello(b: Uint8Array, start: number, end: number, recordVersion: number): TlsServerHello {
+  const out: TlsServerHello = {
+    version: 0,
+    recordVersion: recordVersion < 0 ? 0 : recordVersion,
+    selectedVersion: 0,
+    cipherSuite: -1,
+    alpn: null,
+    helloRetry: false,
+    truncated: false,
+  };
+  const declaredEnd = start + 4 + (end - start >= 4 ? (b[start + 1]! << 16) | (b[start + 2]! << 8) | b[start + 3]! : 0);
+  if (end - start < 4 || declaredEnd > end) out.truncated = true;
+  const stop = Math.min(end, declaredEnd);
+  const u16 = (p: number): number => (b[p]! << 8) | b[p + 1]!;
+
+  let p = start + 4;
+  if (p + 2 > stop) return cut(out);
+  out.version = out.selectedVersion = u16(p);
+  p += 2;
+  if (p + 32 > stop) return cut(out);
+  out.helloRetry = kHelloRetryRandom.every((x, i) => b[p + i] === x);
+  p += 32;
+  if (p + 1 > stop) return cut(out);
+  p += 1 + b[p]!; // session id
+  if (p + 2 > stop) return cut(out);
+  out.cipherSuite = u16(p);
+  p += 2;
+  if (p + 1 > stop) return cut(out);
+  p += 1; // compression method
+  if (p === stop) return out; // no extensions: a valid (TLS 1.2 or older) hello
+  if (p + 2 > stop) return cut(out);
+  const extEnd = p + 2 + u16(p);
+  p += 2;
+  if (extEnd > stop) out.truncated = true;
+  const limit = Math.min(extEnd, stop);
+  while (p + 4 <= limit) {
+    const type = u16(p);
+    const len = u16(p + 2);
+    const dataStart = p + 4;
+    const dataEnd = dataStart + len;
+    if (dataEnd > limit) return cut(out);
+    if (type === kExtSupportedVersions && len === 2) {
+      out.selectedVersion = u16(dataStart); // one version: the server's choice
+    } else if (type === kExtAlpn && len >= 3) {
+      // A protocol_name_list of exactly one name.
+      const n = b[dataStart + 2]!;
+      if (dataStart + 3 + n <= dataEnd) out.alpn = latin1(b, dataStart + 3, dataStart + 3 + n);
+      else out.truncated = true;
+    }
+    p = dataEnd;
+  }
+  if (p !== limit) out.truncated = true;
+  return out;
+}
+
+function cut<Hello extends { truncated: boolean }>(out: Hello): Hello {
   out.truncated = true;
   return out;
 }

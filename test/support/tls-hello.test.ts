@@ -3,7 +3,7 @@ import { join } from "node:path";
 import t from "tap";
 import { ethernet, ipv4, tcp } from "./packet-builders.ts";
 import { encodePcap } from "./pcap-writer.ts";
-import { tlsClientHello } from "./tls-client-hello.ts";
+import { tlsClientHello } from "./tls-hello.ts";
 import { makeTempDir, tsharkFields, tsharkProblems, wiresharkMissing } from "./wireshark-tools.ts";
 
 t.test("tlsClientHello() nests record, handshake and extension lengths consistently", async (t) => {

@@ -1,8 +1,10 @@
 /**
- * TLS ClientHello builder (RFC 5246 7.4.1.2, RFC 8446 4.1.2) for SNI/ALPN tests: a complete TLS
- * record (record header, handshake header, version, random, session id, cipher suites, compression
- * methods, extensions), with server_name (RFC 6066) and application_layer_protocol_negotiation
- * (RFC 7301) plus the supported_groups, ec_point_formats and signature_algorithms a real client sends.
+ * TLS hello builders for SNI/ALPN and negotiation tests. The ClientHello (RFC 5246 7.4.1.2, RFC 8446
+ * 4.1.2): a complete TLS record (record header, handshake header, version, random, session id, cipher
+ * suites, compression methods, extensions), with server_name (RFC 6066) and
+ * application_layer_protocol_negotiation (RFC 7301) plus the supported_groups, ec_point_formats and
+ * signature_algorithms a real client sends. The ServerHello (RFC 5246 7.4.1.3, RFC 8446 4.1.3): the
+ * version, cipher suite and ALPN protocol chosen, or a HelloRetryRequest.
  */
 
 /** One extension, given whole: its type and its extension_data. */
@@ -127,6 +129,60 @@ export function tlsClientHello(options: ClientHelloOptions = {}): Uint8Array {
         }
       });
     });
+  });
+  return Uint8Array.from(record.bytes);
+}
+
+/** What goes into the ServerHello. */
+export interface ServerHelloOptions {
+  /** legacy_version (default 0x0303). */
+  readonly version?: number;
+  /** Version in the record header (default 0x0303). */
+  readonly recordVersion?: number;
+  /** The cipher suite chosen (default 0xc02f, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256). */
+  readonly cipherSuite?: number;
+  /** A supported_versions extension with this version (TLS 1.3: 0x0304); omitted when undefined. */
+  readonly selectedVersion?: number;
+  /** An ALPN extension with this protocol; omitted when undefined. */
+  readonly alpn?: string;
+  /** Writes the HelloRetryRequest random (RFC 8446 4.1.3) instead of bytes 0x20..0x3f. */
+  readonly helloRetry?: boolean;
+  /** Handshake messages to put after the ServerHello in the same record (a TLS 1.2 Certificate...). */
+  readonly after?: Uint8Array;
+}
+
+const helloRetryRandom = [
+  0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+  0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+/** Builds one TLS record (content type 22, handshake) holding a ServerHello. */
+export function tlsServerHello(options: ServerHelloOptions = {}): Uint8Array {
+  const record = new TlsWriter();
+  record.u8(22);
+  record.u16(options.recordVersion ?? 0x0303);
+  record.vector(2, (handshake) => {
+    handshake.u8(2); // HandshakeType server_hello
+    handshake.vector(3, (hello) => {
+      hello.u16(options.version ?? 0x0303);
+      hello.raw(options.helloRetry ? helloRetryRandom : Array.from({ length: 32 }, (_, i) => 0x20 + i));
+      hello.vector(1, () => {}); // session id: empty
+      hello.u16(options.cipherSuite ?? 0xc02f);
+      hello.u8(0); // compression: null
+      if (options.selectedVersion === undefined && options.alpn === undefined) return;
+      hello.vector(2, (e) => {
+        if (options.selectedVersion !== undefined) {
+          e.u16(43);
+          e.vector(2, (d) => d.u16(options.selectedVersion!));
+        }
+        if (options.alpn !== undefined) {
+          const name = new TextEncoder().encode(options.alpn);
+          e.u16(TlsExtensionType.ALPN);
+          e.vector(2, (d) => d.vector(2, (l) => l.vector(1, (n) => n.raw(name))));
+        }
+      });
+    });
+    if (options.after !== undefined) handshake.raw(options.after);
   });
   return Uint8Array.from(record.bytes);
 }
