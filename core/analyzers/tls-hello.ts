@@ -235,9 +235,7 @@ function parseClientHello(b: Uint8Array, start: number, end: number, recordVersi
     cipherSuites: [],
     truncated: false,
   };
-  const declaredEnd = start + 4 + (end - start >= 4 ? (b[start + 1]! << 16) | (b[start + 2]! << 8) | b[start + 3]! : 0);
-  if (end - start < 4 || declaredEnd > end) out.truncated = true;
-  const stop = Math.min(end, declaredEnd);
+  const stop = messageStop(b, start, end, out);
   const u16 = (p: number): number => (b[p]! << 8) | b[p + 1]!;
 
   let p = start + 4;
@@ -256,17 +254,8 @@ function parseClientHello(b: Uint8Array, start: number, end: number, recordVersi
   p += 1 + b[p]!; // compression methods
   if (p > stop) return cut(out);
   if (p === stop) return out; // no extensions: a valid (old) hello
-  if (p + 2 > stop) return cut(out);
-  const extEnd = p + 2 + u16(p);
-  p += 2;
-  if (extEnd > stop) out.truncated = true;
-  const limit = Math.min(extEnd, stop);
-  while (p + 4 <= limit) {
-    const type = u16(p);
-    const len = u16(p + 2);
-    const dataStart = p + 4;
-    const dataEnd = dataStart + len;
-    if (dataEnd > limit) return cut(out);
+  return extensions(b, p, stop, out, (type, dataStart, dataEnd) => {
+    const len = dataEnd - dataStart;
     if (type === kExtServerName && out.sni === null) {
       // server_name_list: entries of name_type(1) length(2) name.
       let q = dataStart + 2;
@@ -300,10 +289,7 @@ function parseClientHello(b: Uint8Array, start: number, end: number, recordVersi
       const listEnd = Math.min(dataEnd, dataStart + 1 + b[dataStart]!);
       for (let q = dataStart + 1; q + 2 <= listEnd; q += 2) out.supportedVersions.push(u16(q));
     }
-    p = dataEnd;
-  }
-  if (p !== limit) out.truncated = true;
-  return out;
+  });
 }
 
 /** The random of a HelloRetryRequest: SHA-256 of "HelloRetryRequest" (RFC 8446 4.1.3). */
@@ -326,9 +312,7 @@ function parseServerHello(b: Uint8Array, start: number, end: number, recordVersi
     helloRetry: false,
     truncated: false,
   };
-  const declaredEnd = start + 4 + (end - start >= 4 ? (b[start + 1]! << 16) | (b[start + 2]! << 8) | b[start + 3]! : 0);
-  if (end - start < 4 || declaredEnd > end) out.truncated = true;
-  const stop = Math.min(end, declaredEnd);
+  const stop = messageStop(b, start, end, out);
   const u16 = (p: number): number => (b[p]! << 8) | b[p + 1]!;
 
   let p = start + 4;
@@ -346,17 +330,8 @@ function parseServerHello(b: Uint8Array, start: number, end: number, recordVersi
   if (p + 1 > stop) return cut(out);
   p += 1; // compression method
   if (p === stop) return out; // no extensions: a valid (TLS 1.2 or older) hello
-  if (p + 2 > stop) return cut(out);
-  const extEnd = p + 2 + u16(p);
-  p += 2;
-  if (extEnd > stop) out.truncated = true;
-  const limit = Math.min(extEnd, stop);
-  while (p + 4 <= limit) {
-    const type = u16(p);
-    const len = u16(p + 2);
-    const dataStart = p + 4;
-    const dataEnd = dataStart + len;
-    if (dataEnd > limit) return cut(out);
+  return extensions(b, p, stop, out, (type, dataStart, dataEnd) => {
+    const len = dataEnd - dataStart;
     if (type === kExtSupportedVersions && len === 2) {
       out.selectedVersion = u16(dataStart); // one version: the server's choice
     } else if (type === kExtAlpn && len >= 3) {
@@ -365,6 +340,41 @@ function parseServerHello(b: Uint8Array, start: number, end: number, recordVersi
       if (dataStart + 3 + n <= dataEnd) out.alpn = latin1(b, dataStart + 3, dataStart + 3 + n);
       else out.truncated = true;
     }
+  });
+}
+
+/**
+ * Where the handshake message in b[start, end) (its 4-byte header included) ends: where its length
+ * says, or at `end` when the bytes stop sooner (then the hello is `truncated`).
+ */
+function messageStop(b: Uint8Array, start: number, end: number, out: { truncated: boolean }): number {
+  const declaredEnd = start + 4 + (end - start >= 4 ? (b[start + 1]! << 16) | (b[start + 2]! << 8) | b[start + 3]! : 0);
+  if (end - start < 4 || declaredEnd > end) out.truncated = true;
+  return Math.min(end, declaredEnd);
+}
+
+/**
+ * Walks a hello's extensions block at `p` (its 2-byte length first) up to `stop`, giving each
+ * extension's type and data range to `each`; a length that runs past the block or the message marks
+ * the hello `truncated` (what came before is kept).
+ */
+function extensions<Hello extends { truncated: boolean }>(
+  b: Uint8Array,
+  p: number,
+  stop: number,
+  out: Hello,
+  each: (type: number, dataStart: number, dataEnd: number) => void,
+): Hello {
+  if (p + 2 > stop) return cut(out);
+  const extEnd = p + 2 + ((b[p]! << 8) | b[p + 1]!);
+  p += 2;
+  if (extEnd > stop) out.truncated = true;
+  const limit = Math.min(extEnd, stop);
+  while (p + 4 <= limit) {
+    const type = (b[p]! << 8) | b[p + 1]!;
+    const dataEnd = p + 4 + ((b[p + 2]! << 8) | b[p + 3]!);
+    if (dataEnd > limit) return cut(out);
+    each(type, p + 4, dataEnd);
     p = dataEnd;
   }
   if (p !== limit) out.truncated = true;
