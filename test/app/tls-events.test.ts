@@ -23,9 +23,10 @@ function conversation(options: Partial<TcpConversationOptions> = {}): TcpConvers
   return new TcpConversation({ client, server, ...options });
 }
 
-async function clientHellos(t: Test, c: TcpConversation): Promise<Array<Record<string, unknown>>> {
+/** The records event-log writes for `events` (by default the ClientHellos) of a conversation, in order. */
+async function clientHellos(t: Test, c: TcpConversation, events = "tls.client_hello"): Promise<Array<Record<string, unknown>>> {
   const dir = tempFolder(t);
-  const result = await runApp(writeCapture(dir, "tls.pcap", c.packets), { plugins: ["event-log"], options: ["event-log.events=tls.client_hello"] });
+  const result = await runApp(writeCapture(dir, "tls.pcap", c.packets), { plugins: ["event-log"], options: [`event-log.events=${events}`] });
   t.equal(result.status, 0, "the run succeeds");
   t.same(result.errors, [], "nothing on stderr");
   return jsonLines(result.lines);
@@ -99,13 +100,7 @@ t.test("a ClientHello over IPv6 without SNI reports sni null", async (t) => {
 });
 
 /** The tls.client_hello and tls.server_hello records of a conversation, in order. */
-async function hellos(t: Test, c: TcpConversation): Promise<Array<Record<string, unknown>>> {
-  const dir = tempFolder(t);
-  const result = await runApp(writeCapture(dir, "tls.pcap", c.packets), { plugins: ["event-log"], options: ["event-log.events=tls.client_hello,tls.server_hello"] });
-  t.equal(result.status, 0, "the run succeeds");
-  t.same(result.errors, [], "nothing on stderr");
-  return jsonLines(result.lines);
-}
+const hellos = (t: Test, c: TcpConversation) => clientHellos(t, c, "tls.client_hello,tls.server_hello");
 
 t.test("a ServerHello gives a tls.server_hello record with the version, cipher suite and ALPN protocol chosen", async (t) => {
   const c = conversation();
