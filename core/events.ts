@@ -288,7 +288,10 @@ export interface TlsServerHelloEvent extends FlowEndpoints {
   readonly selected_version: number;
   /** The cipher suite chosen (-1 when the hello broke off before it). */
   readonly cipher_suite: number;
-  /** The ALPN protocol chosen, or null. */
+  /**
+   * The ALPN protocol chosen, or null. TLS 1.3 sends it in EncryptedExtensions, after the hello, so
+   * it is null there: the ClientHello's offer is all that is visible.
+   */
   readonly alpn: string | null;
   /** True for a TLS 1.3 HelloRetryRequest: the server asks the client for another ClientHello. */
   readonly hello_retry: boolean;

@@ -41,7 +41,7 @@ export interface TlsServerHello {
   selectedVersion: number;
   /** The cipher suite chosen, or -1 when the hello broke off before it. */
   cipherSuite: number;
-  /** The ALPN protocol chosen, or null. */
+  /** The ALPN protocol chosen, or null (always null in TLS 1.3, where it is sent encrypted). */
   alpn: string | null;
   /** True for a HelloRetryRequest (TLS 1.3): the server asks for another ClientHello. */
   helloRetry: boolean;
@@ -118,7 +118,7 @@ class TlsHelloParser<Hello> {
     return this.#hs === null ? 0 : this.#hs.length;
   }
 
-  /** The next bytes of the client's side; `chunk` is only read during the call. */
+  /** The next bytes of the side this parser reads; `chunk` is only read during the call. */
   data(chunk: Uint8Array, ts: number): Hello | null | "not-tls" {
     void ts;
     if (this.#notTls) return "not-tls";

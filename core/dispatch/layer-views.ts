@@ -378,10 +378,12 @@ export class Ipv6View extends View implements Ipv6Event {
     return this.u16(this.off + 4);
   }
   get upper_length(): number {
-    // The outer header of a tunnel reports no extension headers: its protocol is its next header.
-    if (!this.inner) return this.payload_length;
+    const plen = this.payload_length;
+    // The outer header of a tunnel reports no extension headers (its protocol is its next header),
+    // and a header without any has nothing to take off: most packets end here.
+    if (!this.inner || (plen !== 0 && this.res[this.c.r + kResIpExt] === 0)) return plen;
     // Walked again on demand, by the decoder's own code: the record keeps only the transport's length.
-    return decodeIpv6(this.d, this.off, this.c.frameEnd(), scratchIpv6) < 0 ? this.payload_length : scratchIpv6.upperLength;
+    return decodeIpv6(this.d, this.off, this.c.frameEnd(), scratchIpv6) < 0 ? plen : scratchIpv6.upperLength;
   }
   get extensions(): string[] {
     const bits = this.inner ? this.res[this.c.r + kResIpExt] : 0;

@@ -170,6 +170,11 @@ export class TcpSession {
       case kDns:
         this.dnsFramers![dir].gap(bytes);
         return;
+      case kTls:
+        // A hello with a hole in it cannot be read: that side's is given up (not made up of the bytes
+        // on both sides of the hole).
+        if (this.tls[dir] !== null) this.tlsDone(dir, ts);
+        return;
       case kUndecided:
         // A stream whose start was lost cannot be sniffed reliably any more.
         this.refuse(dir);
@@ -260,6 +265,8 @@ export class TcpSession {
       const client = sniffTls(first, 0, first.length) === "server-hello" ? ((1 - dir) as 0 | 1) : dir;
       if (this.wants.tls) this.tls[client] = new TlsClientHelloParser();
       if (this.wants.tlsServer) this.tls[1 - client] = new TlsServerHelloParser();
+      // A side whose hello nobody wants costs nothing more (a download is not reassembled for it).
+      for (const d of [0, 1] as const) if (this.tls[d] === null) this.streams[d].detach();
     } else {
       flow.service = "dns";
       const framer = (d: 0 | 1) =>
@@ -295,9 +302,18 @@ export class TcpSession {
       if (parser instanceof TlsClientHelloParser) this.events.tlsHello(this.flow, dir, r as TlsClientHello, ts);
       else this.events.tlsServerHello(this.flow, dir, r as TlsServerHello, ts);
     }
+    this.tlsDone(dir, ts);
+  }
+
+  /**
+   * Side `dir` has given its hello (or shown it will not): its stream is detached. One hello from each
+   * side is all this analyzer wants from a connection (after a HelloRetryRequest the second pair is
+   * not read).
+   */
+  private tlsDone(dir: 0 | 1, ts: number): void {
     this.tls[dir] = null;
+    this.streams[dir].detach();
     this.account(this.tlsHeld(), ts);
-    // One hello from each side is all this analyzer wants from a connection.
     if (this.tls[0] === null && this.tls[1] === null) this.stop();
   }
 

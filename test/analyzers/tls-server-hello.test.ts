@@ -13,16 +13,17 @@ function feed(bytes: Uint8Array, size = bytes.length): TlsServerHello | "not-tls
   return null;
 }
 
-t.test("TlsServerHelloParser reads the version, cipher suite and ALPN protocol a TLS 1.3 server chose", async (t) => {
-  t.same(feed(tlsServerHello({ cipherSuite: 0x1302, selectedVersion: 0x0304, alpn: "h2" })), {
+t.test("TlsServerHelloParser reads the version and cipher suite a TLS 1.3 server chose, and a TLS 1.2 server's ALPN protocol", async (t) => {
+  t.same(feed(tlsServerHello({ cipherSuite: 0x1302, selectedVersion: 0x0304 })), {
     version: 0x0303,
     recordVersion: 0x0303,
     selectedVersion: 0x0304,
     cipherSuite: 0x1302,
-    alpn: "h2",
+    alpn: null,
     helloRetry: false,
     truncated: false,
   });
+  t.match(feed(tlsServerHello({ cipherSuite: 0xc030, alpn: "http/1.1" })), { selectedVersion: 0x0303, cipherSuite: 0xc030, alpn: "http/1.1", truncated: false });
 });
 
 t.test("TlsServerHelloParser reads a TLS 1.2 hello without extensions, whatever the chunks, and ignores what follows it", async (t) => {

@@ -104,7 +104,8 @@ const hellos = (t: Test, c: TcpConversation) => clientHellos(t, c, "tls.client_h
 
 t.test("a ServerHello gives a tls.server_hello record with the version, cipher suite and ALPN protocol chosen", async (t) => {
   const c = conversation();
-  const serverHello = tlsServerHello({ cipherSuite: 0x1301, selectedVersion: 0x0304, alpn: "h2" });
+  // TLS 1.2: the ALPN choice is in the ServerHello (TLS 1.3 sends it encrypted, after the hello).
+  const serverHello = tlsServerHello({ cipherSuite: 0xc02f, alpn: "h2" });
   c.handshake().send("client", hello("www.example.com")).send("server", concatBytes(serverHello, new Uint8Array(300).fill(0x17))).close("client");
   const segment = c.packets.find((p) => p.from === "server" && p.payload.length > 0)!;
   const records = await hellos(t, c);
@@ -120,8 +121,8 @@ t.test("a ServerHello gives a tls.server_hello record with the version, cipher s
     dport: 49152,
     version: 0x0303,
     record_version: 0x0303,
-    selected_version: 0x0304,
-    cipher_suite: 0x1301,
+    selected_version: 0x0303,
+    cipher_suite: 0xc02f,
     alpn: "h2",
     hello_retry: false,
   });
@@ -153,7 +154,7 @@ t.test("tls.server_hello alone is found without a listener for tls.client_hello,
   t.same(jsonLines(clientOnly.lines).map((r) => [r.type, r.sni]), [["tls.client_hello", "a.example"]]);
 });
 
-t.test("TLS inside an HTTP proxy's CONNECT tunnel is found, with or without HTTP listeners; the flow's service is http,tls", async (t) => {
+t.test("TLS inside an HTTP proxy's CONNECT tunnel is found, with or without HTTP listeners in a connection that starts with CONNECT; the flow's service is http,tls", async (t) => {
   const c = new TcpConversation({ client, server: { ip: "203.0.113.8", port: 3128 } });
   c.handshake()
     .send("client", "CONNECT www.example.com:443 HTTP/1.1\r\nHost: www.example.com:443\r\n\r\n")
@@ -209,4 +210,15 @@ t.test("inside a CONNECT tunnel only a TLS hello at the start of a side is looke
     .close("client");
   const r = await runApp(writeCapture(tempFolder(t), "smtp-tunnel.pcap", c.packets), { plugins: ["event-log"], options: ["event-log.events=http.request,http.response,tls.client_hello,flow.end"] });
   t.same(jsonLines(r.lines).map((x) => [x.type, x.service ?? x.uri ?? x.status]), [["http.request", "mail.example.com:25"], ["http.response", 200], ["flow.end", "http"]]);
+});
+
+t.test("a hello with a segment missing from the capture is not reported (its bytes would be made up), the other side's is", async (t) => {
+  const bytes = tlsServerHello({ cipherSuite: 0xc02f, after: new Uint8Array(3000).fill(0x41) });
+  const c = conversation();
+  // The hello's own bytes (47 of them) span the first three segments; the second one is lost.
+  c.handshake().send("client", hello("gap.example")).send("server", bytes, { segments: [20, 20, bytes.length - 40] }).send("client", "ack").close("client");
+  const middle = c.packets.filter((p) => p.from === "server" && p.payload.length === 20)[1]!;
+  const lost = new TcpConversation({ client, server });
+  const records = await clientHellos(t, Object.assign(lost, { packets: c.packets.filter((p) => p !== middle) }), "tls.client_hello,tls.server_hello");
+  t.same(records.map((r) => [r.type, r.sni ?? r.cipher_suite]), [["tls.client_hello", "gap.example"]]);
 });
