@@ -16,7 +16,7 @@ import type {
 } from "./plugin-api.ts";
 import { builtinImportsIn } from "./builtin-imports.ts";
 import { HandlerWatch } from "./handler-watch.ts";
-import { importPlugin, loadedAsCommonJs, pluginSources, type PluginFile, withTimeout } from "./plugin-loader.ts";
+import { errorText, importPlugin, loadedAsCommonJs, pluginSources, type PluginFile, withTimeout } from "./plugin-loader.ts";
 import { isDeno } from "../runtime/host-runtime.ts";
 import { resolvePluginOptions } from "./plugin-options.ts";
 import { fdKey, fileKey, sameFile } from "../same-file.ts";
@@ -253,7 +253,7 @@ export class PluginHost {
    * (`--max-plugin-errors` applies); false when its stack names no plugin's file.
    */
   stray(err: unknown, what: string): boolean {
-    const stack = err instanceof Error ? String(err.stack ?? "") : "";
+    const stack = stackOf(err);
     if (stack === "") return false;
     for (const p of this.latest.values()) {
       if (p.code.prefixes.some((prefix) => stack.includes(prefix))) {
@@ -310,7 +310,7 @@ export class PluginHost {
       if (outcome === "timeout") {
         this.warn(p, `teardown did not finish within ${this.options.teardownMs} ms and was abandoned`);
       } else if (outcome instanceof Error) {
-        this.warn(p, `teardown failed: ${outcome.message}${placeIn(outcome, p.code)}`);
+        this.warn(p, `teardown failed: ${errorText(outcome)}${placeIn(outcome, p.code)}`);
       }
     }
     p.teardowns.length = 0;
@@ -545,13 +545,17 @@ function ownCode(path: string): OwnCode {
  * ` (at /path/plugin.ts:12:5)`: where in the plugin's own code an error was raised (the innermost
  * frame there; TypeScript lines, through source maps), or "" when its stack does not pass through it.
  */
-function placeIn(err: unknown, code: OwnCode): string {
-  let stack = "";
+/** The stack of an error, or "" (also when reading it throws: a plugin may throw anything). */
+function stackOf(err: unknown): string {
   try {
-    if (err instanceof Error && typeof err.stack === "string") stack = err.stack;
+    return err instanceof Error && typeof err.stack === "string" ? err.stack : "";
   } catch {
-    // A stack getter that throws: no place to tell.
+    return "";
   }
+}
+
+function placeIn(err: unknown, code: OwnCode): string {
+  const stack = stackOf(err);
   for (const line of stack.split("\n")) {
     for (const prefix of code.prefixes) {
       const at = line.indexOf(prefix);
@@ -564,15 +568,5 @@ function placeIn(err: unknown, code: OwnCode): string {
   return "";
 }
 
-/**
- * The message of an error, or its text. Whatever a plugin throws, this must not throw in turn (an
- * object without a prototype has no toString; a getter may throw): the run would end on it.
- */
-export function errorText(err: unknown): string {
-  try {
-    return err instanceof Error ? String(err.message) : String(err);
-  } catch {
-    return Object.prototype.toString.call(err);
-  }
-}
+export { errorText };
 

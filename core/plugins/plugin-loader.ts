@@ -200,6 +200,18 @@ const kOptionTypes = new Set(["string", "number", "boolean", "list"]);
 /** How long a plugin module may take to load (its top-level code, a top-level await included). */
 const kImportTimeoutMs = 30_000;
 
+/**
+ * The message of an error, or its text. Whatever a plugin throws, this must not throw in turn (an
+ * object without a prototype has no toString; a getter may throw): the run would end on it.
+ */
+export function errorText(err: unknown): string {
+  try {
+    return err instanceof Error ? String(err.message) : String(err);
+  } catch {
+    return Object.prototype.toString.call(err);
+  }
+}
+
 /** Waits for `p` at most `ms` milliseconds: its error, "timeout", or undefined when it settled well. */
 export async function withTimeout(p: Promise<unknown>, ms: number): Promise<Error | "timeout" | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -210,7 +222,7 @@ export async function withTimeout(p: Promise<unknown>, ms: number): Promise<Erro
     return await Promise.race([
       p.then(
         () => undefined,
-        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+        (err: unknown) => (err instanceof Error ? err : new Error(errorText(err))),
       ),
       timeout,
     ]);

@@ -490,3 +490,14 @@ t.test("a handler that never returns is reported after 10 s by another thread, w
   t.ok(loopedAt > 0 && Date.now() - loopedAt >= 9_000, "not before about 10 s of the loop (its own line may come late)");
   t.equal(child.exitCode, null, "the host is still running: nothing stopped the loop");
 });
+
+t.test("a setup or teardown that rejects with an object without a prototype is reported in words, not a crash", async (t) => {
+  const dir = withCounter(t, "oddend", `setup(ctx) { ctx.onTeardown(() => Promise.reject(Object.create(null))); },`);
+  const file = smallCapture(dir, 2);
+  const r = await runApp(file, { plugins: ["oddend", "counter"], pluginDirs: [dir], format: "text", stats: false });
+  t.equal(r.status, 0, "the run ends normally");
+  t.same(r.lines, ["counted 20"], "the other plugin's teardown ran");
+  t.same(r.errors, ["[oddend] teardown failed: [object Object]"]);
+  writePlugin(dir, "oddstart", `{ name: "oddstart", description: "", setup() { return Promise.reject(Object.create(null)); } }`);
+  await t.rejects(runApp(file, { plugins: ["oddstart"], pluginDirs: [dir] }), { message: "Plugin oddstart failed to start: [object Object]" });
+});
