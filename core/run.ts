@@ -4,7 +4,7 @@
  */
 import { Dispatcher, type DispatchStats } from "./dispatch/dispatcher.ts";
 import { decodedLinkTypes, isSupportedLinkType } from "../workers/layers/link-layer.ts";
-import { describeLinkType } from "../workers/filter/filter-link-types.ts";
+import { describeLinkType, linkTypeName } from "../workers/filter/filter-link-types.ts";
 import { EventBus } from "./event-bus.ts";
 import { Pipeline } from "./pipeline.ts";
 import { DecodePool, type WorkerCount } from "./pool/decode-pool.ts";
@@ -130,9 +130,7 @@ export async function runHost(config: RunConfig, io: RunIo, signal?: AbortSignal
     // As tcpdump says it: the capture is open (frames are kept from now on) and what it delivers.
     const lt = capture.linktype;
     const known = isSupportedLinkType(lt) ? "" : `: not a link type the host decodes (${decodedLinkTypes}); frames are counted, not decoded`;
-    const name = describeLinkType(lt).description;
-    const type = name.startsWith("link type") ? name : `link type ${lt} (${name})`;
-    io.stderr(`host: listening on ${iface}${guessed ? " (no -i given)" : ""}, ${type}${known}`);
+    io.stderr(`host: listening on ${iface}${guessed ? " (no -i given)" : ""}, ${linkTypeName(describeLinkType(lt))}${known}`);
   }
 
   const opened = performance.now();

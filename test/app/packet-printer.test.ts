@@ -23,6 +23,7 @@ import {
   ipv6,
   linuxSll,
   linuxSll2,
+  llcSnap,
   tcp,
   udp,
 } from "../support/packet-builders.ts";
@@ -199,7 +200,7 @@ t.test("ARP in a Linux cooked capture counts from after the cooked header (16 by
 });
 
 /** `packet` after an 802.2 LLC header with SNAP (AA AA 03, OUI 0, EtherType ARP). */
-const llcSnapArp = (packet: Uint8Array) => concatBytes(Uint8Array.of(0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x06), packet);
+const llcSnapArp = (packet: Uint8Array) => llcSnap(0x0806, packet);
 /** ARP in 802.3 frames, whose type field is the length of what follows: exactly, with padding after, and larger than the ARP packet. */
 const llcRecords: CaptureRecord[] = [
   { data: ethernet({ type: 36 }, llcSnapArp(whoHas)) },

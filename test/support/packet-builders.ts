@@ -276,6 +276,14 @@ export function rawIp(packet: Uint8Array): Uint8Array {
   return tagLayer(packet.slice(), infoOf(packet));
 }
 
+/**
+ * An 802.2 LLC header with SNAP (DSAP and SSAP 0xaa, control 3, OUI 0) announcing `etherType`, then
+ * `payload`: what follows an 802.3 length field, or a Linux cooked header of protocol 4.
+ */
+export function llcSnap(etherType: number, payload: Payload): Uint8Array {
+  return concatBytes(Uint8Array.of(0xaa, 0xaa, 0x03, 0, 0, 0, etherType >> 8, etherType & 0xff), payload);
+}
+
 // ---------------------------------------------------------------------------------------------
 // ARP
 

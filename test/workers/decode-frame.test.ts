@@ -44,6 +44,7 @@ import {
   ipv6,
   linuxSll,
   linuxSll2,
+  llcSnap,
   nullLoopback,
   tcp,
   udp,
@@ -160,7 +161,7 @@ t.test("FrameDecoder records an 802.1Q tag: VLAN id, tag count and the EtherType
 
 t.test("FrameDecoder reads an 802.3 length after a VLAN tag as after the MAC addresses: LLC/SNAP says what follows", async (t) => {
   const whoHas = arp({ op: "request", senderMac: "02:00:00:00:00:01", senderIp: "192.0.2.1", targetIp: "192.0.2.2" });
-  const snapArp = concatBytes(Uint8Array.of(0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x06), whoHas);
+  const snapArp = llcSnap(0x0806, whoHas);
   for (const vlans of [[{ vid: 5 }], [{ vid: 5 }, { vid: 6 }]]) {
     const r = decode(ethernet({ vlans, type: 8 + whoHas.length }, snapArp));
     t.equal(r.kResLayers, kLayerEthernet | kLayerVlan | kLayerArp, `${vlans.length} tag(s), then ARP after SNAP`);

@@ -23,7 +23,7 @@
  * blocks (gen_and(b0, b1) runs b0 first).
  */
 import { FilterError } from "./filter-error.ts";
-import { describeLinkType, kOffsetNotSet } from "./filter-link-types.ts";
+import { describeLinkType, kOffsetNotSet, linkTypeName } from "./filter-link-types.ts";
 import type { LinkType } from "./filter-link-types.ts";
 import type { ArithNode, ArithOp, CaptureMetaNode, FilterAst, FilterNode, LoadProto, ProtoAbbrevNode, Span } from "./filter-parser.ts";
 
@@ -210,8 +210,7 @@ class Generator {
 
   /** Names the link type in messages: "link type 101 (Raw IP)". */
   private linkName(): string {
-    const d = this.lt.description;
-    return d.startsWith("link type") ? d : `link type ${this.lt.number} (${d})`;
+    return linkTypeName(this.lt);
   }
 
   // --- loads (gen_load_a, gen_load_absoffsetrel) ---

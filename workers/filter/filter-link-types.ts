@@ -154,6 +154,11 @@ for (const row of rows) for (const n of row.numbers) if (!byNumber.has(n)) byNum
 /** The pcap header's link-type field carries FCS information in its top bits (LT_LINKTYPE mask). */
 const kLinkTypeMask = 0x03ffffff;
 
+/** Names a link type for messages: "link type 1 (Ethernet)", or "link type 4242" when it is unknown. */
+export function linkTypeName(lt: LinkType): string {
+  return lt.description.startsWith("link type") ? lt.description : `link type ${lt.number} (${lt.description})`;
+}
+
 /**
  * Describes a link type. Unknown numbers get a layout with no offsets at all, so that only tests that
  * do not look at the link layer (`less`, `greater`, `len`, `link[...]`) compile for them, as in
