@@ -293,7 +293,10 @@ export interface TlsServerHelloEvent extends FlowEndpoints {
    * it is null there: the ClientHello's offer is all that is visible.
    */
   readonly alpn: string | null;
-  /** True for a TLS 1.3 HelloRetryRequest: the server asks the client for another ClientHello. */
+  /**
+   * True for a TLS 1.3 HelloRetryRequest: the server asks the client for another ClientHello. That one
+   * and the ServerHello answering it come as a second `tls.client_hello` and `tls.server_hello`.
+   */
   readonly hello_retry: boolean;
 }
 

@@ -56,6 +56,10 @@ const kHandshakeServerHello = 2;
 const kMaxRecord = 16384 + 2048;
 /** Handshake bytes kept while a hello is assembled. */
 const kMaxHelloBytes = 64 * 1024;
+const kContentChangeCipherSpec = 20;
+const kContentApplicationData = 23;
+/** Bytes of other records a second hello may follow before the side is given up on (see `again`). */
+const kMaxSkippedBytes = 64 * 1024;
 
 const kExtServerName = 0;
 const kExtAlpn = 16;
@@ -94,6 +98,11 @@ export function sniffTls(bytes: Uint8Array, offset: number, length: number): "cl
  * `data()` returns null while more bytes are needed, the hello once it is complete (then null for any
  * later call), or "not-tls" as soon as the bytes show that no such hello starts this stream (and again on
  * every later call).
+ *
+ * A second hello, after a TLS 1.3 HelloRetryRequest, is read by a parser made with `skipped`: the
+ * content types of the records that may come before it and are passed over (each side's
+ * ChangeCipherSpec of middlebox compatibility mode, RFC 8446 D.4; the client's early data). Past 64 KiB
+ * of them the side is given up ("not-tls").
  */
 class TlsHelloParser<Hello> {
   /** The record header being read. */
@@ -106,11 +115,15 @@ class TlsHelloParser<Hello> {
   #hsHave = 0;
   #notTls = false;
   #done = false;
+  /** Bytes of skipped records passed over so far. */
+  #skippedBytes = 0;
 
   constructor(
     /** The handshake type expected first (1 ClientHello, 2 ServerHello). */
     private readonly type: number,
     private readonly parse: (b: Uint8Array, start: number, end: number, recordVersion: number) => Hello,
+    /** Content types passed over before the hello, as a bit mask (1 << type); 0 for a first hello. */
+    private readonly skipped = 0,
   ) {}
 
   /** Bytes this parser holds between calls (a hello spread over chunks), for a budget shared by connections. */
@@ -132,7 +145,9 @@ class TlsHelloParser<Hello> {
         this.#header[this.#headerHave++] = c;
         // Judge each header byte as it comes, so a non-TLS stream is told apart at its first bytes.
         const bad =
-          (at === 0 && c !== kContentHandshake) || (at === 1 && c !== 3) || (at === 2 && c > 4);
+          (at === 0 && c !== kContentHandshake && !(this.#hsHave === 0 && c < 32 && (this.skipped & (1 << c)) !== 0)) ||
+          (at === 1 && c !== 3) ||
+          (at === 2 && c > 4);
         if (bad) {
           // A later record of another type inside an unfinished hello ends it; at the start it means not TLS.
           if (this.#hsHave > 0) return this.#finish(this.#hs!, 0, this.#hsHave);
@@ -144,12 +159,24 @@ class TlsHelloParser<Hello> {
             if (this.#hsHave > 0) return this.#finish(this.#hs!, 0, this.#hsHave);
             return this.#fail();
           }
-          if (this.#recordVersion < 0) this.#recordVersion = (this.#header[1]! << 8) | this.#header[2]!;
           this.#recordRemaining = len;
+          if (this.#header[0] !== kContentHandshake) {
+            this.#skippedBytes += 5 + len;
+            if (this.#skippedBytes > kMaxSkippedBytes) return this.#fail();
+            continue;
+          }
+          if (this.#recordVersion < 0) this.#recordVersion = (this.#header[1]! << 8) | this.#header[2]!;
         }
         continue;
       }
       const take = Math.min(this.#recordRemaining, end - pos);
+      if (this.#header[0] !== kContentHandshake) {
+        // A record before the hello that it may follow: passed over, nothing kept.
+        pos += take;
+        this.#recordRemaining -= take;
+        if (this.#recordRemaining === 0) this.#headerHave = 0;
+        continue;
+      }
       if (this.#hsHave === 0 && take >= 4) {
         // The common case: the whole hello in this record, in this chunk. Read it in place.
         if (chunk[pos] !== this.type) return this.#fail();
@@ -209,15 +236,20 @@ class TlsHelloParser<Hello> {
  * new TlsClientHelloParser().data(new TextEncoder().encode("SSH-2.0"), 0); // "not-tls"
  */
 export class TlsClientHelloParser extends TlsHelloParser<TlsClientHello> {
-  constructor() {
-    super(kHandshakeClientHello, parseClientHello);
+  /**
+   * `again`: the client's second hello, answering a HelloRetryRequest; its ChangeCipherSpec and any
+   * early data it sent after the first are passed over.
+   */
+  constructor(again = false) {
+    super(kHandshakeClientHello, parseClientHello, again ? (1 << kContentChangeCipherSpec) | (1 << kContentApplicationData) : 0);
   }
 }
 
 /** Collects the ServerHello (or HelloRetryRequest) from the server's side of a TCP connection, fed in order. */
 export class TlsServerHelloParser extends TlsHelloParser<TlsServerHello> {
-  constructor() {
-    super(kHandshakeServerHello, parseServerHello);
+  /** `again`: the ServerHello after a HelloRetryRequest; the server's ChangeCipherSpec is passed over. */
+  constructor(again = false) {
+    super(kHandshakeServerHello, parseServerHello, again ? 1 << kContentChangeCipherSpec : 0);
   }
 }
 

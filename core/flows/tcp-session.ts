@@ -263,8 +263,11 @@ export class TcpSession {
       flow.service = flow.service === null ? "tls" : `${flow.service},tls`;
       // The hello that was sniffed tells which side is the client (its own hello may have been lost).
       const client = sniffTls(first, 0, first.length) === "server-hello" ? ((1 - dir) as 0 | 1) : dir;
+      this.tlsClient = client;
       if (this.wants.tls) this.tls[client] = new TlsClientHelloParser();
-      if (this.wants.tlsServer) this.tls[1 - client] = new TlsServerHelloParser();
+      // The ServerHello is read also when only ClientHellos are wanted: it says whether a second one
+      // follows (after a HelloRetryRequest) or none does.
+      this.tls[1 - client] = new TlsServerHelloParser();
       // A side whose hello nobody wants costs nothing more (a download is not reassembled for it).
       for (const d of [0, 1] as const) if (this.tls[d] === null) this.streams[d].detach();
     } else {
@@ -291,6 +294,17 @@ export class TcpSession {
   private clientDir: 0 | 1 = 0;
   private ending = false;
 
+  /** Which side sent (or answers) the ClientHello. */
+  private tlsClient: 0 | 1 = 0;
+  /** Hellos read so far from each side (two after a HelloRetryRequest). */
+  private readonly hellos: [number, number] = [0, 0];
+
+  /**
+   * The hellos of a connection: one from each side, or two from each when the server answers the
+   * first ClientHello with a HelloRetryRequest (TLS 1.3), as tshark and Zeek report them. A client that
+   * offers TLS 1.3 is therefore read on after its hello until the server's answer shows which it is;
+   * what it sends meanwhile (a ChangeCipherSpec, early data) is passed over without being kept.
+   */
   private feedTls(dir: 0 | 1, chunk: Uint8Array, ts: number): void {
     const parser = this.tls[dir]!;
     const r = parser.data(chunk, ts);
@@ -298,17 +312,44 @@ export class TcpSession {
       this.account(this.tlsHeld(), ts);
       return;
     }
-    if (r !== "not-tls") {
-      if (parser instanceof TlsClientHelloParser) this.events.tlsHello(this.flow, dir, r as TlsClientHello, ts);
-      else this.events.tlsServerHello(this.flow, dir, r as TlsServerHello, ts);
+    if (r === "not-tls") return this.tlsDone(dir, ts);
+    const first = this.hellos[dir]++ === 0;
+    const client = this.tlsClient;
+    const server = (1 - client) as 0 | 1;
+    if (dir === client) {
+      const hello = r as TlsClientHello;
+      this.events.tlsHello(this.flow, dir, hello, ts);
+      // A retry was asked for, or may still be: the server has not answered (its side may not be in
+      // the capture at all).
+      const unanswered = this.tls[server] !== null && this.hellos[server] === 0;
+      if (first && (this.retried || (unanswered && hello.supportedVersions.includes(0x0304)))) {
+        this.tls[dir] = new TlsClientHelloParser(true);
+        return this.account(this.tlsHeld(), ts);
+      }
+      return this.tlsDone(dir, ts);
+    }
+    const hello = r as TlsServerHello;
+    if (this.wants.tlsServer) this.events.tlsServerHello(this.flow, dir, hello, ts);
+    if (first && hello.helloRetry) {
+      this.retried = true;
+      if (this.wants.tlsServer) {
+        // The ServerHello that answers the client's second hello comes next on this side.
+        this.tls[dir] = new TlsServerHelloParser(true);
+        return this.account(this.tlsHeld(), ts);
+      }
+    } else if (this.tls[client] !== null && this.hellos[client] > 0) {
+      // A ServerHello proper: no second ClientHello follows.
+      this.tlsDone(client, ts);
     }
     this.tlsDone(dir, ts);
   }
 
+  /** The server answered with a HelloRetryRequest. */
+  private retried = false;
+
   /**
-   * Side `dir` has given its hello (or shown it will not): its stream is detached. One hello from each
-   * side is all this analyzer wants from a connection (after a HelloRetryRequest the second pair is
-   * not read).
+   * Side `dir` has given all the hellos it will (or shown it will not): its stream is detached, and the
+   * connection once both have.
    */
   private tlsDone(dir: 0 | 1, ts: number): void {
     this.tls[dir] = null;

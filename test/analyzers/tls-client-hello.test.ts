@@ -191,6 +191,29 @@ t.test("TlsClientHelloParser stops collecting at 64 KiB and reports what it has"
   t.equal(chunks, 5, "answered in the chunk that brought the kept bytes to 64 KiB (6 + 5 * 16000 > 65536)");
 });
 
+t.test("a second ClientHello's parser passes over the ChangeCipherSpec and early data before it, in any chunks; a first hello's does not", async (t) => {
+  const ccs = Uint8Array.of(20, 3, 3, 0, 1, 1);
+  const earlyData = Uint8Array.from([23, 3, 3, ...u16(300), ...new Array(300).fill(1)]);
+  const stream = Uint8Array.from([...ccs, ...earlyData, ...ccs, ...records(clientHello(full))]);
+  for (const size of [1, 3, 5, 6, 7, 306, stream.length]) {
+    const p = new TlsClientHelloParser(true);
+    let r: TlsClientHello | "not-tls" | null = null;
+    for (let i = 0; i < stream.length && r === null; i += size) r = p.data(stream.subarray(i, i + size), 0);
+    t.same(r, expected, `chunks of ${size}`);
+  }
+  t.equal(new TlsClientHelloParser().data(stream, 0), "not-tls", "a first hello comes before anything else");
+});
+
+t.test("a second ClientHello's parser gives up on a handshake of another kind, an alert, or more than 64 KiB of other records", async (t) => {
+  // What a TLS 1.2 client sends after its hello: ClientKeyExchange (handshake type 16).
+  t.equal(new TlsClientHelloParser(true).data(Uint8Array.of(20, 3, 3, 0, 1, 1, 22, 3, 3, 0, 5, 16, 0, 0, 1, 0), 0), "not-tls");
+  t.equal(new TlsClientHelloParser(true).data(Uint8Array.of(21, 3, 3, 0, 2, 2, 40), 0), "not-tls");
+  const p = new TlsClientHelloParser(true);
+  const record = Uint8Array.from([23, 3, 3, ...u16(16000), ...new Array(16000).fill(0)]);
+  const answers = Array.from({ length: 5 }, () => p.data(record, 0));
+  t.same(answers, [null, null, null, null, "not-tls"], "given up in the record that passes 64 KiB");
+});
+
 t.test("TlsClientHelloParser never throws on random or damaged input", async (t) => {
   let seed = 7;
   const rand = () => {

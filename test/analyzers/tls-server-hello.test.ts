@@ -1,7 +1,7 @@
 import t from "tap";
 import { TlsServerHelloParser } from "../../core/analyzers/tls-hello.ts";
 import type { TlsServerHello } from "../../core/analyzers/tls-hello.ts";
-import { tlsClientHello, tlsServerHello } from "../support/tls-hello.ts";
+import { tlsClientHello, tlsRecord, tlsServerHello } from "../support/tls-hello.ts";
 
 /** Feeds `bytes` in chunks of `size` and returns what the parser gave first (null: nothing yet). */
 function feed(bytes: Uint8Array, size = bytes.length): TlsServerHello | "not-tls" | null {
@@ -48,4 +48,12 @@ t.test("TlsServerHelloParser says not-tls for a ClientHello or another protocol,
   cut[4] = cut.length - 5; // a record that ends there
   const r = new TlsServerHelloParser().data(Uint8Array.of(...cut, 21, 3, 3, 0, 2, 2, 40), 0);
   t.match(r, { cipherSuite: 0x1301, truncated: true }, "an alert record ends an unfinished hello: what came before is kept");
+});
+
+t.test("the ServerHello after a HelloRetryRequest is found past the server's ChangeCipherSpec; early data is the client's only", async (t) => {
+  const hello = tlsServerHello({ cipherSuite: 0x1303, selectedVersion: 0x0304 });
+  const afterCcs = Uint8Array.of(...tlsRecord(20), ...hello);
+  t.match(new TlsServerHelloParser(true).data(afterCcs, 0), { cipherSuite: 0x1303, helloRetry: false, truncated: false });
+  t.equal(new TlsServerHelloParser().data(afterCcs, 0), "not-tls", "a first hello comes before anything else");
+  t.equal(new TlsServerHelloParser(true).data(Uint8Array.of(...tlsRecord(23, 40), ...hello), 0), "not-tls");
 });

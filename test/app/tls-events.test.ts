@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
 import { TcpConversation, type TcpConversationOptions } from "../support/tcp-conversation.ts";
-import { tlsClientHello, tlsServerHello } from "../support/tls-hello.ts";
+import { tlsClientHello, tlsRecord, tlsServerHello } from "../support/tls-hello.ts";
 import { concatBytes } from "../support/packet-builders.ts";
 import { tsharkFields, wiresharkMissing } from "../support/wireshark-tools.ts";
 import { captureTime, jsonLines, runApp, tempFolder, writeCapture } from "./app-run.ts";
@@ -141,6 +141,48 @@ t.test("a HelloRetryRequest is reported as one, and a server's hello is found wh
   c.handshake().send("server", tlsServerHello({ cipherSuite: 0x1302, selectedVersion: 0x0304, helloRetry: true })).close("client");
   const records = await hellos(t, c);
   t.same(records.map((r) => [r.type, r.src, r.cipher_suite, r.hello_retry]), [["tls.server_hello", "203.0.113.43", 0x1302, true]]);
+});
+
+t.test("after a HelloRetryRequest the second ClientHello and ServerHello are reported too, past each side's ChangeCipherSpec, whichever hellos are listened to", async (t) => {
+  const first = tlsClientHello({ serverName: "retry.example", supportedVersions: [0x0304, 0x0303], cipherSuites: [0x1301, 0x1302] });
+  const second = tlsClientHello({ serverName: "retry.example", supportedVersions: [0x0304], cipherSuites: [0x1302] });
+  const c = conversation();
+  c.handshake()
+    .send("client", first)
+    .send("server", concatBytes(tlsServerHello({ cipherSuite: 0x1302, selectedVersion: 0x0304, helloRetry: true }), tlsRecord(20)))
+    .send("client", concatBytes(tlsRecord(20), second), { segments: [6, 30, second.length - 30] })
+    .send("server", concatBytes(tlsServerHello({ cipherSuite: 0x1302, selectedVersion: 0x0304 }), tlsRecord(23, 200)))
+    .send("client", concatBytes(tlsRecord(23, 50), second))
+    .close("client");
+  const frames = c.packets.map((p, i) => ({ i: i + 1, from: p.from, n: p.payload.length })).filter((p) => p.n > 0);
+  const file = writeCapture(tempFolder(t), "retry.pcap", c.packets);
+  const both = jsonLines((await runApp(file, { plugins: ["event-log"], options: ["event-log.events=tls.client_hello,tls.server_hello"] })).lines);
+  t.same(
+    both.map((r) => [r.type, r.frame, r.cipher_suites ?? r.hello_retry]),
+    [
+      ["tls.client_hello", frames[0]!.i, [0x1301, 0x1302]],
+      ["tls.server_hello", frames[1]!.i, true],
+      ["tls.client_hello", frames[4]!.i, [0x1302]],
+      ["tls.server_hello", frames[5]!.i, false],
+    ],
+    "both pairs, each at the segment that completes it; nothing after the second ServerHello",
+  );
+  const clientOnly = jsonLines((await runApp(file, { plugins: ["event-log"], options: ["event-log.events=tls.client_hello"] })).lines);
+  t.same(clientOnly.map((r) => r.cipher_suites), [[0x1301, 0x1302], [0x1302]], "ClientHellos alone: both");
+  const serverOnly = jsonLines((await runApp(file, { plugins: ["event-log"], options: ["event-log.events=tls.server_hello"] })).lines);
+  t.same(serverOnly.map((r) => r.hello_retry), [true, false], "ServerHellos alone: both");
+});
+
+t.test("without a HelloRetryRequest a TLS 1.3 client gives one ClientHello, whatever its side carries after the ServerHello", async (t) => {
+  const offer = tlsClientHello({ serverName: "once.example", supportedVersions: [0x0304, 0x0303] });
+  const c = conversation();
+  c.handshake()
+    .send("client", offer)
+    .send("server", concatBytes(tlsServerHello({ cipherSuite: 0x1301, selectedVersion: 0x0304 }), tlsRecord(20)))
+    .send("client", concatBytes(tlsRecord(20), offer))
+    .close("client");
+  const records = await hellos(t, c);
+  t.same(records.map((r) => r.type), ["tls.client_hello", "tls.server_hello"]);
 });
 
 t.test("tls.server_hello alone is found without a listener for tls.client_hello, and vice versa", async (t) => {

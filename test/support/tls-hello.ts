@@ -29,6 +29,8 @@ export interface ClientHelloOptions {
   readonly version?: number;
   /** Version in the record header (default 0x0301, as clients send for compatibility). */
   readonly recordVersion?: number;
+  /** Versions for the supported_versions extension (TLS 1.3 clients offer 0x0304 there); omitted when undefined. */
+  readonly supportedVersions?: readonly number[];
   /** Extensions appended after the built-in ones. */
   readonly extraExtensions?: readonly TlsExtension[];
 }
@@ -40,6 +42,7 @@ export const TlsExtensionType = {
   EC_POINT_FORMATS: 11,
   SIGNATURE_ALGORITHMS: 13,
   ALPN: 16,
+  SUPPORTED_VERSIONS: 43,
 } as const;
 
 const defaultCipherSuites = [0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0x009c, 0x009d, 0x002f, 0x0035];
@@ -103,6 +106,10 @@ export function tlsClientHello(options: ClientHelloOptions = {}): Uint8Array {
   if (options.alpn !== undefined) {
     const protocols = options.alpn;
     extensions.push(extension(TlsExtensionType.ALPN, (w) => w.vector(2, (l) => protocols.forEach((p) => l.vector(1, (n) => n.raw(ascii.encode(p)))))));
+  }
+  if (options.supportedVersions !== undefined) {
+    const versions = options.supportedVersions;
+    extensions.push(extension(TlsExtensionType.SUPPORTED_VERSIONS, (w) => w.vector(1, (l) => versions.forEach((v) => l.u16(v)))));
   }
   extensions.push(...(options.extraExtensions ?? []));
 
@@ -172,7 +179,7 @@ export function tlsServerHello(options: ServerHelloOptions = {}): Uint8Array {
       if (options.selectedVersion === undefined && options.alpn === undefined) return;
       hello.vector(2, (e) => {
         if (options.selectedVersion !== undefined) {
-          e.u16(43);
+          e.u16(TlsExtensionType.SUPPORTED_VERSIONS);
           e.vector(2, (d) => d.u16(options.selectedVersion!));
         }
         if (options.alpn !== undefined) {
@@ -185,4 +192,12 @@ export function tlsServerHello(options: ServerHelloOptions = {}): Uint8Array {
     if (options.after !== undefined) handshake.raw(options.after);
   });
   return Uint8Array.from(record.bytes);
+}
+
+/**
+ * One TLS record of another content type: a ChangeCipherSpec (20: middlebox compatibility mode of TLS
+ * 1.3 sends one, RFC 8446 D.4) or application data (23), its contents `length` bytes of `fill`.
+ */
+export function tlsRecord(contentType: 20 | 21 | 23, length = 1, fill = 1): Uint8Array {
+  return Uint8Array.of(contentType, 3, 3, length >> 8, length & 0xff, ...new Array<number>(length).fill(fill));
 }
