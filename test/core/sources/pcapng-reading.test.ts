@@ -131,7 +131,7 @@ t.test("runHost's pcapng timestamps agree with tshark's", { skip: wiresharkMissi
   t.same(ours, theirs);
 });
 
-t.test("runHost reads simple packet blocks as interface 0, cut to the interface's snap length", async (t) => {
+t.test("runHost reads simple packet blocks as interface 0, cut to the interface's snap length, at the time of the packet before them", async (t) => {
   const long = ethernet({}, ipv4({ src: "192.0.2.1", dst: "192.0.2.2" }, udp({ sport: 1, dport: 2 }, new Uint8Array(200))));
   const short = ethernet({}, v4);
   const blocks: PcapngBlock[] = [
@@ -145,11 +145,11 @@ t.test("runHost reads simple packet blocks as interface 0, cut to the interface'
   const run = await read("spb.pcapng", encodePcapng(blocks));
   t.equal(run.status, 0);
   t.same(
-    run.packets.map((p) => [p.iface, p.linktype, p.caplen, p.len, p.data_hex]),
+    run.packets.map((p) => [p.iface, p.linktype, p.caplen, p.len, p.data_hex, p.ts_sec, p.ts_nsec]),
     [
-      [1, LinkType.RAW, v6.length, v6.length, hexOf(v6)],
-      [0, LinkType.ETHERNET, 128, long.length, hexOf(long)],
-      [0, LinkType.ETHERNET, short.length, short.length, hexOf(short)],
+      [1, LinkType.RAW, v6.length, v6.length, hexOf(v6), 1_704_067_200, 5_000],
+      [0, LinkType.ETHERNET, 128, long.length, hexOf(long), 1_704_067_200, 5_000],
+      [0, LinkType.ETHERNET, short.length, short.length, hexOf(short), 1_704_067_200, 5_000],
     ],
   );
 });
