@@ -117,6 +117,10 @@ class TlsHelloParser<Hello> {
   #done = false;
   /** Bytes of skipped records passed over so far. */
   #skippedBytes = 0;
+  /** Bytes still to pass over before reading (the rest of the record of the hello before). */
+  #passOver = 0;
+  #unreadFrom = 0;
+  #recordLeft = 0;
 
   constructor(
     /** The handshake type expected first (1 ClientHello, 2 ServerHello). */
@@ -131,13 +135,31 @@ class TlsHelloParser<Hello> {
     return this.#hs === null ? 0 : this.#hs.length;
   }
 
+  /**
+   * Once `data()` has given the hello: where in that chunk the bytes after it begin, and how many of
+   * them (or of later chunks) are the rest of the hello's record. A parser of the next hello is fed
+   * from there, after `passOver(recordLeft)`: early data in the hello's segment is not lost.
+   */
+  get unreadFrom(): number {
+    return this.#unreadFrom;
+  }
+  get recordLeft(): number {
+    return this.#recordLeft;
+  }
+
+  /** Ignores the first `bytes` bytes fed (the rest of a record another parser began). */
+  passOver(bytes: number): void {
+    this.#passOver = bytes;
+  }
+
   /** The next bytes of the side this parser reads; `chunk` is only read during the call. */
   data(chunk: Uint8Array, ts: number): Hello | null | "not-tls" {
     void ts;
     if (this.#notTls) return "not-tls";
     if (this.#done) return null;
-    let pos = 0;
     const end = chunk.length;
+    let pos = Math.min(this.#passOver, end);
+    this.#passOver -= pos;
     while (pos < end) {
       if (this.#headerHave < 5) {
         const c = chunk[pos++]!;
@@ -150,13 +172,13 @@ class TlsHelloParser<Hello> {
           (at === 2 && c > 4);
         if (bad) {
           // A later record of another type inside an unfinished hello ends it; at the start it means not TLS.
-          if (this.#hsHave > 0) return this.#finish(this.#hs!, 0, this.#hsHave);
+          if (this.#hsHave > 0) return this.#finish(this.#hs!, 0, this.#hsHave, end, 0);
           return this.#fail();
         }
         if (this.#headerHave === 5) {
           const len = (this.#header[3]! << 8) | this.#header[4]!;
           if (len === 0 || len > kMaxRecord) {
-            if (this.#hsHave > 0) return this.#finish(this.#hs!, 0, this.#hsHave);
+            if (this.#hsHave > 0) return this.#finish(this.#hs!, 0, this.#hsHave, end, 0);
             return this.#fail();
           }
           this.#recordRemaining = len;
@@ -181,7 +203,7 @@ class TlsHelloParser<Hello> {
         // The common case: the whole hello in this record, in this chunk. Read it in place.
         if (chunk[pos] !== this.type) return this.#fail();
         const need = 4 + ((chunk[pos + 1]! << 16) | (chunk[pos + 2]! << 8) | chunk[pos + 3]!);
-        if (need <= take) return this.#finish(chunk, pos, pos + need);
+        if (need <= take) return this.#finish(chunk, pos, pos + need, pos + need, this.#recordRemaining - need);
       }
       this.#keep(chunk, pos, take);
       pos += take;
@@ -192,7 +214,7 @@ class TlsHelloParser<Hello> {
         const hs = this.#hs!;
         const need = 4 + ((hs[1]! << 16) | (hs[2]! << 8) | hs[3]!);
         if (this.#hsHave >= need || this.#hsHave >= kMaxHelloBytes) {
-          return this.#finish(hs, 0, Math.min(need, this.#hsHave));
+          return this.#finish(hs, 0, Math.min(need, this.#hsHave), pos, this.#recordRemaining);
         }
       }
     }
@@ -219,8 +241,15 @@ class TlsHelloParser<Hello> {
     return "not-tls";
   }
 
-  #finish(b: Uint8Array, start: number, end: number): Hello {
+  /**
+   * The hello in b[start, end); the chunk's bytes after it begin at `unreadFrom`, the first
+   * `recordLeft` of them in its record. (A hello ended by a record of another kind leaves the rest of
+   * its chunk unread: the header that ended it is lost.)
+   */
+  #finish(b: Uint8Array, start: number, end: number, unreadFrom: number, recordLeft: number): Hello {
     this.#done = true;
+    this.#unreadFrom = unreadFrom;
+    this.#recordLeft = recordLeft;
     const hello = this.parse(b, start, end, this.#recordVersion);
     this.#hs = null;
     return hello;

@@ -268,8 +268,8 @@ export class TcpSession {
       // The ServerHello is read also when only ClientHellos are wanted: it says whether a second one
       // follows (after a HelloRetryRequest) or none does.
       this.tls[1 - client] = new TlsServerHelloParser();
-      // A side whose hello nobody wants costs nothing more (a download is not reassembled for it).
-      for (const d of [0, 1] as const) if (this.tls[d] === null) this.streams[d].detach();
+      // A client whose hello nobody wants costs nothing more (an upload is not reassembled for it).
+      if (this.tls[client] === null) this.streams[client].detach();
     } else {
       flow.service = "dns";
       const framer = (d: 0 | 1) =>
@@ -301,47 +301,52 @@ export class TcpSession {
 
   /**
    * The hellos of a connection: one from each side, or two from each when the server answers the
-   * first ClientHello with a HelloRetryRequest (TLS 1.3), as tshark and Zeek report them. A client that
-   * offers TLS 1.3 is therefore read on after its hello until the server's answer shows which it is;
-   * what it sends meanwhile (a ChangeCipherSpec, early data) is passed over without being kept.
+   * first ClientHello with a HelloRetryRequest (TLS 1.3), as tshark reports them. A client that offers
+   * TLS 1.3 is therefore read on after its hello until the server's answer shows which it is (or, when
+   * the answer is not in the capture, for at most 64 KiB of records); what it sends meanwhile (a
+   * ChangeCipherSpec, early data) is passed over without being kept. The server's hello is read for
+   * that answer also when only ClientHellos are wanted.
    */
   private feedTls(dir: 0 | 1, chunk: Uint8Array, ts: number): void {
     const parser = this.tls[dir]!;
     const r = parser.data(chunk, ts);
-    if (r === null) {
-      this.account(this.tlsHeld(), ts);
-      return;
-    }
+    if (r === null) return this.account(this.tlsHeld(), ts);
     if (r === "not-tls") return this.tlsDone(dir, ts);
     const first = this.hellos[dir]++ === 0;
+    // A second hello must be whole and carry TLS 1.2's legacy_version: what a TLS 1.2 client sends
+    // after its ChangeCipherSpec (an encrypted Finished, in a handshake record) can start like one.
+    if (!first && (r.truncated || r.version !== 0x0303)) return this.tlsDone(dir, ts);
     const client = this.tlsClient;
     const server = (1 - client) as 0 | 1;
+    let next: TlsClientHelloParser | TlsServerHelloParser | null = null;
     if (dir === client) {
       const hello = r as TlsClientHello;
       this.events.tlsHello(this.flow, dir, hello, ts);
-      // A retry was asked for, or may still be: the server has not answered (its side may not be in
-      // the capture at all).
+      // A retry was asked for, or may still be: the server has not answered.
       const unanswered = this.tls[server] !== null && this.hellos[server] === 0;
-      if (first && (this.retried || (unanswered && hello.supportedVersions.includes(0x0304)))) {
-        this.tls[dir] = new TlsClientHelloParser(true);
-        return this.account(this.tlsHeld(), ts);
-      }
-      return this.tlsDone(dir, ts);
-    }
-    const hello = r as TlsServerHello;
-    if (this.wants.tlsServer) this.events.tlsServerHello(this.flow, dir, hello, ts);
-    if (first && hello.helloRetry) {
-      this.retried = true;
-      if (this.wants.tlsServer) {
+      if (first && (this.retried || (unanswered && hello.supportedVersions.includes(0x0304)))) next = new TlsClientHelloParser(true);
+    } else {
+      const hello = r as TlsServerHello;
+      if (this.wants.tlsServer) this.events.tlsServerHello(this.flow, dir, hello, ts);
+      if (first && hello.helloRetry) {
+        this.retried = true;
         // The ServerHello that answers the client's second hello comes next on this side.
-        this.tls[dir] = new TlsServerHelloParser(true);
-        return this.account(this.tlsHeld(), ts);
+        if (this.wants.tlsServer) next = new TlsServerHelloParser(true);
+      } else if (first && this.tls[client] !== null && this.hellos[client] > 0) {
+        // A ServerHello proper: no second ClientHello follows.
+        this.tlsDone(client, ts);
       }
-    } else if (this.tls[client] !== null && this.hellos[client] > 0) {
-      // A ServerHello proper: no second ClientHello follows.
-      this.tlsDone(client, ts);
     }
-    this.tlsDone(dir, ts);
+    if (next === null) {
+      if (this.tls[dir] !== null) this.tlsDone(dir, ts);
+      return;
+    }
+    // The next hello is looked for in the bytes after this one: early data may share its segment.
+    next.passOver(parser.recordLeft);
+    this.tls[dir] = next;
+    const rest = chunk.subarray(parser.unreadFrom);
+    if (rest.length > 0) return this.feedTls(dir, rest, ts);
+    this.account(this.tlsHeld(), ts);
   }
 
   /** The server answered with a HelloRetryRequest. */
@@ -354,6 +359,17 @@ export class TcpSession {
   private tlsDone(dir: 0 | 1, ts: number): void {
     this.tls[dir] = null;
     this.streams[dir].detach();
+    const client = this.tlsClient;
+    const server = (1 - client) as 0 | 1;
+    if (dir === client && !this.wants.tlsServer && this.tls[server] !== null) {
+      // The server's hello was read only to tell whether a second ClientHello comes.
+      this.tls[server] = null;
+      this.streams[server].detach();
+    } else if (dir === server && this.hellos[server] === 0 && !this.retried && this.hellos[client] === 1 && this.tls[client] !== null) {
+      // The server's side was given up before its answer: no retry will be seen.
+      this.tls[client] = null;
+      this.streams[client].detach();
+    }
     this.account(this.tlsHeld(), ts);
     if (this.tls[0] === null && this.tls[1] === null) this.stop();
   }

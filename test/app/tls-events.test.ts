@@ -173,6 +173,58 @@ t.test("after a HelloRetryRequest the second ClientHello and ServerHello are rep
   t.same(serverOnly.map((r) => r.hello_retry), [true, false], "ServerHellos alone: both");
 });
 
+t.test("a second ClientHello is found after early data that shares the first hello's segment and runs into the next", async (t) => {
+  const first = tlsClientHello({ serverName: "early.example", supportedVersions: [0x0304], cipherSuites: [0x1301] });
+  const second = tlsClientHello({ serverName: "early.example", supportedVersions: [0x0304], cipherSuites: [0x1303] });
+  const flight = concatBytes(first, tlsRecord(20), tlsRecord(23, 3000));
+  const c = conversation();
+  c.handshake()
+    .send("client", flight, { segments: [1460, 1460, flight.length - 2920] })
+    .send("server", tlsServerHello({ cipherSuite: 0x1303, selectedVersion: 0x0304, helloRetry: true }))
+    .send("client", concatBytes(tlsRecord(20), second))
+    .send("server", tlsServerHello({ cipherSuite: 0x1303, selectedVersion: 0x0304 }))
+    .close("client");
+  const file = writeCapture(tempFolder(t), "early.pcap", c.packets);
+  const both = jsonLines((await runApp(file, { plugins: ["event-log"], options: ["event-log.events=tls.client_hello,tls.server_hello"] })).lines);
+  t.same(both.map((r) => [r.type, r.cipher_suites ?? r.hello_retry]), [
+    ["tls.client_hello", [0x1301]],
+    ["tls.server_hello", true],
+    ["tls.client_hello", [0x1303]],
+    ["tls.server_hello", false],
+  ]);
+  const clientOnly = jsonLines((await runApp(file, { plugins: ["event-log"], options: ["event-log.events=tls.client_hello"] })).lines);
+  t.same(clientOnly.map((r) => r.cipher_suites), [[0x1301], [0x1303]]);
+});
+
+t.test("the second ServerHello captured before the second ClientHello does not hide it", async (t) => {
+  const c = conversation();
+  c.handshake()
+    .send("client", tlsClientHello({ serverName: "late.example", supportedVersions: [0x0304], cipherSuites: [0x1301, 0x1302] }))
+    .send("server", tlsServerHello({ cipherSuite: 0x1302, selectedVersion: 0x0304, helloRetry: true }))
+    .send("server", tlsServerHello({ cipherSuite: 0x1302, selectedVersion: 0x0304 }))
+    .send("client", tlsClientHello({ serverName: "late.example", supportedVersions: [0x0304], cipherSuites: [0x1302] }))
+    .close("client");
+  const records = await hellos(t, c);
+  t.same(records.map((r) => [r.type, r.cipher_suites ?? r.hello_retry]), [
+    ["tls.client_hello", [0x1301, 0x1302]],
+    ["tls.server_hello", true],
+    ["tls.server_hello", false],
+    ["tls.client_hello", [0x1302]],
+  ]);
+});
+
+t.test("a TLS 1.2 resumption seen from the client's side only gives one ClientHello, whatever its encrypted Finished starts with", async (t) => {
+  // The Finished is encrypted, in a handshake record: its first byte may be 1, the ClientHello's type.
+  const finished = Uint8Array.from([22, 3, 3, 0, 40, 1, 0, 0, 200, ...new Array<number>(36).fill(0x5a)]);
+  const c = conversation();
+  c.handshake()
+    .send("client", tlsClientHello({ serverName: "resume.example", supportedVersions: [0x0304, 0x0303] }))
+    .send("client", concatBytes(tlsRecord(20), finished, tlsRecord(23, 100)))
+    .close("client");
+  const records = await clientHellos(t, c);
+  t.same(records.map((r) => r.sni), ["resume.example"]);
+});
+
 t.test("without a HelloRetryRequest a TLS 1.3 client gives one ClientHello, whatever its side carries after the ServerHello", async (t) => {
   const offer = tlsClientHello({ serverName: "once.example", supportedVersions: [0x0304, 0x0303] });
   const c = conversation();

@@ -2,6 +2,7 @@ import t from "tap";
 import { Flow } from "../../core/flows/flow-record.ts";
 import { ByteBudget } from "../../core/flows/byte-budget.ts";
 import { type SessionEvents, TcpSession } from "../../core/flows/tcp-session.ts";
+import { tlsClientHello, tlsRecord, tlsServerHello } from "../support/tls-hello.ts";
 
 const enc = new TextEncoder();
 
@@ -123,4 +124,47 @@ t.test("a ClientHello or a DNS message spread over segments counts against the p
   t.equal(dns.parserBudget.usedBytes, 300, "the DNS message so far is held");
   d.finish(6);
   t.equal(dns.parserBudget.usedBytes, 0);
+});
+
+/** A session on port 443 where only `tls.client_hello` is wanted, and the SNIs it reports. */
+function clientHelloSession(): { s: TcpSession; snis: Array<string | null> } {
+  const flow = new Flow(1, "tcp", 4, 6, 0, "192.0.2.1", 40000, "192.0.2.2", 443, 0);
+  const snis: Array<string | null> = [];
+  const events: SessionEvents = {
+    httpRequest: () => {},
+    httpResponse: () => {},
+    tlsHello: (_f, _d, hello) => snis.push(hello.sni),
+    tlsServerHello: () => {},
+    dns: () => {},
+    weird: () => {},
+  };
+  const s = new TcpSession(flow, { http: false, tls: true, tlsServer: false, dns: false, weird: false }, events, { maxOutOfOrderBytes: 65536, maxOutOfOrderSegments: 64 }, new ByteBudget(1 << 20));
+  return { s, snis };
+}
+
+t.test("a TLS 1.3 client is followed past its hello only until the server answers, or for 64 KiB when the answer is not captured", async (t) => {
+  const hello = tlsClientHello({ serverName: "wait.example", supportedVersions: [0x0304, 0x0303] });
+  const answered = clientHelloSession();
+  answered.s.segment(0, 0, false, false, hello, 1);
+  t.equal(answered.s.done, false, "a retry may come");
+  answered.s.segment(1, 7000, false, false, tlsServerHello({ cipherSuite: 0x1301, selectedVersion: 0x0304 }), 2);
+  t.equal(answered.s.done, true, "a ServerHello proper: nothing more to read");
+
+  const oneWay = clientHelloSession();
+  oneWay.s.segment(0, 0, false, false, hello, 1);
+  let seq = hello.length;
+  const record = tlsRecord(23, 16000);
+  let records = 0;
+  while (!oneWay.s.done && records < 10) {
+    oneWay.s.segment(0, seq, false, false, record, 2 + records);
+    seq += record.length;
+    records++;
+  }
+  t.equal(oneWay.s.done, true, "the side is given up");
+  t.equal(records, 5, "in the record that passes 64 KiB");
+  t.same(oneWay.snis, ["wait.example"]);
+
+  const old = clientHelloSession();
+  old.s.segment(0, 0, false, false, tlsClientHello({ serverName: "tls12.example" }), 1);
+  t.equal(old.s.done, true, "a client that offers no TLS 1.3 cannot be asked to retry: done at its hello");
 });
