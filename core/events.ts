@@ -276,7 +276,21 @@ export interface TlsClientHelloEvent extends FlowEndpoints {
   readonly record_version: number;
   /** supported_versions extension (TLS 1.3 lists 0x0304). */
   readonly supported_versions: readonly number[];
+  /** These four lists are in the client's order, GREASE values (RFC 8701) included. */
   readonly cipher_suites: readonly number[];
+  /** Extension types. */
+  readonly extensions: readonly number[];
+  /** supported_groups extension (the "elliptic curves" of TLS 1.2). */
+  readonly supported_groups: readonly number[];
+  readonly ec_point_formats: readonly number[];
+  readonly signature_algorithms: readonly number[];
+  /**
+   * The JA3 fingerprint: MD5, in hex, of `ja3_full` ("771,4865-4866,0-10-11,29-23,0": version,
+   * cipher suites, extensions, groups, point formats; GREASE left out), as Suricata and Wireshark
+   * compute it. Made when first read.
+   */
+  readonly ja3: string;
+  readonly ja3_full: string;
 }
 
 /** A TLS ServerHello (or HelloRetryRequest): what the server chose from the ClientHello's offer. */
@@ -298,6 +312,11 @@ export interface TlsServerHelloEvent extends FlowEndpoints {
    * and the ServerHello answering it come as a second `tls.client_hello` and `tls.server_hello`.
    */
   readonly hello_retry: boolean;
+  /** Extension types, in the server's order. */
+  readonly extensions: readonly number[];
+  /** The JA3S fingerprint: MD5, in hex, of `ja3s_full` ("771,4865,43-51": version, cipher suite, extensions). */
+  readonly ja3s: string;
+  readonly ja3s_full: string;
 }
 
 /**

@@ -16,6 +16,8 @@ import type {
 } from "../events.ts";
 import type { DnsMessage } from "./dns-parser.ts";
 import type { HttpRequestHead, HttpResponseHead } from "./http-parser.ts";
+import { md5Hex } from "./md5.ts";
+import { ja3sText, ja3Text } from "./tls-fingerprint.ts";
 import type { TlsClientHello, TlsServerHello } from "./tls-hello.ts";
 
 /** Where an application message was seen: time, packet, flow and the direction's endpoints. */
@@ -126,6 +128,12 @@ export class TlsHello extends FlowMessage implements TlsClientHelloEvent {
   readonly record_version: number;
   readonly supported_versions: number[];
   readonly cipher_suites: number[];
+  readonly extensions: number[];
+  readonly supported_groups: number[];
+  readonly ec_point_formats: number[];
+  readonly signature_algorithms: number[];
+  #ja3Full: string | null = null;
+  #ja3: string | null = null;
   constructor(o: MessageOrigin, hello: TlsClientHello) {
     super(o);
     this.sni = hello.sni;
@@ -134,6 +142,23 @@ export class TlsHello extends FlowMessage implements TlsClientHelloEvent {
     this.record_version = hello.recordVersion;
     this.supported_versions = hello.supportedVersions;
     this.cipher_suites = hello.cipherSuites;
+    this.extensions = hello.extensions;
+    this.supported_groups = hello.supportedGroups;
+    this.ec_point_formats = hello.pointFormats;
+    this.signature_algorithms = hello.signatureAlgorithms;
+  }
+  /** Made when first read: most runs never look. */
+  get ja3_full(): string {
+    return (this.#ja3Full ??= ja3Text({
+      version: this.version,
+      cipherSuites: this.cipher_suites,
+      extensions: this.extensions,
+      supportedGroups: this.supported_groups,
+      pointFormats: this.ec_point_formats,
+    }));
+  }
+  get ja3(): string {
+    return (this.#ja3 ??= md5Hex(this.ja3_full));
   }
   toJSON(): Record<string, unknown> {
     return {
@@ -144,6 +169,12 @@ export class TlsHello extends FlowMessage implements TlsClientHelloEvent {
       record_version: this.record_version,
       supported_versions: this.supported_versions,
       cipher_suites: this.cipher_suites,
+      extensions: this.extensions,
+      supported_groups: this.supported_groups,
+      ec_point_formats: this.ec_point_formats,
+      signature_algorithms: this.signature_algorithms,
+      ja3: this.ja3,
+      ja3_full: this.ja3_full,
     };
   }
 }
@@ -156,6 +187,7 @@ export class TlsServerHelloRecord extends FlowMessage implements TlsServerHelloE
   readonly cipher_suite: number;
   readonly alpn: string | null;
   readonly hello_retry: boolean;
+  readonly extensions: number[];
   constructor(o: MessageOrigin, hello: TlsServerHello) {
     super(o);
     this.version = hello.version;
@@ -164,6 +196,13 @@ export class TlsServerHelloRecord extends FlowMessage implements TlsServerHelloE
     this.cipher_suite = hello.cipherSuite;
     this.alpn = hello.alpn;
     this.hello_retry = hello.helloRetry;
+    this.extensions = hello.extensions;
+  }
+  get ja3s_full(): string {
+    return ja3sText({ version: this.version, cipherSuite: this.cipher_suite, extensions: this.extensions });
+  }
+  get ja3s(): string {
+    return md5Hex(this.ja3s_full);
   }
   toJSON(): Record<string, unknown> {
     return {
@@ -174,6 +213,9 @@ export class TlsServerHelloRecord extends FlowMessage implements TlsServerHelloE
       cipher_suite: this.cipher_suite,
       alpn: this.alpn,
       hello_retry: this.hello_retry,
+      extensions: this.extensions,
+      ja3s: this.ja3s,
+      ja3s_full: this.ja3s_full,
     };
   }
 }

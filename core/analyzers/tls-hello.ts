@@ -27,6 +27,14 @@ export interface TlsClientHello {
   supportedVersions: number[];
   /** Cipher suites in the client's order, GREASE values included. */
   cipherSuites: number[];
+  /** Extension types in the client's order, GREASE values included. */
+  extensions: number[];
+  /** The supported_groups extension (named groups, once "elliptic curves"), GREASE values included. */
+  supportedGroups: number[];
+  /** The ec_point_formats extension. */
+  pointFormats: number[];
+  /** The signature_algorithms extension, in the client's order. */
+  signatureAlgorithms: number[];
   /** True when the hello broke off or a length inside it was wrong: the fields hold what came before. */
   truncated: boolean;
 }
@@ -45,6 +53,8 @@ export interface TlsServerHello {
   alpn: string | null;
   /** True for a HelloRetryRequest (TLS 1.3): the server asks for another ClientHello. */
   helloRetry: boolean;
+  /** Extension types in the server's order. */
+  extensions: number[];
   /** True when the hello broke off or a length inside it was wrong: the fields hold what came before. */
   truncated: boolean;
 }
@@ -62,6 +72,9 @@ const kContentApplicationData = 23;
 const kMaxSkippedBytes = 64 * 1024;
 
 const kExtServerName = 0;
+const kExtSupportedGroups = 10;
+const kExtEcPointFormats = 11;
+const kExtSignatureAlgorithms = 13;
 const kExtAlpn = 16;
 const kExtSupportedVersions = 43;
 
@@ -294,6 +307,10 @@ function parseClientHello(b: Uint8Array, start: number, end: number, recordVersi
     alpn: [],
     supportedVersions: [],
     cipherSuites: [],
+    extensions: [],
+    supportedGroups: [],
+    pointFormats: [],
+    signatureAlgorithms: [],
     truncated: false,
   };
   const stop = messageStop(b, start, end, out);
@@ -317,6 +334,7 @@ function parseClientHello(b: Uint8Array, start: number, end: number, recordVersi
   if (p === stop) return out; // no extensions: a valid (old) hello
   return extensions(b, p, stop, out, (type, dataStart, dataEnd) => {
     const len = dataEnd - dataStart;
+    out.extensions.push(type);
     if (type === kExtServerName && out.sni === null) {
       // server_name_list: entries of name_type(1) length(2) name.
       let q = dataStart + 2;
@@ -349,6 +367,13 @@ function parseClientHello(b: Uint8Array, start: number, end: number, recordVersi
     } else if (type === kExtSupportedVersions && len >= 1) {
       const listEnd = Math.min(dataEnd, dataStart + 1 + b[dataStart]!);
       for (let q = dataStart + 1; q + 2 <= listEnd; q += 2) out.supportedVersions.push(u16(q));
+    } else if ((type === kExtSupportedGroups || type === kExtSignatureAlgorithms) && len >= 2) {
+      const list = type === kExtSupportedGroups ? out.supportedGroups : out.signatureAlgorithms;
+      const listEnd = Math.min(dataEnd, dataStart + 2 + u16(dataStart));
+      for (let q = dataStart + 2; q + 2 <= listEnd; q += 2) list.push(u16(q));
+    } else if (type === kExtEcPointFormats && len >= 1) {
+      const listEnd = Math.min(dataEnd, dataStart + 1 + b[dataStart]!);
+      for (let q = dataStart + 1; q < listEnd; q++) out.pointFormats.push(b[q]!);
     }
   });
 }
@@ -371,6 +396,7 @@ function parseServerHello(b: Uint8Array, start: number, end: number, recordVersi
     cipherSuite: -1,
     alpn: null,
     helloRetry: false,
+    extensions: [],
     truncated: false,
   };
   const stop = messageStop(b, start, end, out);
@@ -393,6 +419,7 @@ function parseServerHello(b: Uint8Array, start: number, end: number, recordVersi
   if (p === stop) return out; // no extensions: a valid (TLS 1.2 or older) hello
   return extensions(b, p, stop, out, (type, dataStart, dataEnd) => {
     const len = dataEnd - dataStart;
+    out.extensions.push(type);
     if (type === kExtSupportedVersions && len === 2) {
       out.selectedVersion = u16(dataStart); // one version: the server's choice
     } else if (type === kExtAlpn && len >= 3) {

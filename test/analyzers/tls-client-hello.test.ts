@@ -79,6 +79,10 @@ const expected: TlsClientHello = {
   alpn: ["h2", "http/1.1"],
   supportedVersions: [0x0a0a, 0x0304, 0x0303],
   cipherSuites: [0x0a0a, 0x1301, 0x1303, 0xc02b],
+  extensions: [0, 10, 16, 43],
+  supportedGroups: [0x001d, 0x0017],
+  pointFormats: [],
+  signatureAlgorithms: [],
   truncated: false,
 };
 
@@ -104,12 +108,13 @@ t.test("TlsClientHelloParser assembles a hello split across TLS records, and tho
   const hs = clientHello({ ...full, padding: 3000 });
   const stream = records(hs, 1000, 0x0303); // 4 records
   const { result: whole } = feed([stream]);
-  t.same(whole, { ...expected, recordVersion: 0x0303 });
+  const padded = { ...expected, recordVersion: 0x0303, extensions: [0, 10, 16, 43, 21] };
+  t.same(whole, padded);
   const oneByte = feed(Array.from(stream, (_, i) => stream.subarray(i, i + 1)));
-  t.same(oneByte.result, { ...expected, recordVersion: 0x0303 });
+  t.same(oneByte.result, padded);
   t.equal(oneByte.at, stream.length - 1, "complete on the very last byte");
   const uneven = feed([stream.subarray(0, 7), stream.subarray(7, 1500), stream.subarray(1500, 1501), stream.subarray(1501)]);
-  t.same(uneven.result, { ...expected, recordVersion: 0x0303 });
+  t.same(uneven.result, padded);
 });
 
 t.test("TlsClientHelloParser waits, without throwing, while a hello is incomplete", async (t) => {
@@ -129,7 +134,7 @@ t.test("TlsClientHelloParser reports a hello cut short by the next record as tru
   const cut = hs.subarray(0, 4 + 2 + 32 + 1 + 32 + 2 + 2 + 1); // one suite and a half
   const stream = Uint8Array.from([...records(cut), 21, 3, 3, 0, 2, 2, 40]); // then an alert record
   const { result } = feed([stream]);
-  t.same(result, { version: 0x0303, recordVersion: 0x0301, sni: null, alpn: [], supportedVersions: [], cipherSuites: [0x0a0a], truncated: true });
+  t.same(result, { version: 0x0303, recordVersion: 0x0301, sni: null, alpn: [], supportedVersions: [], cipherSuites: [0x0a0a], extensions: [], supportedGroups: [], pointFormats: [], signatureAlgorithms: [], truncated: true });
 });
 
 t.test("TlsClientHelloParser keeps what it read when lengths inside the hello are wrong", async (t) => {
@@ -154,7 +159,7 @@ t.test("TlsClientHelloParser keeps what it read when lengths inside the hello ar
 
 t.test("TlsClientHelloParser reads an old hello without extensions", async (t) => {
   const { result } = feed([records(clientHello({ version: 0x0301, suites: [0x002f], noExtensions: true }), 16384, 0x0300)]);
-  t.same(result, { version: 0x0301, recordVersion: 0x0300, sni: null, alpn: [], supportedVersions: [], cipherSuites: [0x002f], truncated: false });
+  t.same(result, { version: 0x0301, recordVersion: 0x0300, sni: null, alpn: [], supportedVersions: [], cipherSuites: [0x002f], extensions: [], supportedGroups: [], pointFormats: [], signatureAlgorithms: [], truncated: false });
 });
 
 t.test("TlsClientHelloParser says not-tls at the first byte that rules TLS out, and keeps saying it", async (t) => {

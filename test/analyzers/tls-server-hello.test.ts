@@ -21,6 +21,7 @@ t.test("TlsServerHelloParser reads the version and cipher suite a TLS 1.3 server
     cipherSuite: 0x1302,
     alpn: null,
     helloRetry: false,
+    extensions: [43],
     truncated: false,
   });
   t.match(feed(tlsServerHello({ cipherSuite: 0xc030, alpn: "http/1.1" })), { selectedVersion: 0x0303, cipherSuite: 0xc030, alpn: "http/1.1", truncated: false });

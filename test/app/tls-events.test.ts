@@ -3,6 +3,7 @@
  * whole in one segment, split over several (the record header too), out of order, on a port that is
  * not 443, and inside an HTTP proxy's CONNECT tunnel; ServerHellos compared with tshark's.
  */
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
@@ -11,6 +12,9 @@ import { tlsClientHello, tlsRecord, tlsServerHello } from "../support/tls-hello.
 import { concatBytes } from "../support/packet-builders.ts";
 import { tsharkFields, wiresharkMissing } from "../support/wireshark-tools.ts";
 import { captureTime, jsonLines, runApp, tempFolder, writeCapture } from "./app-run.ts";
+
+/** MD5 by Node's own implementation, to check the host's. */
+const md5 = (text: string) => createHash("md5").update(text).digest("hex");
 
 const client = { ip: "192.0.2.10", port: 49152 };
 const server = { ip: "203.0.113.43", port: 443 };
@@ -52,6 +56,12 @@ t.test("a ClientHello in one segment gives a tls.client_hello record with SNI an
       record_version: 0x0301,
       supported_versions: [],
       cipher_suites: suites,
+      extensions: [0, 10, 11, 13, 16],
+      supported_groups: [0x001d, 0x0017, 0x0018],
+      ec_point_formats: [0],
+      signature_algorithms: [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501],
+      ja3: md5("771,4865-4866-49195,0-10-11-13-16,29-23-24,0"),
+      ja3_full: "771,4865-4866-49195,0-10-11-13-16,29-23-24,0",
     },
   ]);
 });
@@ -125,6 +135,9 @@ t.test("a ServerHello gives a tls.server_hello record with the version, cipher s
     cipher_suite: 0xc02f,
     alpn: "h2",
     hello_retry: false,
+    extensions: [16],
+    ja3s: md5("771,49199,16"),
+    ja3s_full: "771,49199,16",
   });
 });
 
@@ -315,4 +328,19 @@ t.test("a hello with a segment missing from the capture is not reported (its byt
   const lost = new TcpConversation({ client, server });
   const records = await clientHellos(t, Object.assign(lost, { packets: c.packets.filter((p) => p !== middle) }), "tls.client_hello,tls.server_hello");
   t.same(records.map((r) => [r.type, r.sni ?? r.cipher_suite]), [["tls.client_hello", "gap.example"]]);
+});
+
+t.test("on Zeek's captures, the JA3 and JA3S of every hello equal tshark's", { skip: !existsSync(zeekCaptures) ? "no shared captures" : wiresharkMissing }, async (t) => {
+  let compared = 0;
+  for (const name of readdirSync(zeekCaptures)) {
+    const path = `${zeekCaptures}/${name}`;
+    const theirs = tsharkFields(path, ["frame.number", "tls.handshake.type", "tls.handshake.ja3_full", "tls.handshake.ja3", "tls.handshake.ja3s_full", "tls.handshake.ja3s"], ["-Y", "tls.handshake.type == 1 or tls.handshake.type == 2", "-E", "occurrence=f"])
+      .map(([frame, type, ja3Full, ja3, ja3sFull, ja3s]) => (type === "1" ? [Number(frame), ja3Full, ja3] : [Number(frame), ja3sFull, ja3s]));
+    if (theirs.length === 0) continue;
+    const r = await runApp(path, { plugins: ["event-log"], options: ["event-log.events=tls.client_hello,tls.server_hello"] });
+    const ours = jsonLines(r.lines).map((x) => (x.type === "tls.client_hello" ? [x.frame, x.ja3_full, x.ja3] : [x.frame, x.ja3s_full, x.ja3s]));
+    t.same(ours, theirs, name);
+    compared += theirs.length;
+  }
+  t.ok(compared >= 10, `${compared} hellos compared`);
 });
