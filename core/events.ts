@@ -285,12 +285,18 @@ export interface TlsClientHelloEvent extends FlowEndpoints {
   readonly ec_point_formats: readonly number[];
   readonly signature_algorithms: readonly number[];
   /**
-   * The JA3 fingerprint: MD5, in hex, of `ja3_full` ("771,4865-4866,0-10-11,29-23,0": version,
-   * cipher suites, extensions, groups, point formats; GREASE left out), as Suricata and Wireshark
-   * compute it. Made when first read.
+   * True when the hello broke off, a length inside it was wrong, or its groups or point formats came
+   * twice: the lists hold what was read, and there is no fingerprint.
    */
-  readonly ja3: string;
-  readonly ja3_full: string;
+  readonly truncated: boolean;
+  /**
+   * The JA3 fingerprint: MD5, in hex, of `ja3_full` ("771,4865-4866,0-10-11,29-23,0": version,
+   * cipher suites, extensions, groups, point formats; GREASE left out), as Wireshark and Suricata
+   * compute it for a well-formed hello; null when `truncated`. Made when first read: these two are
+   * getters, which `toJSON()` copies and `{...event}` does not.
+   */
+  readonly ja3: string | null;
+  readonly ja3_full: string | null;
 }
 
 /** A TLS ServerHello (or HelloRetryRequest): what the server chose from the ClientHello's offer. */
@@ -314,9 +320,14 @@ export interface TlsServerHelloEvent extends FlowEndpoints {
   readonly hello_retry: boolean;
   /** Extension types, in the server's order. */
   readonly extensions: readonly number[];
-  /** The JA3S fingerprint: MD5, in hex, of `ja3s_full` ("771,4865,43-51": version, cipher suite, extensions). */
-  readonly ja3s: string;
-  readonly ja3s_full: string;
+  /** True when the hello broke off or a length inside it was wrong; then there is no fingerprint. */
+  readonly truncated: boolean;
+  /**
+   * The JA3S fingerprint: MD5, in hex, of `ja3s_full` ("771,4865,43-51": version, cipher suite,
+   * extensions), or null when `truncated`. Getters, as `ja3`.
+   */
+  readonly ja3s: string | null;
+  readonly ja3s_full: string | null;
 }
 
 /**

@@ -132,8 +132,9 @@ export class TlsHello extends FlowMessage implements TlsClientHelloEvent {
   readonly supported_groups: number[];
   readonly ec_point_formats: number[];
   readonly signature_algorithms: number[];
-  #ja3Full: string | null = null;
-  #ja3: string | null = null;
+  readonly truncated: boolean;
+  #ja3Full: string | null | undefined = undefined;
+  #ja3: string | null | undefined = undefined;
   constructor(o: MessageOrigin, hello: TlsClientHello) {
     super(o);
     this.sni = hello.sni;
@@ -146,19 +147,26 @@ export class TlsHello extends FlowMessage implements TlsClientHelloEvent {
     this.supported_groups = hello.supportedGroups;
     this.ec_point_formats = hello.pointFormats;
     this.signature_algorithms = hello.signatureAlgorithms;
+    this.truncated = hello.truncated;
   }
-  /** Made when first read: most runs never look. */
-  get ja3_full(): string {
-    return (this.#ja3Full ??= ja3Text({
-      version: this.version,
-      cipherSuites: this.cipher_suites,
-      extensions: this.extensions,
-      supportedGroups: this.supported_groups,
-      pointFormats: this.ec_point_formats,
-    }));
+  /** Made when first read (a plugin that never looks pays nothing); null for a hello cut short or malformed. */
+  get ja3_full(): string | null {
+    if (this.#ja3Full === undefined) {
+      this.#ja3Full = this.truncated
+        ? null
+        : ja3Text({
+            version: this.version,
+            cipherSuites: this.cipher_suites,
+            extensions: this.extensions,
+            supportedGroups: this.supported_groups,
+            pointFormats: this.ec_point_formats,
+          });
+    }
+    return this.#ja3Full;
   }
-  get ja3(): string {
-    return (this.#ja3 ??= md5Hex(this.ja3_full));
+  get ja3(): string | null {
+    if (this.#ja3 === undefined) this.#ja3 = this.ja3_full === null ? null : md5Hex(this.ja3_full);
+    return this.#ja3;
   }
   toJSON(): Record<string, unknown> {
     return {
@@ -173,6 +181,7 @@ export class TlsHello extends FlowMessage implements TlsClientHelloEvent {
       supported_groups: this.supported_groups,
       ec_point_formats: this.ec_point_formats,
       signature_algorithms: this.signature_algorithms,
+      truncated: this.truncated,
       ja3: this.ja3,
       ja3_full: this.ja3_full,
     };
@@ -188,6 +197,9 @@ export class TlsServerHelloRecord extends FlowMessage implements TlsServerHelloE
   readonly alpn: string | null;
   readonly hello_retry: boolean;
   readonly extensions: number[];
+  readonly truncated: boolean;
+  #ja3sFull: string | null | undefined = undefined;
+  #ja3s: string | null | undefined = undefined;
   constructor(o: MessageOrigin, hello: TlsServerHello) {
     super(o);
     this.version = hello.version;
@@ -197,12 +209,18 @@ export class TlsServerHelloRecord extends FlowMessage implements TlsServerHelloE
     this.alpn = hello.alpn;
     this.hello_retry = hello.helloRetry;
     this.extensions = hello.extensions;
+    this.truncated = hello.truncated;
   }
-  get ja3s_full(): string {
-    return ja3sText({ version: this.version, cipherSuite: this.cipher_suite, extensions: this.extensions });
+  /** Made when first read; null for a hello cut short or malformed. */
+  get ja3s_full(): string | null {
+    if (this.#ja3sFull === undefined) {
+      this.#ja3sFull = this.truncated ? null : ja3sText({ version: this.version, cipherSuite: this.cipher_suite, extensions: this.extensions });
+    }
+    return this.#ja3sFull;
   }
-  get ja3s(): string {
-    return md5Hex(this.ja3s_full);
+  get ja3s(): string | null {
+    if (this.#ja3s === undefined) this.#ja3s = this.ja3s_full === null ? null : md5Hex(this.ja3s_full);
+    return this.#ja3s;
   }
   toJSON(): Record<string, unknown> {
     return {
@@ -214,6 +232,7 @@ export class TlsServerHelloRecord extends FlowMessage implements TlsServerHelloE
       alpn: this.alpn,
       hello_retry: this.hello_retry,
       extensions: this.extensions,
+      truncated: this.truncated,
       ja3s: this.ja3s,
       ja3s_full: this.ja3s_full,
     };

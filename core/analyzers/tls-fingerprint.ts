@@ -4,7 +4,8 @@
  *
  * JA3 is `version,ciphers,extensions,groups,point formats`; JA3S is `version,cipher,extensions`. Each
  * list is in the hello's order, its values in decimal joined by "-"; GREASE values (RFC 8701) are left
- * out, so that a browser's random choice of them does not change its fingerprint.
+ * out, so that a browser's random choice of them does not change its fingerprint. A hello that broke
+ * off or is malformed gets none (the events say `null`): tools disagree on what to list for one.
  *
  * @example
  * ja3Text({ version: 0x0303, cipherSuites: [0x0a0a, 0x1301], extensions: [0, 10], supportedGroups: [29], pointFormats: [0] });

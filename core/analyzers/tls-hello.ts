@@ -35,7 +35,10 @@ export interface TlsClientHello {
   pointFormats: number[];
   /** The signature_algorithms extension, in the client's order. */
   signatureAlgorithms: number[];
-  /** True when the hello broke off or a length inside it was wrong: the fields hold what came before. */
+  /**
+   * True when the hello broke off, a length inside it was wrong, or its groups or point formats came
+   * twice: the fields hold what was read.
+   */
   truncated: boolean;
 }
 
@@ -367,12 +370,18 @@ function parseClientHello(b: Uint8Array, start: number, end: number, recordVersi
     } else if (type === kExtSupportedVersions && len >= 1) {
       const listEnd = Math.min(dataEnd, dataStart + 1 + b[dataStart]!);
       for (let q = dataStart + 1; q + 2 <= listEnd; q += 2) out.supportedVersions.push(u16(q));
-    } else if ((type === kExtSupportedGroups || type === kExtSignatureAlgorithms) && len >= 2) {
+    } else if (type === kExtSupportedGroups || type === kExtSignatureAlgorithms) {
+      // A list whose length is not its extension's, or a second such extension, makes the hello
+      // malformed: what a fingerprint would list is then anyone's guess (tshark's differs by case).
       const list = type === kExtSupportedGroups ? out.supportedGroups : out.signatureAlgorithms;
-      const listEnd = Math.min(dataEnd, dataStart + 2 + u16(dataStart));
+      const again = out.extensions.indexOf(type) !== out.extensions.length - 1;
+      if (len < 2 || u16(dataStart) !== len - 2 || again) out.truncated = true;
+      const listEnd = Math.min(dataEnd, dataStart + 2 + (len >= 2 ? u16(dataStart) : 0));
       for (let q = dataStart + 2; q + 2 <= listEnd; q += 2) list.push(u16(q));
-    } else if (type === kExtEcPointFormats && len >= 1) {
-      const listEnd = Math.min(dataEnd, dataStart + 1 + b[dataStart]!);
+    } else if (type === kExtEcPointFormats) {
+      const again = out.extensions.indexOf(type) !== out.extensions.length - 1;
+      if (len < 1 || b[dataStart]! !== len - 1 || again) out.truncated = true;
+      const listEnd = Math.min(dataEnd, dataStart + 1 + (len >= 1 ? b[dataStart]! : 0));
       for (let q = dataStart + 1; q < listEnd; q++) out.pointFormats.push(b[q]!);
     }
   });

@@ -1,6 +1,7 @@
 import t from "tap";
 import { sniffTls, TlsClientHelloParser } from "../../core/analyzers/tls-hello.ts";
 import type { TlsClientHello } from "../../core/analyzers/tls-hello.ts";
+import { tlsClientHello } from "../support/tls-hello.ts";
 
 const ascii = (s: string): number[] => Array.from(s, (c) => c.charCodeAt(0));
 const u16 = (v: number): number[] => [(v >> 8) & 0xff, v & 0xff];
@@ -217,6 +218,18 @@ t.test("a second ClientHello's parser gives up on a handshake of another kind, a
   const record = Uint8Array.from([23, 3, 3, ...u16(16000), ...new Array(16000).fill(0)]);
   const answers = Array.from({ length: 5 }, () => p.data(record, 0));
   t.same(answers, [null, null, null, null, "not-tls"], "given up in the record that passes 64 KiB");
+});
+
+t.test("TlsClientHelloParser reads the groups, point formats and signature algorithms, and calls a hello whose lists disagree with their extensions malformed", async (t) => {
+  const read = (extra: Array<{ type: number; data: Uint8Array }> = []) => new TlsClientHelloParser().data(tlsClientHello({ extraExtensions: extra }), 0) as TlsClientHello;
+  t.match(read(), { supportedGroups: [0x001d, 0x0017, 0x0018], pointFormats: [0], signatureAlgorithms: [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501], extensions: [10, 11, 13], truncated: false });
+  const cases: Array<[string, { type: number; data: Uint8Array }]> = [
+    ["a groups list longer than its extension (a second groups extension too)", { type: 10, data: Uint8Array.of(0, 4, 0, 29) }],
+    ["a second point formats extension", { type: 11, data: Uint8Array.of(1, 0) }],
+    ["a signature algorithms list shorter than its extension (a second one too)", { type: 13, data: Uint8Array.of(0, 2, 4, 3, 9) }],
+    ["an empty point formats extension", { type: 11, data: new Uint8Array(0) }],
+  ];
+  for (const [what, extension] of cases) t.equal(read([extension]).truncated, true, what);
 });
 
 t.test("TlsClientHelloParser never throws on random or damaged input", async (t) => {

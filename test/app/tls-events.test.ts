@@ -60,6 +60,7 @@ t.test("a ClientHello in one segment gives a tls.client_hello record with SNI an
       supported_groups: [0x001d, 0x0017, 0x0018],
       ec_point_formats: [0],
       signature_algorithms: [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501],
+      truncated: false,
       ja3: md5("771,4865-4866-49195,0-10-11-13-16,29-23-24,0"),
       ja3_full: "771,4865-4866-49195,0-10-11-13-16,29-23-24,0",
     },
@@ -136,6 +137,7 @@ t.test("a ServerHello gives a tls.server_hello record with the version, cipher s
     alpn: "h2",
     hello_retry: false,
     extensions: [16],
+    truncated: false,
     ja3s: md5("771,49199,16"),
     ja3s_full: "771,49199,16",
   });
@@ -183,7 +185,7 @@ t.test("after a HelloRetryRequest the second ClientHello and ServerHello are rep
   const clientOnly = jsonLines((await runApp(file, { plugins: ["event-log"], options: ["event-log.events=tls.client_hello"] })).lines);
   t.same(clientOnly.map((r) => r.cipher_suites), [[0x1301, 0x1302], [0x1302]], "ClientHellos alone: both");
   const serverOnly = jsonLines((await runApp(file, { plugins: ["event-log"], options: ["event-log.events=tls.server_hello"] })).lines);
-  t.same(serverOnly.map((r) => r.hello_retry), [true, false], "ServerHellos alone: both");
+  t.same(serverOnly.map((r) => [r.hello_retry, r.ja3s_full]), [[true, "771,4866,43"], [false, "771,4866,43"]], "ServerHellos alone: both, with their JA3S");
 });
 
 t.test("a second ClientHello is found after early data that shares the first hello's segment and runs into the next", async (t) => {
@@ -287,6 +289,31 @@ t.test("TLS inside an HTTP proxy's CONNECT tunnel is found, with or without HTTP
     .close("client");
   const r = await runApp(writeCapture(tempFolder(t), "refused.pcap", refused.packets), { plugins: ["event-log"], options: ["event-log.events=http.request,tls.client_hello"] });
   t.same(jsonLines(r.lines).map((x) => x.type), ["http.request"]);
+});
+
+t.test("JA3 leaves GREASE values out (the lists keep them), and a hello cut short or malformed has no JA3 or JA3S", async (t) => {
+  const greasy = tlsClientHello({ cipherSuites: [0x3a3a, 0x1301], supportedVersions: [0x7a7a, 0x0304], extraExtensions: [{ type: 0x5a5a, data: new Uint8Array(0) }] });
+  const twice = tlsClientHello({ serverName: "twice.example", extraExtensions: [{ type: 11, data: Uint8Array.of(1, 0) }] });
+  const whole = tlsServerHello({ cipherSuite: 0x1301, selectedVersion: 0x0304 });
+  const cut = whole.slice(0, 5 + 4 + 2 + 32 + 1 + 2); // the hello breaks off after its cipher suite
+  cut[3] = 0;
+  cut[4] = cut.length - 5;
+  const records: Array<Record<string, unknown>> = [];
+  for (const [client, server] of [[greasy, whole], [twice, concatBytes(cut, tlsRecord(21, 2))]] as const) {
+    const c = conversation();
+    c.handshake().send("client", client).send("server", server).close("client");
+    records.push(...(await hellos(t, c)));
+  }
+  t.same(
+    records.map((r) => [r.type, r.truncated, r.ja3_full ?? r.ja3s_full, r.ja3 ?? r.ja3s]),
+    [
+      ["tls.client_hello", false, "771,4865,10-11-13-43,29-23-24,0", md5("771,4865,10-11-13-43,29-23-24,0")],
+      ["tls.server_hello", false, "771,4865,43", md5("771,4865,43")],
+      ["tls.client_hello", true, null, null],
+      ["tls.server_hello", true, null, null],
+    ],
+  );
+  t.same([records[0]!.cipher_suites, records[0]!.extensions], [[0x3a3a, 0x1301], [10, 11, 13, 43, 0x5a5a]], "the lists as sent");
 });
 
 const zeekCaptures = fileURLToPath(new URL("../../../shared/captures/zeek", import.meta.url));
