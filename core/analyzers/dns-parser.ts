@@ -35,7 +35,8 @@ export interface DnsAnswer {
   /**
    * The record data as text for the common types: A/AAAA address, CNAME/NS/PTR target name, MX "pref name",
    * TXT its strings concatenated (as SPF and DKIM read them), SOA "mname rname serial refresh retry expire
-   * minimum", SRV "prio weight port target"; null for other types or when the data does not parse.
+   * minimum", SRV "prio weight port target", SVCB and HTTPS "priority target key=value ..." (RFC 9460's
+   * presentation form), CAA "flags tag \"value\""; null for other types or when the data does not parse.
    */
   data: string | null;
 }
@@ -211,8 +212,81 @@ function rdataText(type: number, b: Uint8Array, p: number, end: number, msgStart
       const n = readName(b, p + 6, msgStart, msgEnd);
       return n >= 0 && n <= end ? `${u16(b, p)} ${u16(b, p + 2)} ${u16(b, p + 4)} ${gName}` : null;
     }
+    case 64: // SVCB
+    case 65: // HTTPS
+      return serviceBindingText(b, p, end, msgStart, msgEnd);
+    case 257: {
+      // CAA: flags, a tag, and the rest is the value.
+      if (len < 2) return null;
+      const tagEnd = p + 2 + b[p + 1]!;
+      if (tagEnd === p + 2 || tagEnd > end) return null;
+      return `${b[p]} ${stringText(b, p + 2, tagEnd)} "${stringText(b, tagEnd, end).replaceAll('"', '\\"')}"`;
+    }
     default:
       return null;
+  }
+}
+
+/** SvcParamKey names (RFC 9460 14.3.2); the others are written keyNNNNN. */
+const kServiceParamNames = ["mandatory", "alpn", "no-default-alpn", "port", "ipv4hint", "ech", "ipv6hint"];
+
+const serviceParamName = (key: number): string => kServiceParamNames[key] ?? `key${key}`;
+
+/**
+ * SVCB and HTTPS data (RFC 9460) in its presentation form: "priority target key=value ...", e.g.
+ * "1 . alpn=h3,h2 ipv4hint=192.0.2.1"; the target "." is the owner name itself. Null when a
+ * parameter's length does not fit its key.
+ */
+function serviceBindingText(b: Uint8Array, p: number, end: number, msgStart: number, msgEnd: number): string | null {
+  if (end - p < 3) return null;
+  const n = readName(b, p + 2, msgStart, msgEnd);
+  if (n < 0 || n > end) return null;
+  let text = `${u16(b, p)} ${gName === "" ? "." : gName}`;
+  for (let q = n; q < end; ) {
+    if (q + 4 > end) return null;
+    const key = u16(b, q);
+    const v = q + 4;
+    const vEnd = v + u16(b, q + 2);
+    if (vEnd > end) return null;
+    const value = serviceParamText(key, b, v, vEnd);
+    if (value === null) return null;
+    text += value === "" ? ` ${serviceParamName(key)}` : ` ${serviceParamName(key)}=${value}`;
+    q = vEnd;
+  }
+  return text;
+}
+
+/** One SvcParamValue, b[p, end); "" for a key that takes none (no-default-alpn), null when malformed. */
+function serviceParamText(key: number, b: Uint8Array, p: number, end: number): string | null {
+  const len = end - p;
+  const items: string[] = [];
+  switch (key) {
+    case 0: // mandatory: keys
+      if (len === 0 || len % 2 !== 0) return null;
+      for (let q = p; q < end; q += 2) items.push(serviceParamName(u16(b, q)));
+      return items.join(",");
+    case 1: // alpn: protocol ids, each length-prefixed; a comma inside one is escaped
+      for (let q = p; q < end; q += 1 + b[q]!) {
+        if (b[q] === 0 || q + 1 + b[q]! > end) return null;
+        items.push(stringText(b, q + 1, q + 1 + b[q]!).replaceAll(",", "\\,"));
+      }
+      return items.length > 0 ? items.join(",") : null;
+    case 2: // no-default-alpn
+      return len === 0 ? "" : null;
+    case 3: // port
+      return len === 2 ? String(u16(b, p)) : null;
+    case 4: // ipv4hint
+      if (len === 0 || len % 4 !== 0) return null;
+      for (let q = p; q < end; q += 4) items.push(ipv4Text(b, q));
+      return items.join(",");
+    case 5: // ech: an ECHConfigList, in base64
+      return len === 0 ? null : btoa(latin1(b, p, end));
+    case 6: // ipv6hint
+      if (len === 0 || len % 16 !== 0) return null;
+      for (let q = p; q < end; q += 16) items.push(ipv6Text(b, q));
+      return items.join(",");
+    default:
+      return `"${stringText(b, p, end).replaceAll('"', '\\"')}"`;
   }
 }
 

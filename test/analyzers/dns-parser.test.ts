@@ -104,6 +104,38 @@ t.test("parseDnsMessage() decodes every listed record type, with compressed name
   t.same(m.additionals.map((a) => [a.name, a.type, a.class]), [["", 41, 4096]]);
 });
 
+const ascii = (text: string): number[] => Array.from(text, (c) => c.charCodeAt(0));
+
+t.test("parseDnsMessage() writes SVCB and HTTPS data in RFC 9460's presentation form, and CAA as dig does", async (t) => {
+  const w = new Wire().header(9, 0x8180, 1, 6, 0, 0);
+  const q = w.at();
+  w.question("example.com", 65);
+  // What a CDN answers a browser: ALPN ids, address hints, an ECH config.
+  w.rr(q, 65, 1, 300, (d) =>
+    d.u16(1).name("")
+      .u16(1).u16(6).u8(2, ...ascii("h3"), 2, ...ascii("h2"))
+      .u16(4).u16(8).u8(192, 0, 2, 1, 192, 0, 2, 2)
+      .u16(5).u16(3).u8(0xfe, 0x0d, 0x00)
+      .u16(6).u16(16).u16(0x2001).u16(0xdb8).u16(0).u16(0).u16(0).u16(0).u16(0).u16(1),
+  );
+  w.rr("_8443._foo.example.com", 64, 1, 300, (d) =>
+    d.u16(2).name("svc.example.net").u16(0).u16(4).u16(1).u16(3).u16(1).u16(6).u8(3, ...ascii("a,b"), 1, ...ascii("c")).u16(2).u16(0).u16(3).u16(2).u16(8443).u16(667).u16(2).u8(0x22, 0x41),
+  );
+  w.rr(q, 65, 1, 300, (d) => d.u16(0).name("alias.example.net"));
+  w.rr(q, 65, 1, 300, (d) => d.u16(1).name("").u16(3).u16(3).u8(1, 2, 3)); // a port of 3 bytes
+  w.rr(q, 257, 1, 300, (d) => d.u8(0, 5, ...ascii("issue"), ...ascii("letsencrypt.org")));
+  w.rr(q, 257, 1, 300, (d) => d.u8(128, 5, ...ascii("iodef"), ...ascii('mailto:"x"')));
+  const m = parse(w.bytes());
+  t.same(m.answers.map((a) => a.data), [
+    "1 . alpn=h3,h2 ipv4hint=192.0.2.1,192.0.2.2 ech=/g0A ipv6hint=2001:db8::1",
+    '2 svc.example.net mandatory=alpn,port alpn=a\\,b,c no-default-alpn port=8443 key667="\\"A"',
+    "0 alias.example.net",
+    null,
+    '0 issue "letsencrypt.org"',
+    '128 iodef "mailto:\\"x\\""',
+  ]);
+});
+
 t.test("parseDnsMessage() writes IPv6 addresses as RFC 5952 text", async (t) => {
   const cases: [number[], string][] = [
     [[0, 0, 0, 0, 0, 0, 0, 0], "::"],
