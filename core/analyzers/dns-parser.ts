@@ -265,10 +265,10 @@ function serviceParamText(key: number, b: Uint8Array, p: number, end: number): s
       if (len === 0 || len % 2 !== 0) return null;
       for (let q = p; q < end; q += 2) items.push(serviceParamName(u16(b, q)));
       return items.join(",");
-    case 1: // alpn: protocol ids, each length-prefixed; a comma inside one is escaped
+    case 1: // alpn: protocol ids, each length-prefixed; a comma inside one is written \\, (as BIND does: escaped for the list, then for the string)
       for (let q = p; q < end; q += 1 + b[q]!) {
         if (b[q] === 0 || q + 1 + b[q]! > end) return null;
-        items.push(stringText(b, q + 1, q + 1 + b[q]!).replaceAll(",", "\\,"));
+        items.push(stringText(b, q + 1, q + 1 + b[q]!).replaceAll(",", "\\\\,"));
       }
       return items.length > 0 ? items.join(",") : null;
     case 2: // no-default-alpn

@@ -128,7 +128,7 @@ t.test("parseDnsMessage() writes SVCB and HTTPS data in RFC 9460's presentation 
   const m = parse(w.bytes());
   t.same(m.answers.map((a) => a.data), [
     "1 . alpn=h3,h2 ipv4hint=192.0.2.1,192.0.2.2 ech=/g0A ipv6hint=2001:db8::1",
-    '2 svc.example.net mandatory=alpn,port alpn=a\\,b,c no-default-alpn port=8443 key667="\\"A"',
+    '2 svc.example.net mandatory=alpn,port alpn=a\\\\,b,c no-default-alpn port=8443 key667="\\"A"',
     "0 alias.example.net",
     null,
     '0 issue "letsencrypt.org"',
