@@ -36,7 +36,9 @@ export interface DnsAnswer {
    * The record data as text for the common types: A/AAAA address, CNAME/NS/PTR target name, MX "pref name",
    * TXT its strings concatenated (as SPF and DKIM read them), SOA "mname rname serial refresh retry expire
    * minimum", SRV "prio weight port target", SVCB and HTTPS "priority target key=value ..." (RFC 9460's
-   * presentation form), CAA "flags tag \"value\""; null for other types or when the data does not parse.
+   * presentation form), CAA "flags tag \"value\"", and the DNSSEC types (DS, DNSKEY, RRSIG, NSEC) and
+   * SSHFP as BIND writes them (names without the final dot); null for other types or when the data does
+   * not parse.
    */
   data: string | null;
 }
@@ -215,6 +217,28 @@ function rdataText(type: number, b: Uint8Array, p: number, end: number, msgStart
     case 64: // SVCB
     case 65: // HTTPS
       return serviceBindingText(b, p, end, msgStart, msgEnd);
+    case 43: // DS: key tag, algorithm, digest type, digest
+      return len > 4 ? `${u16(b, p)} ${b[p + 2]} ${b[p + 3]} ${hexText(b, p + 4, end)}` : null;
+    case 44: // SSHFP: algorithm, fingerprint type, fingerprint
+      return len > 2 ? `${b[p]} ${b[p + 1]} ${hexText(b, p + 2, end)}` : null;
+    case 48: // DNSKEY: flags, protocol, algorithm, key
+      return len > 4 ? `${u16(b, p)} ${b[p + 2]} ${b[p + 3]} ${btoa(latin1(b, p + 4, end))}` : null;
+    case 46: {
+      // RRSIG: type covered, algorithm, labels, original TTL, expiration, inception, key tag, signer, signature
+      if (len < 19) return null;
+      const n = readName(b, p + 18, msgStart, msgEnd);
+      if (n < 0 || n >= end) return null;
+      const times = `${dnsTime(u32(b, p + 8))} ${dnsTime(u32(b, p + 12))}`;
+      return `${typeName(u16(b, p))} ${b[p + 2]} ${b[p + 3]} ${u32(b, p + 4)} ${times} ${u16(b, p + 16)} ${gName || "."} ${btoa(latin1(b, n, end))}`;
+    }
+    case 47: {
+      // NSEC: the next name, then the types present at this one
+      const n = readName(b, p, msgStart, msgEnd);
+      if (n < 0 || n > end) return null;
+      const next = gName || ".";
+      const types = typeBitmapText(b, n, end);
+      return types === null ? null : types === "" ? next : `${next} ${types}`;
+    }
     case 257: {
       // CAA: flags, a tag, and the rest is the value.
       if (len < 2) return null;
@@ -225,6 +249,45 @@ function rdataText(type: number, b: Uint8Array, p: number, end: number, msgStart
     default:
       return null;
   }
+}
+
+/** Mnemonics of the record types a DNSSEC record names; the others are written TYPEnnn (RFC 3597). */
+const kTypeNames = new Map<number, string>([
+  [1, "A"], [2, "NS"], [5, "CNAME"], [6, "SOA"], [12, "PTR"], [13, "HINFO"], [15, "MX"], [16, "TXT"],
+  [28, "AAAA"], [33, "SRV"], [35, "NAPTR"], [39, "DNAME"], [43, "DS"], [44, "SSHFP"], [46, "RRSIG"],
+  [47, "NSEC"], [48, "DNSKEY"], [50, "NSEC3"], [51, "NSEC3PARAM"], [52, "TLSA"], [64, "SVCB"],
+  [65, "HTTPS"], [99, "SPF"], [257, "CAA"],
+]);
+
+const typeName = (type: number): string => kTypeNames.get(type) ?? `TYPE${type}`;
+
+/** An RRSIG time (seconds since 1970) as YYYYMMDDHHmmSS, UTC. */
+function dnsTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().slice(0, 19).replace(/[-:T]/g, "");
+}
+
+/** Upper-case hex, as BIND writes digests and fingerprints. */
+function hexText(b: Uint8Array, p: number, end: number): string {
+  let s = "";
+  for (let i = p; i < end; i++) s += (b[i]! < 16 ? "0" : "") + b[i]!.toString(16).toUpperCase();
+  return s;
+}
+
+/** An NSEC type bitmap (RFC 4034 4.1.2): the type mnemonics in order; null when a window does not fit. */
+function typeBitmapText(b: Uint8Array, p: number, end: number): string | null {
+  const names: string[] = [];
+  for (let q = p; q < end; ) {
+    if (q + 2 > end) return null;
+    const window = b[q]!;
+    const octets = b[q + 1]!;
+    if (octets === 0 || octets > 32 || q + 2 + octets > end) return null;
+    for (let i = 0; i < octets; i++) {
+      const bits = b[q + 2 + i]!;
+      for (let bit = 0; bit < 8; bit++) if (bits & (0x80 >> bit)) names.push(typeName(window * 256 + i * 8 + bit));
+    }
+    q += 2 + octets;
+  }
+  return names.join(" ");
 }
 
 /** SvcParamKey names (RFC 9460 14.3.2); the others are written keyNNNNN. */

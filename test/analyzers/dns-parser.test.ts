@@ -136,6 +136,31 @@ t.test("parseDnsMessage() writes SVCB and HTTPS data in RFC 9460's presentation 
   ]);
 });
 
+t.test("parseDnsMessage() writes DS, DNSKEY, RRSIG, NSEC and SSHFP data as BIND does (names without the final dot)", async (t) => {
+  const w = new Wire().header(10, 0x8180, 1, 7, 0, 0);
+  const q = w.at();
+  w.question("example.com", 46);
+  w.rr(q, 43, 1, 300, (d) => d.u16(2371).u8(13, 2, 0x0a, 0xbc, 0x01));
+  w.rr(q, 48, 1, 300, (d) => d.u16(257).u8(3, 13, ...ascii("key")));
+  // Expiration 2024-01-02 03:04:05 UTC, inception 2023-12-03 03:04:05 UTC.
+  w.rr(q, 46, 1, 300, (d) => d.u16(28).u8(13, 2).u32(3600).u32(1704164645).u32(1701572645).u16(2371).name("example.com").u8(...ascii("sig")));
+  w.rr(q, 46, 1, 300, (d) => d.u16(1234).u8(8, 0).u32(60).u32(0).u32(0).u16(1).name("").u8(0xff));
+  // NSEC: A NS SOA RRSIG NSEC DNSKEY in window 0, CAA (257) in window 1, and a type without a mnemonic.
+  w.rr(q, 47, 1, 300, (d) => d.name("www.example.com").u8(0, 7, 0x62, 0, 0, 0, 0, 0x03, 0x80).u8(1, 1, 0x40).u8(4, 27, ...new Array<number>(26).fill(0), 0x20));
+  w.rr(q, 47, 1, 300, (d) => d.name("x.example.com").u8(0, 40)); // a window longer than 32 octets
+  w.rr(q, 44, 1, 300, (d) => d.u8(4, 2, 0xde, 0xad, 0xbe, 0xef));
+  const m = parse(w.bytes());
+  t.same(m.answers.map((a) => a.data), [
+    "2371 13 2 0ABC01",
+    "257 3 13 a2V5",
+    "AAAA 13 2 3600 20240102030405 20231203030405 2371 example.com c2ln",
+    "TYPE1234 8 0 60 19700101000000 19700101000000 1 . /w==",
+    "www.example.com A NS SOA RRSIG NSEC DNSKEY CAA TYPE1234",
+    null,
+    "4 2 DEADBEEF",
+  ]);
+});
+
 t.test("parseDnsMessage() writes IPv6 addresses as RFC 5952 text", async (t) => {
   const cases: [number[], string][] = [
     [[0, 0, 0, 0, 0, 0, 0, 0], "::"],
