@@ -36,9 +36,9 @@ export interface DnsAnswer {
    * The record data as text for the common types: A/AAAA address, CNAME/NS/PTR target name, MX "pref name",
    * TXT its strings concatenated (as SPF and DKIM read them), SOA "mname rname serial refresh retry expire
    * minimum", SRV "prio weight port target", SVCB and HTTPS "priority target key=value ..." (RFC 9460's
-   * presentation form), CAA "flags tag \"value\"", and the DNSSEC types (DS, DNSKEY, RRSIG, NSEC) and
-   * SSHFP as BIND writes them (names without the final dot); null for other types or when the data does
-   * not parse.
+   * presentation form), CAA "flags tag \"value\"", and the DNSSEC types (DS, DNSKEY, CDS, CDNSKEY,
+   * RRSIG, NSEC) and SSHFP as `dig +nosplit` writes them (names without the final dot); null for other
+   * types or when the data does not parse.
    */
   data: string | null;
 }
@@ -218,10 +218,12 @@ function rdataText(type: number, b: Uint8Array, p: number, end: number, msgStart
     case 65: // HTTPS
       return serviceBindingText(b, p, end, msgStart, msgEnd);
     case 43: // DS: key tag, algorithm, digest type, digest
+    case 59: // CDS
       return len > 4 ? `${u16(b, p)} ${b[p + 2]} ${b[p + 3]} ${hexText(b, p + 4, end)}` : null;
     case 44: // SSHFP: algorithm, fingerprint type, fingerprint
       return len > 2 ? `${b[p]} ${b[p + 1]} ${hexText(b, p + 2, end)}` : null;
     case 48: // DNSKEY: flags, protocol, algorithm, key
+    case 60: // CDNSKEY
       return len > 4 ? `${u16(b, p)} ${b[p + 2]} ${b[p + 3]} ${btoa(latin1(b, p + 4, end))}` : null;
     case 46: {
       // RRSIG: type covered, algorithm, labels, original TTL, expiration, inception, key tag, signer, signature
@@ -244,6 +246,7 @@ function rdataText(type: number, b: Uint8Array, p: number, end: number, msgStart
       if (len < 2) return null;
       const tagEnd = p + 2 + b[p + 1]!;
       if (tagEnd === p + 2 || tagEnd > end) return null;
+      for (let i = p + 2; i < tagEnd; i++) if (!isAlphanumeric(b[i]!)) return null; // RFC 8659 4.1
       return `${b[p]} ${stringText(b, p + 2, tagEnd)} "${stringText(b, tagEnd, end).replaceAll('"', '\\"')}"`;
     }
     default:
@@ -251,13 +254,18 @@ function rdataText(type: number, b: Uint8Array, p: number, end: number, msgStart
   }
 }
 
-/** Mnemonics of the record types a DNSSEC record names; the others are written TYPEnnn (RFC 3597). */
+/** IANA's mnemonics of the record types (types 1-65 by number); the others are written TYPEnnn (RFC 3597). */
 const kTypeNames = new Map<number, string>([
-  [1, "A"], [2, "NS"], [5, "CNAME"], [6, "SOA"], [12, "PTR"], [13, "HINFO"], [15, "MX"], [16, "TXT"],
-  [28, "AAAA"], [33, "SRV"], [35, "NAPTR"], [39, "DNAME"], [43, "DS"], [44, "SSHFP"], [46, "RRSIG"],
-  [47, "NSEC"], [48, "DNSKEY"], [50, "NSEC3"], [51, "NSEC3PARAM"], [52, "TLSA"], [64, "SVCB"],
-  [65, "HTTPS"], [99, "SPF"], [257, "CAA"],
+  ..."A NS MD MF CNAME SOA MB MG MR NULL WKS PTR HINFO MINFO MX TXT RP AFSDB X25 ISDN RT NSAP NSAP-PTR SIG KEY PX GPOS AAAA LOC NXT EID NIMLOC SRV ATMA NAPTR KX CERT A6 DNAME SINK OPT APL DS SSHFP IPSECKEY RRSIG NSEC DNSKEY DHCID NSEC3 NSEC3PARAM TLSA SMIMEA - HIP NINFO RKEY TALINK CDS CDNSKEY OPENPGPKEY CSYNC ZONEMD SVCB HTTPS"
+    .split(" ")
+    .map((name, i): [number, string] => [i + 1, name])
+    .filter(([, name]) => name !== "-"),
+  ...Object.entries({ 99: "SPF", 104: "NID", 105: "L32", 106: "L64", 107: "LP", 108: "EUI48", 109: "EUI64", 249: "TKEY", 250: "TSIG", 251: "IXFR", 252: "AXFR", 255: "ANY", 256: "URI", 257: "CAA", 258: "AVC", 260: "AMTRELAY", 32768: "TA", 32769: "DLV" }).map(
+    ([type, name]): [number, string] => [Number(type), name],
+  ),
 ]);
+
+const isAlphanumeric = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
 
 const typeName = (type: number): string => kTypeNames.get(type) ?? `TYPE${type}`;
 
@@ -273,14 +281,19 @@ function hexText(b: Uint8Array, p: number, end: number): string {
   return s;
 }
 
-/** An NSEC type bitmap (RFC 4034 4.1.2): the type mnemonics in order; null when a window does not fit. */
+/**
+ * An NSEC type bitmap (RFC 4034 4.1.2): the type mnemonics in order; null when a window does not fit,
+ * comes out of order, or ends in a zero octet (BIND refuses the record then too).
+ */
 function typeBitmapText(b: Uint8Array, p: number, end: number): string | null {
   const names: string[] = [];
+  let last = -1;
   for (let q = p; q < end; ) {
     if (q + 2 > end) return null;
     const window = b[q]!;
     const octets = b[q + 1]!;
-    if (octets === 0 || octets > 32 || q + 2 + octets > end) return null;
+    if (window <= last || octets === 0 || octets > 32 || q + 2 + octets > end || b[q + 1 + octets] === 0) return null;
+    last = window;
     for (let i = 0; i < octets; i++) {
       const bits = b[q + 2 + i]!;
       for (let bit = 0; bit < 8; bit++) if (bits & (0x80 >> bit)) names.push(typeName(window * 256 + i * 8 + bit));
@@ -290,24 +303,28 @@ function typeBitmapText(b: Uint8Array, p: number, end: number): string | null {
   return names.join(" ");
 }
 
-/** SvcParamKey names (RFC 9460 14.3.2); the others are written keyNNNNN. */
-const kServiceParamNames = ["mandatory", "alpn", "no-default-alpn", "port", "ipv4hint", "ech", "ipv6hint"];
+/** SvcParamKey names (RFC 9460 14.3.2, RFC 9461, RFC 9540); the others are written keyNNNNN. */
+const kServiceParamNames = ["mandatory", "alpn", "no-default-alpn", "port", "ipv4hint", "ech", "ipv6hint", "dohpath", "ohttp"];
 
 const serviceParamName = (key: number): string => kServiceParamNames[key] ?? `key${key}`;
 
 /**
- * SVCB and HTTPS data (RFC 9460) in its presentation form: "priority target key=value ...", e.g.
- * "1 . alpn=h3,h2 ipv4hint=192.0.2.1"; the target "." is the owner name itself. Null when a
- * parameter's length does not fit its key.
+ * SVCB and HTTPS data (RFC 9460) in its presentation form, as `dig +nosplit` writes it: "priority
+ * target key=value ...", e.g. '1 . alpn="h3,h2" ipv4hint=192.0.2.1'; the target "." is the owner name
+ * itself. Null when a parameter's length does not fit its key or the keys are not in increasing order
+ * (RFC 9460 2.2).
  */
 function serviceBindingText(b: Uint8Array, p: number, end: number, msgStart: number, msgEnd: number): string | null {
   if (end - p < 3) return null;
   const n = readName(b, p + 2, msgStart, msgEnd);
   if (n < 0 || n > end) return null;
   let text = `${u16(b, p)} ${gName === "" ? "." : gName}`;
+  let last = -1;
   for (let q = n; q < end; ) {
     if (q + 4 > end) return null;
     const key = u16(b, q);
+    if (key <= last) return null;
+    last = key;
     const v = q + 4;
     const vEnd = v + u16(b, q + 2);
     if (vEnd > end) return null;
@@ -319,22 +336,26 @@ function serviceBindingText(b: Uint8Array, p: number, end: number, msgStart: num
   return text;
 }
 
-/** One SvcParamValue, b[p, end); "" for a key that takes none (no-default-alpn), null when malformed. */
+/** One SvcParamValue, b[p, end); "" for none (no-default-alpn, ohttp, an empty unknown key), null when malformed. */
 function serviceParamText(key: number, b: Uint8Array, p: number, end: number): string | null {
   const len = end - p;
   const items: string[] = [];
   switch (key) {
-    case 0: // mandatory: keys
+    case 0: // mandatory: keys, never itself
       if (len === 0 || len % 2 !== 0) return null;
-      for (let q = p; q < end; q += 2) items.push(serviceParamName(u16(b, q)));
+      for (let q = p; q < end; q += 2) {
+        if (u16(b, q) === 0) return null;
+        items.push(serviceParamName(u16(b, q)));
+      }
       return items.join(",");
-    case 1: // alpn: protocol ids, each length-prefixed; a comma inside one is written \\, (as BIND does: escaped for the list, then for the string)
+    case 1: // alpn: protocol ids, each length-prefixed
       for (let q = p; q < end; q += 1 + b[q]!) {
         if (b[q] === 0 || q + 1 + b[q]! > end) return null;
-        items.push(stringText(b, q + 1, q + 1 + b[q]!).replaceAll(",", "\\\\,"));
+        items.push(alpnIdText(b, q + 1, q + 1 + b[q]!));
       }
-      return items.length > 0 ? items.join(",") : null;
+      return items.length > 0 ? `"${items.join(",")}"` : null;
     case 2: // no-default-alpn
+    case 8: // ohttp
       return len === 0 ? "" : null;
     case 3: // port
       return len === 2 ? String(u16(b, p)) : null;
@@ -349,8 +370,26 @@ function serviceParamText(key: number, b: Uint8Array, p: number, end: number): s
       for (let q = p; q < end; q += 16) items.push(ipv6Text(b, q));
       return items.join(",");
     default:
-      return `"${stringText(b, p, end).replaceAll('"', '\\"')}"`;
+      return len === 0 ? "" : `"${stringText(b, p, end).replaceAll('"', '\\"')}"`;
   }
+}
+
+/**
+ * An alpn id inside the quoted list, escaped twice as BIND writes it: for the list (a comma or a
+ * backslash in an id gets a backslash), then for the string (each backslash doubled, a quote
+ * escaped, bytes outside printable ASCII as \DDD).
+ */
+function alpnIdText(b: Uint8Array, p: number, end: number): string {
+  let s = "";
+  for (let i = p; i < end; i++) {
+    const c = b[i]!;
+    if (c === 0x2c) s += "\\\\,";
+    else if (c === 0x5c) s += "\\\\\\\\";
+    else if (c === 0x22) s += '\\"';
+    else if (c < 0x20 || c >= 0x7f) s += "\\" + String(c).padStart(3, "0");
+    else s += String.fromCharCode(c);
+  }
+  return s;
 }
 
 /**

@@ -127,8 +127,8 @@ t.test("parseDnsMessage() writes SVCB and HTTPS data in RFC 9460's presentation 
   w.rr(q, 257, 1, 300, (d) => d.u8(128, 5, ...ascii("iodef"), ...ascii('mailto:"x"')));
   const m = parse(w.bytes());
   t.same(m.answers.map((a) => a.data), [
-    "1 . alpn=h3,h2 ipv4hint=192.0.2.1,192.0.2.2 ech=/g0A ipv6hint=2001:db8::1",
-    '2 svc.example.net mandatory=alpn,port alpn=a\\\\,b,c no-default-alpn port=8443 key667="\\"A"',
+    '1 . alpn="h3,h2" ipv4hint=192.0.2.1,192.0.2.2 ech=/g0A ipv6hint=2001:db8::1',
+    '2 svc.example.net mandatory=alpn,port alpn="a\\\\,b,c" no-default-alpn port=8443 key667="\\"A"',
     "0 alias.example.net",
     null,
     '0 issue "letsencrypt.org"',
@@ -136,8 +136,20 @@ t.test("parseDnsMessage() writes SVCB and HTTPS data in RFC 9460's presentation 
   ]);
 });
 
+t.test("parseDnsMessage() escapes alpn ids as BIND does, and gives no SVCB text for keys out of order or a mandatory that lists itself", async (t) => {
+  const w = new Wire().header(11, 0x8180, 1, 5, 0, 0);
+  const q = w.at();
+  w.question("example.com", 65);
+  w.rr(q, 65, 1, 60, (d) => d.u16(1).name("").u16(1).u16(9).u8(8, ...ascii('a\\b c"d,'))); // the id a\b c"d,
+  w.rr(q, 65, 1, 60, (d) => d.u16(1).name("").u16(1).u16(2).u8(1, 0x07).u16(9).u16(0)); // a control byte; an empty unknown key
+  w.rr(q, 65, 1, 60, (d) => d.u16(1).name("").u16(3).u16(2).u16(443).u16(1).u16(3).u8(2, ...ascii("h2"))); // port before alpn
+  w.rr(q, 65, 1, 60, (d) => d.u16(1).name("").u16(3).u16(2).u16(443).u16(3).u16(2).u16(80)); // port twice
+  w.rr(q, 65, 1, 60, (d) => d.u16(1).name("").u16(0).u16(2).u16(0)); // mandatory=mandatory
+  t.same(parse(w.bytes()).answers.map((a) => a.data), ['1 . alpn="a\\\\\\\\b c\\"d\\\\,"', '1 . alpn="\\007" key9', null, null, null]);
+});
+
 t.test("parseDnsMessage() writes DS, DNSKEY, RRSIG, NSEC and SSHFP data as BIND does (names without the final dot)", async (t) => {
-  const w = new Wire().header(10, 0x8180, 1, 7, 0, 0);
+  const w = new Wire().header(10, 0x8180, 1, 13, 0, 0);
   const q = w.at();
   w.question("example.com", 46);
   w.rr(q, 43, 1, 300, (d) => d.u16(2371).u8(13, 2, 0x0a, 0xbc, 0x01));
@@ -147,8 +159,14 @@ t.test("parseDnsMessage() writes DS, DNSKEY, RRSIG, NSEC and SSHFP data as BIND 
   w.rr(q, 46, 1, 300, (d) => d.u16(1234).u8(8, 0).u32(60).u32(0).u32(0).u16(1).name("").u8(0xff));
   // NSEC: A NS SOA RRSIG NSEC DNSKEY in window 0, CAA (257) in window 1, and a type without a mnemonic.
   w.rr(q, 47, 1, 300, (d) => d.name("www.example.com").u8(0, 7, 0x62, 0, 0, 0, 0, 0x03, 0x80).u8(1, 1, 0x40).u8(4, 27, ...new Array<number>(26).fill(0), 0x20));
-  w.rr(q, 47, 1, 300, (d) => d.name("x.example.com").u8(0, 40)); // a window longer than 32 octets
+  w.rr(q, 47, 1, 300, (d) => d.name("x.example.com").u8(0, 40, ...new Array<number>(40).fill(1))); // a window longer than 32 octets
   w.rr(q, 44, 1, 300, (d) => d.u8(4, 2, 0xde, 0xad, 0xbe, 0xef));
+  w.rr(q, 59, 1, 300, (d) => d.u16(2371).u8(13, 2, 0x0a, 0xbc, 0x01)); // CDS
+  w.rr(q, 60, 1, 300, (d) => d.u16(257).u8(3, 13, ...ascii("key"))); // CDNSKEY
+  w.rr(q, 47, 1, 300, (d) => d.name("z.example.com").u8(0, 8, 0, 0, 0, 0, 0, 0, 0, 0x19)); // types 59, 60, 63
+  w.rr(q, 47, 1, 300, (d) => d.name("z.example.com").u8(1, 1, 0x40).u8(0, 1, 0x40)); // windows out of order
+  w.rr(q, 47, 1, 300, (d) => d.name("z.example.com").u8(0, 2, 0x40, 0)); // a window ending in a zero octet
+  w.rr(q, 257, 1, 300, (d) => d.u8(0, 3, ...ascii("a b"), ...ascii("x"))); // a tag that is not letters and digits
   const m = parse(w.bytes());
   t.same(m.answers.map((a) => a.data), [
     "2371 13 2 0ABC01",
@@ -158,6 +176,12 @@ t.test("parseDnsMessage() writes DS, DNSKEY, RRSIG, NSEC and SSHFP data as BIND 
     "www.example.com A NS SOA RRSIG NSEC DNSKEY CAA TYPE1234",
     null,
     "4 2 DEADBEEF",
+    "2371 13 2 0ABC01",
+    "257 3 13 a2V5",
+    "z.example.com CDS CDNSKEY ZONEMD",
+    null,
+    null,
+    null,
   ]);
 });
 
