@@ -276,7 +276,7 @@ export interface TlsClientHelloEvent extends FlowEndpoints {
   readonly record_version: number;
   /** supported_versions extension (TLS 1.3 lists 0x0304). */
   readonly supported_versions: readonly number[];
-  /** These four lists are in the client's order, GREASE values (RFC 8701) included. */
+  /** Cipher suites; this list and the four after it are in the client's order, GREASE values (RFC 8701) included. */
   readonly cipher_suites: readonly number[];
   /** Extension types. */
   readonly extensions: readonly number[];
@@ -285,8 +285,8 @@ export interface TlsClientHelloEvent extends FlowEndpoints {
   readonly ec_point_formats: readonly number[];
   readonly signature_algorithms: readonly number[];
   /**
-   * True when the hello broke off, a length inside it was wrong, or its groups or point formats came
-   * twice: the lists hold what was read, and there is no fingerprint.
+   * True when the hello broke off, a length inside it was wrong, or its groups, point formats or
+   * signature algorithms came twice: the lists hold what was read, and there is no fingerprint.
    */
   readonly truncated: boolean;
   /**

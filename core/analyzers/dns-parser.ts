@@ -37,8 +37,8 @@ export interface DnsAnswer {
    * TXT its strings concatenated (as SPF and DKIM read them), SOA "mname rname serial refresh retry expire
    * minimum", SRV "prio weight port target", SVCB and HTTPS "priority target key=value ..." (RFC 9460's
    * presentation form), CAA "flags tag \"value\"", and the DNSSEC types (DS, DNSKEY, CDS, CDNSKEY,
-   * RRSIG, NSEC) and SSHFP as `dig +nosplit` writes them (names without the final dot); null for other
-   * types or when the data does not parse.
+   * RRSIG, NSEC) and SSHFP as `dig +nosplit` writes them (names without the final dot, the root as
+   * "." where it is a name inside the data); null for other types or when the data does not parse.
    */
   data: string | null;
 }
@@ -219,9 +219,9 @@ function rdataText(type: number, b: Uint8Array, p: number, end: number, msgStart
       return serviceBindingText(b, p, end, msgStart, msgEnd);
     case 43: // DS: key tag, algorithm, digest type, digest
     case 59: // CDS
-      return len > 4 ? `${u16(b, p)} ${b[p + 2]} ${b[p + 3]} ${hexText(b, p + 4, end)}` : null;
+      return len > 4 ? `${u16(b, p)} ${b[p + 2]} ${b[p + 3]} ${digestHex(b, p + 4, end)}` : null;
     case 44: // SSHFP: algorithm, fingerprint type, fingerprint
-      return len > 2 ? `${b[p]} ${b[p + 1]} ${hexText(b, p + 2, end)}` : null;
+      return len > 2 ? `${b[p]} ${b[p + 1]} ${digestHex(b, p + 2, end)}` : null;
     case 48: // DNSKEY: flags, protocol, algorithm, key
     case 60: // CDNSKEY
       return len > 4 ? `${u16(b, p)} ${b[p + 2]} ${b[p + 3]} ${btoa(latin1(b, p + 4, end))}` : null;
@@ -231,13 +231,13 @@ function rdataText(type: number, b: Uint8Array, p: number, end: number, msgStart
       const n = readName(b, p + 18, msgStart, msgEnd);
       if (n < 0 || n >= end) return null;
       const times = `${dnsTime(u32(b, p + 8))} ${dnsTime(u32(b, p + 12))}`;
-      return `${typeName(u16(b, p))} ${b[p + 2]} ${b[p + 3]} ${u32(b, p + 4)} ${times} ${u16(b, p + 16)} ${gName || "."} ${btoa(latin1(b, n, end))}`;
+      return `${typeName(u16(b, p))} ${b[p + 2]} ${b[p + 3]} ${u32(b, p + 4)} ${times} ${u16(b, p + 16)} ${nameOrRoot()} ${btoa(latin1(b, n, end))}`;
     }
     case 47: {
       // NSEC: the next name, then the types present at this one
       const n = readName(b, p, msgStart, msgEnd);
       if (n < 0 || n > end) return null;
-      const next = gName || ".";
+      const next = nameOrRoot();
       const types = typeBitmapText(b, n, end);
       return types === null ? null : types === "" ? next : `${next} ${types}`;
     }
@@ -247,11 +247,19 @@ function rdataText(type: number, b: Uint8Array, p: number, end: number, msgStart
       const tagEnd = p + 2 + b[p + 1]!;
       if (tagEnd === p + 2 || tagEnd > end) return null;
       for (let i = p + 2; i < tagEnd; i++) if (!isAlphanumeric(b[i]!)) return null; // RFC 8659 4.1
-      return `${b[p]} ${stringText(b, p + 2, tagEnd)} "${stringText(b, tagEnd, end).replaceAll('"', '\\"')}"`;
+      return `${b[p]} ${stringText(b, p + 2, tagEnd)} ${quotedText(b, tagEnd, end)}`;
     }
     default:
       return null;
   }
+}
+
+/** The name readName() just read, the root written "." (inside record data, as BIND writes it). */
+const nameOrRoot = (): string => (gName === "" ? "." : gName);
+
+/** bytes[start, end) as a quoted character-string: escaped as stringText does, and its quotes too. */
+function quotedText(b: Uint8Array, start: number, end: number): string {
+  return `"${stringText(b, start, end).replaceAll('"', '\\"')}"`;
 }
 
 /** IANA's mnemonics of the record types (types 1-65 by number); the others are written TYPEnnn (RFC 3597). */
@@ -275,7 +283,7 @@ function dnsTime(seconds: number): string {
 }
 
 /** Upper-case hex, as BIND writes digests and fingerprints. */
-function hexText(b: Uint8Array, p: number, end: number): string {
+function digestHex(b: Uint8Array, p: number, end: number): string {
   let s = "";
   for (let i = p; i < end; i++) s += (b[i]! < 16 ? "0" : "") + b[i]!.toString(16).toUpperCase();
   return s;
@@ -318,7 +326,7 @@ function serviceBindingText(b: Uint8Array, p: number, end: number, msgStart: num
   if (end - p < 3) return null;
   const n = readName(b, p + 2, msgStart, msgEnd);
   if (n < 0 || n > end) return null;
-  let text = `${u16(b, p)} ${gName === "" ? "." : gName}`;
+  let text = `${u16(b, p)} ${nameOrRoot()}`;
   let last = -1;
   for (let q = n; q < end; ) {
     if (q + 4 > end) return null;
@@ -370,7 +378,7 @@ function serviceParamText(key: number, b: Uint8Array, p: number, end: number): s
       for (let q = p; q < end; q += 16) items.push(ipv6Text(b, q));
       return items.join(",");
     default:
-      return len === 0 ? "" : `"${stringText(b, p, end).replaceAll('"', '\\"')}"`;
+      return len === 0 ? "" : quotedText(b, p, end);
   }
 }
 

@@ -1,20 +1,33 @@
 /**
  * MD5 (RFC 1321) of a short text, as hex: what JA3 and JA3S fingerprints are published as.
  *
- * Web Crypto has no MD5 and `node:crypto` is not in every runtime the analyzers run on, so it is
- * written out here. It is for identifiers, never for security, and runs once per TLS hello.
+ * Web Crypto has no MD5, and the analyzers import no runtime's modules (they run unchanged on Node
+ * and Deno, and in tests without either's APIs), so it is written out here. It is for identifiers,
+ * never for security, and runs once per TLS hello.
+ */
+
+/** Per-round left-rotation amounts. */
+const kShift = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+/** floor(2^32 * abs(sin(i + 1))) for i in 0..63, as RFC 1321 lists it (Math.sin's last bits are the engine's choice). */
+const kSine = Uint32Array.of(
+  0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+  0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+  0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+  0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+  0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+  0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+  0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+  0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
+);
+
+/**
+ * MD5 of `text` as 32 lowercase hex digits; each character counts as one byte (its low 8 bits: JA3
+ * text is ASCII).
  *
  * @example
  * md5Hex("");    // "d41d8cd98f00b204e9800998ecf8427e"
  * md5Hex("abc"); // "900150983cd24fb0d6963f7d28e17f72"
  */
-
-/** Per-round left-rotation amounts. */
-const kShift = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
-/** floor(2^32 * abs(sin(i + 1))) for i in 0..63. */
-const kSine = Array.from({ length: 64 }, (_, i) => Math.floor(Math.abs(Math.sin(i + 1)) * 2 ** 32) >>> 0);
-
-/** MD5 of `text` as 32 lowercase hex digits; each character counts as one byte (its low 8 bits: JA3 text is ASCII). */
 export function md5Hex(text: string): string {
   const n = text.length;
   // The message, a 1 bit, zeros, and the length in bits as 64 bits little-endian, in 64-byte blocks.

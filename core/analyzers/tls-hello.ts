@@ -1,7 +1,8 @@
 /**
- * The TLS hellos (RFC 8446 4.1.2-4.1.3, RFC 5246 7.4.1.2-7.4.1.3) at the start of each side of a
- * connection: the ClientHello's server name, ALPN, offered versions and cipher suites, and the
- * ServerHello's choice among them (version, cipher suite, ALPN protocol).
+ * The TLS hellos (RFC 8446 4.1.2-4.1.3, RFC 5246 7.4.1.2-7.4.1.3) of each side of a connection (two
+ * from each after a HelloRetryRequest): the ClientHello's server name, ALPN, offered versions, cipher
+ * suites and the lists JA3 is made of, and the ServerHello's choice among them (version, cipher suite,
+ * ALPN protocol).
  *
  * The hello may be cut anywhere: across TLS records (big post-quantum key shares make 2-record hellos
  * common) and across TCP segments. The parser keeps the handshake bytes it needs, at most 64 KiB; when the
@@ -36,8 +37,8 @@ export interface TlsClientHello {
   /** The signature_algorithms extension, in the client's order. */
   signatureAlgorithms: number[];
   /**
-   * True when the hello broke off, a length inside it was wrong, or its groups or point formats came
-   * twice: the fields hold what was read.
+   * True when the hello broke off, a length inside it was wrong, or its groups, point formats or
+   * signature algorithms came twice: the fields hold what was read.
    */
   truncated: boolean;
 }
@@ -71,7 +72,7 @@ const kMaxRecord = 16384 + 2048;
 const kMaxHelloBytes = 64 * 1024;
 const kContentChangeCipherSpec = 20;
 const kContentApplicationData = 23;
-/** Bytes of other records a second hello may follow before the side is given up on (see `again`). */
+/** Bytes of other records a second hello may follow before the side is given up on (see `skipped`). */
 const kMaxSkippedBytes = 64 * 1024;
 
 const kExtServerName = 0;
@@ -108,8 +109,9 @@ export function sniffTls(bytes: Uint8Array, offset: number, length: number): "cl
 }
 
 /**
- * Collects the first handshake message of one side of a TCP connection, fed in order, when it is a
- * hello of the expected type (TlsClientHelloParser, TlsServerHelloParser below).
+ * Collects the first handshake message of one side of a TCP connection (after the records `skipped`
+ * passes over), fed in order, when it is a hello of the expected type (TlsClientHelloParser,
+ * TlsServerHelloParser below).
  *
  * `data()` returns null while more bytes are needed, the hello once it is complete (then null for any
  * later call), or "not-tls" as soon as the bytes show that no such hello starts this stream (and again on
@@ -182,6 +184,7 @@ class TlsHelloParser<Hello> {
         const at = this.#headerHave;
         this.#header[this.#headerHave++] = c;
         // Judge each header byte as it comes, so a non-TLS stream is told apart at its first bytes.
+        // (`c < 32`: a shift by 32 or more wraps, and no content type to skip is that high.)
         const bad =
           (at === 0 && c !== kContentHandshake && !(this.#hsHave === 0 && c < 32 && (this.skipped & (1 << c)) !== 0)) ||
           (at === 1 && c !== 3) ||
@@ -372,19 +375,23 @@ function parseClientHello(b: Uint8Array, start: number, end: number, recordVersi
       for (let q = dataStart + 1; q + 2 <= listEnd; q += 2) out.supportedVersions.push(u16(q));
     } else if (type === kExtSupportedGroups || type === kExtSignatureAlgorithms) {
       // A list whose length is not its extension's, or a second such extension, makes the hello
-      // malformed: what a fingerprint would list is then anyone's guess (tshark's differs by case).
+      // malformed (and so without a JA3): what a fingerprint would list is then anyone's guess
+      // (tshark's differs by case).
       const list = type === kExtSupportedGroups ? out.supportedGroups : out.signatureAlgorithms;
-      const again = out.extensions.indexOf(type) !== out.extensions.length - 1;
-      if (len < 2 || u16(dataStart) !== len - 2 || again) out.truncated = true;
+      if (len < 2 || u16(dataStart) !== len - 2 || seenBefore(out.extensions)) out.truncated = true;
       const listEnd = Math.min(dataEnd, dataStart + 2 + (len >= 2 ? u16(dataStart) : 0));
       for (let q = dataStart + 2; q + 2 <= listEnd; q += 2) list.push(u16(q));
     } else if (type === kExtEcPointFormats) {
-      const again = out.extensions.indexOf(type) !== out.extensions.length - 1;
-      if (len < 1 || b[dataStart]! !== len - 1 || again) out.truncated = true;
+      if (len < 1 || b[dataStart]! !== len - 1 || seenBefore(out.extensions)) out.truncated = true;
       const listEnd = Math.min(dataEnd, dataStart + 1 + (len >= 1 ? b[dataStart]! : 0));
       for (let q = dataStart + 1; q < listEnd; q++) out.pointFormats.push(b[q]!);
     }
   });
+}
+
+/** Whether the extension just appended to `types` came before too. */
+function seenBefore(types: readonly number[]): boolean {
+  return types.indexOf(types[types.length - 1]!) !== types.length - 1;
 }
 
 /** The random of a HelloRetryRequest: SHA-256 of "HelloRetryRequest" (RFC 8446 4.1.3). */

@@ -35,6 +35,12 @@ const kDone = 4;
 
 const kConnect = new TextEncoder().encode("CONNECT ");
 
+/** TLS 1.2's version number, the legacy_version every later hello carries too; TLS 1.3's. */
+const kTls12 = 0x0303;
+const kTls13 = 0x0304;
+
+type HelloParser = TlsClientHelloParser | TlsServerHelloParser;
+
 /** Whether `bytes` start with `prefix`: null when they are too short to tell. */
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean | null {
   const n = Math.min(bytes.length, prefix.length);
@@ -72,7 +78,7 @@ export class TcpSession {
   private kind = kUndecided;
   private http: HttpConnectionParser | null = null;
   /** Per direction, the hello parser still reading it (the client's side a ClientHello, the server's a ServerHello). */
-  private readonly tls: [TlsClientHelloParser | TlsServerHelloParser | null, TlsClientHelloParser | TlsServerHelloParser | null] = [null, null];
+  private readonly tls: [HelloParser | null, HelloParser | null] = [null, null];
   private dnsFramers: [DnsTcpFramer, DnsTcpFramer] | null = null;
   private readonly sniffed: [Uint8Array | null, Uint8Array | null] = [null, null];
   private readonly refused: [boolean, boolean] = [false, false];
@@ -294,8 +300,10 @@ export class TcpSession {
   private clientDir: 0 | 1 = 0;
   private ending = false;
 
-  /** Which side sent (or answers) the ClientHello. */
+  /** Which side sends the ClientHello (the other side's ServerHello may be all that was captured). */
   private tlsClient: 0 | 1 = 0;
+  /** The server answered with a HelloRetryRequest. */
+  private retried = false;
   /** Hellos read so far from each side (two after a HelloRetryRequest). */
   private readonly hellos: [number, number] = [0, 0];
 
@@ -315,16 +323,16 @@ export class TcpSession {
     const first = this.hellos[dir]++ === 0;
     // A second hello must be whole and carry TLS 1.2's legacy_version: what a TLS 1.2 client sends
     // after its ChangeCipherSpec (an encrypted Finished, in a handshake record) can start like one.
-    if (!first && (r.truncated || r.version !== 0x0303)) return this.tlsDone(dir, ts);
+    if (!first && (r.truncated || r.version !== kTls12)) return this.tlsDone(dir, ts);
     const client = this.tlsClient;
     const server = (1 - client) as 0 | 1;
-    let next: TlsClientHelloParser | TlsServerHelloParser | null = null;
+    let next: HelloParser | null = null;
     if (dir === client) {
       const hello = r as TlsClientHello;
       this.events.tlsHello(this.flow, dir, hello, ts);
       // A retry was asked for, or may still be: the server has not answered.
       const unanswered = this.tls[server] !== null && this.hellos[server] === 0;
-      if (first && (this.retried || (unanswered && hello.supportedVersions.includes(0x0304)))) next = new TlsClientHelloParser(true);
+      if (first && (this.retried || (unanswered && hello.supportedVersions.includes(kTls13)))) next = new TlsClientHelloParser(true);
     } else {
       const hello = r as TlsServerHello;
       if (this.wants.tlsServer) this.events.tlsServerHello(this.flow, dir, hello, ts);
@@ -348,9 +356,6 @@ export class TcpSession {
     if (rest.length > 0) return this.feedTls(dir, rest, ts);
     this.account(this.tlsHeld(), ts);
   }
-
-  /** The server answered with a HelloRetryRequest. */
-  private retried = false;
 
   /**
    * Side `dir` has given all the hellos it will (or shown it will not): its stream is detached, and the

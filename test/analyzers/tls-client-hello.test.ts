@@ -197,7 +197,7 @@ t.test("TlsClientHelloParser stops collecting at 64 KiB and reports what it has"
   t.equal(chunks, 5, "answered in the chunk that brought the kept bytes to 64 KiB (6 + 5 * 16000 > 65536)");
 });
 
-t.test("a second ClientHello's parser passes over the ChangeCipherSpec and early data before it, in any chunks; a first hello's does not", async (t) => {
+t.test("TlsClientHelloParser(true), for a second hello, passes over the ChangeCipherSpec and early data before it, in any chunks; a first hello's parser does not", async (t) => {
   const ccs = Uint8Array.of(20, 3, 3, 0, 1, 1);
   const earlyData = Uint8Array.from([23, 3, 3, ...u16(300), ...new Array(300).fill(1)]);
   const stream = Uint8Array.from([...ccs, ...earlyData, ...ccs, ...records(clientHello(full))]);
@@ -210,7 +210,7 @@ t.test("a second ClientHello's parser passes over the ChangeCipherSpec and early
   t.equal(new TlsClientHelloParser().data(stream, 0), "not-tls", "a first hello comes before anything else");
 });
 
-t.test("a second ClientHello's parser gives up on a handshake of another kind, an alert, or more than 64 KiB of other records", async (t) => {
+t.test("TlsClientHelloParser(true) gives up on a handshake of another kind, an alert, or more than 64 KiB of other records", async (t) => {
   // What a TLS 1.2 client sends after its hello: ClientKeyExchange (handshake type 16).
   t.equal(new TlsClientHelloParser(true).data(Uint8Array.of(20, 3, 3, 0, 1, 1, 22, 3, 3, 0, 5, 16, 0, 0, 1, 0), 0), "not-tls");
   t.equal(new TlsClientHelloParser(true).data(Uint8Array.of(21, 3, 3, 0, 2, 2, 40), 0), "not-tls");

@@ -142,7 +142,7 @@ function clientHelloSession(): { s: TcpSession; snis: Array<string | null> } {
   return { s, snis };
 }
 
-t.test("a TLS 1.3 client is followed past its hello only until the server answers, or for 64 KiB when the answer is not captured", async (t) => {
+t.test("a TLS 1.3 client is followed past its hello only until the server answers, or for 64 KiB when the answer is not captured; a TLS 1.2 client not at all", async (t) => {
   const hello = tlsClientHello({ serverName: "wait.example", supportedVersions: [0x0304, 0x0303] });
   const answered = clientHelloSession();
   answered.s.segment(0, 0, false, false, hello, 1);

@@ -195,9 +195,9 @@ export function tlsServerHello(options: ServerHelloOptions = {}): Uint8Array {
 }
 
 /**
- * One TLS record of another content type: a ChangeCipherSpec (20: middlebox compatibility mode of TLS
- * 1.3 sends one, RFC 8446 D.4) or application data (23), its contents `length` bytes of `fill`.
+ * One TLS record of another content type, its contents `length` bytes of 1: a ChangeCipherSpec (20:
+ * middlebox compatibility mode of TLS 1.3 sends one, RFC 8446 D.4), an alert (21) or application data (23).
  */
-export function tlsRecord(contentType: 20 | 21 | 23, length = 1, fill = 1): Uint8Array {
-  return Uint8Array.of(contentType, 3, 3, length >> 8, length & 0xff, ...new Array<number>(length).fill(fill));
+export function tlsRecord(contentType: 20 | 21 | 23, length = 1): Uint8Array {
+  return Uint8Array.of(contentType, 3, 3, length >> 8, length & 0xff, ...new Array<number>(length).fill(1));
 }
