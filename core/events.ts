@@ -299,6 +299,36 @@ export interface TlsClientHelloEvent extends FlowEndpoints {
   readonly ja3_full: string | null;
 }
 
+/**
+ * One certificate a TLS 1.2 (or older) server sent, as it says it (nothing is verified); TLS 1.3
+ * sends them encrypted. A chain gives one event per certificate, in the order sent: the server's
+ * own first. From the server to the client.
+ */
+export interface TlsCertificateEvent extends FlowEndpoints {
+  /** Place in the chain: 0 for the server's own certificate. */
+  readonly index: number;
+  readonly chain_length: number;
+  /** X.509 version: 1, 2 or 3. */
+  readonly version: number;
+  /** Serial number in upper-case hex, as openssl prints it. */
+  readonly serial: string;
+  /**
+   * Distinguished names as `openssl x509 -nameopt RFC2253` writes them (RFC 4514: most specific part
+   * first, e.g. "CN=www.example.com,O=Example Inc,C=US"; special characters and every byte outside
+   * printable ASCII escaped).
+   */
+  readonly subject: string;
+  readonly issuer: string;
+  /** Validity in seconds since 1970, or null when the time cannot be read. */
+  readonly not_before: number | null;
+  readonly not_after: number | null;
+  /** The dNSName and iPAddress entries of the subjectAltName extension. */
+  readonly san_dns: readonly string[];
+  readonly san_ip: readonly string[];
+  /** True when the certificate (or the message carrying it) broke off or a length in it was wrong. */
+  readonly truncated: boolean;
+}
+
 /** A TLS ServerHello (or HelloRetryRequest): what the server chose from the ClientHello's offer. */
 export interface TlsServerHelloEvent extends FlowEndpoints {
   /** legacy_version of the hello and version of the record carrying it (0x0303 is TLS 1.2). */
@@ -370,6 +400,7 @@ export interface HostEvents {
   dns: DnsEvent;
   "tls.client_hello": TlsClientHelloEvent;
   "tls.server_hello": TlsServerHelloEvent;
+  "tls.certificate": TlsCertificateEvent;
   weird: WeirdEvent;
 }
 
@@ -399,6 +430,7 @@ export const appEventNames = [
   "dns",
   "tls.client_hello",
   "tls.server_hello",
+  "tls.certificate",
   "weird",
 ] as const;
 

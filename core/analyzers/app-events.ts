@@ -10,6 +10,7 @@ import type {
   FlowRecord,
   HttpRequestEvent,
   HttpResponseEvent,
+  TlsCertificateEvent,
   TlsClientHelloEvent,
   TlsServerHelloEvent,
   WeirdEvent,
@@ -19,6 +20,7 @@ import type { HttpRequestHead, HttpResponseHead } from "./http-parser.ts";
 import { md5Hex } from "./md5.ts";
 import { ja3sText, ja3Text } from "./tls-fingerprint.ts";
 import type { TlsClientHello, TlsServerHello } from "./tls-hello.ts";
+import type { X509Certificate } from "./x509-certificate.ts";
 
 /** Where an application message was seen: time, packet, flow and the direction's endpoints. */
 export interface MessageOrigin {
@@ -235,6 +237,51 @@ export class TlsServerHelloRecord extends FlowMessage implements TlsServerHelloE
       truncated: this.truncated,
       ja3s: this.ja3s,
       ja3s_full: this.ja3s_full,
+    };
+  }
+}
+
+/** `tls.certificate` */
+export class TlsCertificateRecord extends FlowMessage implements TlsCertificateEvent {
+  readonly index: number;
+  readonly chain_length: number;
+  readonly version: number;
+  readonly serial: string;
+  readonly subject: string;
+  readonly issuer: string;
+  readonly not_before: number | null;
+  readonly not_after: number | null;
+  readonly san_dns: string[];
+  readonly san_ip: string[];
+  readonly truncated: boolean;
+  constructor(o: MessageOrigin, cert: X509Certificate, index: number, chainLength: number) {
+    super(o);
+    this.index = index;
+    this.chain_length = chainLength;
+    this.version = cert.version;
+    this.serial = cert.serial;
+    this.subject = cert.subject;
+    this.issuer = cert.issuer;
+    this.not_before = cert.notBefore;
+    this.not_after = cert.notAfter;
+    this.san_dns = cert.sanDns;
+    this.san_ip = cert.sanIp;
+    this.truncated = cert.truncated;
+  }
+  toJSON(): Record<string, unknown> {
+    return {
+      ...this.origin(),
+      index: this.index,
+      chain_length: this.chain_length,
+      version: this.version,
+      serial: this.serial,
+      subject: this.subject,
+      issuer: this.issuer,
+      not_before: this.not_before,
+      not_after: this.not_after,
+      san_dns: this.san_dns,
+      san_ip: this.san_ip,
+      truncated: this.truncated,
     };
   }
 }

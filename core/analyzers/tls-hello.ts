@@ -13,6 +13,7 @@
  * by default for over a decade, and they carry no extensions.
  */
 import { latin1 } from "./latin1-strings.ts";
+import { parseX509, type X509Certificate } from "./x509-certificate.ts";
 
 /** What a ClientHello offers. */
 export interface TlsClientHello {
@@ -66,6 +67,7 @@ export interface TlsServerHello {
 const kContentHandshake = 22;
 const kHandshakeClientHello = 1;
 const kHandshakeServerHello = 2;
+const kHandshakeCertificate = 11;
 /** Largest record a peer may send: 2^14 plus the 2048 bytes of expansion TLS 1.2 allows. */
 const kMaxRecord = 16384 + 2048;
 /** Handshake bytes kept while a hello is assembled. */
@@ -170,6 +172,17 @@ class TlsHelloParser<Hello> {
     this.#passOver = bytes;
   }
 
+  /**
+   * Starts inside a handshake record another parser began, `bytes` of it left: the next handshake
+   * message may follow the last one in its record (a TLS 1.2 server's Certificate after its hello).
+   */
+  continueRecord(bytes: number): void {
+    if (bytes <= 0) return;
+    this.#header[0] = kContentHandshake;
+    this.#headerHave = 5;
+    this.#recordRemaining = bytes;
+  }
+
   /** The next bytes of the side this parser reads; `chunk` is only read during the call. */
   data(chunk: Uint8Array, ts: number): Hello | null | "not-tls" {
     void ts;
@@ -224,6 +237,8 @@ class TlsHelloParser<Hello> {
         const need = 4 + ((chunk[pos + 1]! << 16) | (chunk[pos + 2]! << 8) | chunk[pos + 3]!);
         if (need <= take) return this.#finish(chunk, pos, pos + need, pos + need, this.#recordRemaining - need);
       }
+      const takeStart = pos;
+      const before = this.#hsHave;
       this.#keep(chunk, pos, take);
       pos += take;
       this.#recordRemaining -= take;
@@ -232,9 +247,13 @@ class TlsHelloParser<Hello> {
       if (this.#hsHave >= 4) {
         const hs = this.#hs!;
         const need = 4 + ((hs[1]! << 16) | (hs[2]! << 8) | hs[3]!);
-        if (this.#hsHave >= need || this.#hsHave >= kMaxHelloBytes) {
-          return this.#finish(hs, 0, Math.min(need, this.#hsHave), pos, this.#recordRemaining);
+        if (need <= this.#hsHave) {
+          // The hello ends inside this take (it was not complete before it): what follows it
+          // there is the next message's, and is left unread.
+          const helloEnd = takeStart + (need - before);
+          return this.#finish(hs, 0, need, helloEnd, this.#recordRemaining + (pos - helloEnd));
         }
+        if (this.#hsHave >= kMaxHelloBytes) return this.#finish(hs, 0, this.#hsHave, pos, this.#recordRemaining);
       }
     }
     return null;
@@ -299,6 +318,43 @@ export class TlsServerHelloParser extends TlsHelloParser<TlsServerHello> {
   constructor(again = false) {
     super(kHandshakeServerHello, parseServerHello, again ? 1 << kContentChangeCipherSpec : 0);
   }
+}
+
+/** The certificates of a TLS 1.2 (or older) server's Certificate message, its own first. */
+export interface TlsCertificates {
+  chain: X509Certificate[];
+  /** True when the message broke off (it is kept up to 64 KiB) or a length in it was wrong. */
+  truncated: boolean;
+}
+
+/**
+ * Collects the Certificate message that follows a TLS 1.2 server's ServerHello, fed in order from
+ * where the hello ended (`continueRecord`). TLS 1.3 sends it encrypted.
+ */
+export class TlsCertificateParser extends TlsHelloParser<TlsCertificates> {
+  constructor() {
+    super(kHandshakeCertificate, parseCertificates);
+  }
+}
+
+/** Reads a Certificate handshake message (its 4-byte header included) from b[start, end). */
+function parseCertificates(b: Uint8Array, start: number, end: number): TlsCertificates {
+  const out: TlsCertificates = { chain: [], truncated: false };
+  const stop = messageStop(b, start, end, out);
+  const u24 = (p: number): number => (b[p]! << 16) | (b[p + 1]! << 8) | b[p + 2]!;
+  if (start + 7 > stop) return cut(out);
+  const listEnd = start + 7 + u24(start + 4);
+  if (listEnd > stop) out.truncated = true;
+  const limit = Math.min(listEnd, stop);
+  let p = start + 7;
+  while (p < limit) {
+    if (p + 3 > limit) return cut(out);
+    const certEnd = p + 3 + u24(p);
+    if (certEnd > limit) return cut(out);
+    out.chain.push(parseX509(b, p + 3, certEnd));
+    p = certEnd;
+  }
+  return out;
 }
 
 /**

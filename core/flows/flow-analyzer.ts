@@ -1,7 +1,7 @@
-import { DnsRecord, HttpRequest, HttpResponse, TlsHello, TlsServerHelloRecord, Weird, type MessageOrigin } from "../analyzers/app-events.ts";
+import { DnsRecord, HttpRequest, HttpResponse, TlsCertificateRecord, TlsHello, TlsServerHelloRecord, Weird, type MessageOrigin } from "../analyzers/app-events.ts";
 import { parseDnsMessage, type DnsMessage } from "../analyzers/dns-parser.ts";
 import type { HttpRequestHead, HttpResponseHead } from "../analyzers/http-parser.ts";
-import type { TlsClientHello, TlsServerHello } from "../analyzers/tls-hello.ts";
+import type { TlsCertificates, TlsClientHello, TlsServerHello } from "../analyzers/tls-hello.ts";
 import type { PacketAnalyzer } from "../dispatch/dispatcher.ts";
 import type { PacketCursor } from "../dispatch/layer-views.ts";
 import { ipText, ipv4WordText } from "../dispatch/address-text.ts";
@@ -105,7 +105,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   private readonly budget: ByteBudget;
   private readonly parserBudget: ByteBudget;
   private readonly streamLimits: ReassemblyLimits;
-  private readonly wants: AppWants = { http: false, tls: false, tlsServer: false, dns: false, weird: false };
+  private readonly wants: AppWants = { http: false, tls: false, tlsServer: false, tlsCertificate: false, dns: false, weird: false };
   private wantStart = false;
   private wantEnd = false;
   private needSessions = false;
@@ -173,9 +173,10 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     this.wants.http = b.has("http.request") || b.has("http.response");
     this.wants.tls = b.has("tls.client_hello");
     this.wants.tlsServer = b.has("tls.server_hello");
+    this.wants.tlsCertificate = b.has("tls.certificate");
     this.wants.dns = b.has("dns");
     this.wants.weird = b.has("weird");
-    this.needSessions = this.wants.http || this.wants.tls || this.wants.tlsServer || this.wants.dns;
+    this.needSessions = this.wants.http || this.wants.tls || this.wants.tlsServer || this.wants.tlsCertificate || this.wants.dns;
   }
 
   /** Flows open now and seen in all, and how often a memory bound cut the analysis short. */
@@ -587,6 +588,13 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
 
   tlsServerHello(flow: Flow, dir: 0 | 1, hello: TlsServerHello, ts: number): void {
     this.bus.emit("tls.server_hello", new TlsServerHelloRecord(this.origin(flow, dir, ts), hello));
+  }
+
+  /** One event per certificate, the server's own first (index 0). */
+  tlsCertificates(flow: Flow, dir: 0 | 1, certificates: TlsCertificates, ts: number): void {
+    const o = this.origin(flow, dir, ts);
+    const chain = certificates.chain;
+    for (let i = 0; i < chain.length; i++) this.bus.emit("tls.certificate", new TlsCertificateRecord(o, chain[i]!, i, chain.length));
   }
 
   dns(flow: Flow, dir: 0 | 1, message: DnsMessage, ts: number): void {

@@ -1,6 +1,14 @@
 import { DnsTcpFramer, parseDnsMessage, type DnsMessage } from "../analyzers/dns-parser.ts";
 import { HttpConnectionParser, sniffHttp, type HttpRequestHead, type HttpResponseHead } from "../analyzers/http-parser.ts";
-import { sniffTls, TlsClientHelloParser, type TlsClientHello, type TlsServerHello, TlsServerHelloParser } from "../analyzers/tls-hello.ts";
+import {
+  sniffTls,
+  TlsCertificateParser,
+  type TlsCertificates,
+  TlsClientHelloParser,
+  type TlsClientHello,
+  type TlsServerHello,
+  TlsServerHelloParser,
+} from "../analyzers/tls-hello.ts";
 import type { Flow } from "./flow-record.ts";
 import { ByteBudget } from "./byte-budget.ts";
 import { type ReassemblyLimits, type StreamSink, TcpReassembler } from "./tcp-reassembler.ts";
@@ -12,6 +20,8 @@ export interface AppWants {
   tls: boolean;
   /** The ServerHello (`tls.server_hello`). */
   tlsServer?: boolean;
+  /** The server's certificates, up to TLS 1.2 (`tls.certificate`). */
+  tlsCertificate?: boolean;
   dns: boolean;
   weird: boolean;
 }
@@ -22,6 +32,7 @@ export interface SessionEvents {
   httpResponse(flow: Flow, dir: 0 | 1, head: HttpResponseHead, ts: number): void;
   tlsHello(flow: Flow, dir: 0 | 1, hello: TlsClientHello, ts: number): void;
   tlsServerHello(flow: Flow, dir: 0 | 1, hello: TlsServerHello, ts: number): void;
+  tlsCertificates(flow: Flow, dir: 0 | 1, certificates: TlsCertificates, ts: number): void;
   dns(flow: Flow, dir: 0 | 1, message: DnsMessage, ts: number): void;
   weird(flow: Flow, name: string, detail: string, ts: number): void;
 }
@@ -39,7 +50,7 @@ const kConnect = new TextEncoder().encode("CONNECT ");
 const kTls12 = 0x0303;
 const kTls13 = 0x0304;
 
-type HelloParser = TlsClientHelloParser | TlsServerHelloParser;
+type HelloParser = TlsClientHelloParser | TlsServerHelloParser | TlsCertificateParser;
 
 /** Whether `bytes` start with `prefix`: null when they are too short to tell. */
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean | null {
@@ -223,7 +234,7 @@ export class TcpSession {
     // Content before ports: HTTP on port 53 is HTTP, whether or not anyone listens to it (a DNS
     // message never starts like a request or status line), so that what is found there does not
     // depend on which events the plugins want.
-    const tlsWanted = w.tls || w.tlsServer === true;
+    const tlsWanted = w.tls || w.tlsServer === true || w.tlsCertificate === true;
     if (this.tunnelled) {
       const t = sniffTls(bytes, 0, bytes.length);
       return t === "client-hello" || t === "server-hello" ? kTls : t === "maybe" ? kUndecided : kDone;
@@ -320,13 +331,20 @@ export class TcpSession {
     const r = parser.data(chunk, ts);
     if (r === null) return this.account(this.tlsHeld(), ts);
     if (r === "not-tls") return this.tlsDone(dir, ts);
+    if (parser instanceof TlsCertificateParser) {
+      this.events.tlsCertificates(this.flow, dir, r as TlsCertificates, ts);
+      return this.tlsDone(dir, ts);
+    }
     const first = this.hellos[dir]++ === 0;
     // A second hello must be whole and carry TLS 1.2's legacy_version: what a TLS 1.2 client sends
     // after its ChangeCipherSpec (an encrypted Finished, in a handshake record) can start like one.
-    if (!first && (r.truncated || r.version !== kTls12)) return this.tlsDone(dir, ts);
+    const message = r as TlsClientHello | TlsServerHello;
+    if (!first && (message.truncated || message.version !== kTls12)) return this.tlsDone(dir, ts);
     const client = this.tlsClient;
     const server = (1 - client) as 0 | 1;
     let next: HelloParser | null = null;
+    // Whether `next` reads on inside the record this message ended in (else from the next record).
+    let sameRecord = false;
     if (dir === client) {
       const hello = r as TlsClientHello;
       this.events.tlsHello(this.flow, dir, hello, ts);
@@ -340,17 +358,24 @@ export class TcpSession {
         this.retried = true;
         // The ServerHello that answers the client's second hello comes next on this side.
         if (this.wants.tlsServer) next = new TlsServerHelloParser(true);
-      } else if (first && this.tls[client] !== null && this.hellos[client] > 0) {
+      } else {
         // A ServerHello proper: no second ClientHello follows.
-        this.tlsDone(client, ts);
+        if (first && this.tls[client] !== null && this.hellos[client] > 0) this.tlsDone(client, ts);
+        // Up to TLS 1.2 the server's certificates follow it, in the clear (TLS 1.3 encrypts them).
+        if (this.wants.tlsCertificate && !hello.helloRetry && hello.selectedVersion < kTls13) {
+          next = new TlsCertificateParser();
+          sameRecord = true;
+        }
       }
     }
     if (next === null) {
       if (this.tls[dir] !== null) this.tlsDone(dir, ts);
       return;
     }
-    // The next hello is looked for in the bytes after this one: early data may share its segment.
-    next.passOver(parser.recordLeft);
+    // The next message is looked for in the bytes after this one: in the same record (a server's
+    // certificates), or from the next (early data may share the first hello's segment).
+    if (sameRecord) next.continueRecord(parser.recordLeft);
+    else next.passOver(parser.recordLeft);
     this.tls[dir] = next;
     const rest = chunk.subarray(parser.unreadFrom);
     if (rest.length > 0) return this.feedTls(dir, rest, ts);
@@ -366,7 +391,7 @@ export class TcpSession {
     this.streams[dir].detach();
     const client = this.tlsClient;
     const server = (1 - client) as 0 | 1;
-    if (dir === client && !this.wants.tlsServer && this.tls[server] !== null) {
+    if (dir === client && !this.wants.tlsServer && !this.wants.tlsCertificate && this.tls[server] !== null) {
       // The server's hello was read only to tell whether a second ClientHello comes.
       this.tls[server] = null;
       this.streams[server].detach();

@@ -4,12 +4,15 @@
  * not 443, and inside an HTTP proxy's CONNECT tunnel; ServerHellos compared with tshark's.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
 import { TcpConversation, type TcpConversationOptions } from "../support/tcp-conversation.ts";
 import { tlsClientHello, tlsRecord, tlsServerHello } from "../support/tls-hello.ts";
 import { concatBytes } from "../support/packet-builders.ts";
+import { Attr, tlsCertificateMessage, x509Certificate, x509Name } from "../support/x509-builder.ts";
 import { tsharkFields, wiresharkMissing } from "../support/wireshark-tools.ts";
 import { captureTime, jsonLines, runApp, tempFolder, writeCapture } from "./app-run.ts";
 
@@ -370,4 +373,83 @@ t.test("on Zeek's captures, the JA3 and JA3S of every hello equal tshark's", { s
     compared += theirs.length;
   }
   t.ok(compared >= 10, `${compared} hellos compared`);
+});
+
+/** A TLS 1.2 server's certificate and its issuer's. */
+const leaf = x509Certificate({
+  serial: [0x0a, 0xbc],
+  subject: x509Name([[{ type: Attr.C, value: "US", tag: 0x13 }], [{ type: Attr.CN, value: "www.example.com" }]]),
+  issuer: x509Name([[{ type: Attr.CN, value: "Example CA" }]]),
+  sanDns: ["www.example.com", "example.com"],
+});
+const ca = x509Certificate({ subject: x509Name([[{ type: Attr.CN, value: "Example CA" }]]) });
+
+t.test("a TLS 1.2 server's certificates give a tls.certificate each, its own first, also when they share the hello's record and span segments", async (t) => {
+  const chain = tlsCertificateMessage([leaf, ca]);
+  // The certificates in the ServerHello's record (as most servers send them), then in a record of their own.
+  const sameRecord = tlsServerHello({ cipherSuite: 0xc02f, after: chain });
+  const ownRecord = concatBytes(tlsServerHello({ cipherSuite: 0xc02f }), Uint8Array.of(22, 3, 3, chain.length >> 8, chain.length & 0xff), chain);
+  for (const [what, flight] of [["same record", sameRecord], ["own record", ownRecord]] as const) {
+    const c = conversation();
+    c.handshake().send("client", hello("www.example.com")).send("server", flight, { segments: [40, 300, flight.length - 340] }).close("client");
+    const last = c.packets.findLast((p) => p.from === "server" && p.payload.length > 0)!;
+    for (const events of ["tls.certificate", "tls.client_hello,tls.server_hello,tls.certificate"]) {
+      const dir = tempFolder(t);
+      const r = await runApp(writeCapture(dir, "certs.pcap", c.packets), { plugins: ["event-log"], options: [`event-log.events=${events}`] });
+      const certs = jsonLines(r.lines).filter((x) => x.type === "tls.certificate");
+      t.same(
+        certs.map((x) => [x.frame, x.src, x.index, x.chain_length, x.serial, x.subject, x.issuer, x.san_dns, x.truncated]),
+        [
+          [c.packets.indexOf(last) + 1, "203.0.113.43", 0, 2, "0ABC", "CN=www.example.com,C=US", "CN=Example CA", ["www.example.com", "example.com"], false],
+          [c.packets.indexOf(last) + 1, "203.0.113.43", 1, 2, "01", "CN=Example CA", "CN=Example CA", [], false],
+        ],
+        `${what}, listening to ${events}`,
+      );
+    }
+  }
+});
+
+t.test("TLS 1.3 certificates are encrypted: no tls.certificate, and the connection is not followed past the hellos", async (t) => {
+  const c = conversation();
+  c.handshake()
+    .send("client", tlsClientHello({ serverName: "tls13.example", supportedVersions: [0x0304] }))
+    .send("server", concatBytes(tlsServerHello({ cipherSuite: 0x1301, selectedVersion: 0x0304 }), tlsRecord(20), tlsRecord(23, 300)))
+    .close("client");
+  const records = await hellos(t, c);
+  t.same(records.map((r) => r.type), ["tls.client_hello", "tls.server_hello"]);
+  const r = await runApp(writeCapture(tempFolder(t), "tls13.pcap", c.packets), { plugins: ["event-log"], options: ["event-log.events=tls.certificate"] });
+  t.same(jsonLines(r.lines), []);
+});
+
+const opensslMissing = (() => {
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" });
+    return false;
+  } catch {
+    return "openssl is not installed";
+  }
+})();
+
+t.test("on Zeek's captures, every certificate tshark finds is reported as openssl reads it", { skip: !existsSync(zeekCaptures) ? "no shared captures" : wiresharkMissing || opensslMissing }, async (t) => {
+  const scratch = mkdtempSync(`${tmpdir()}/packet-host-x509-`);
+  let compared = 0;
+  for (const name of readdirSync(zeekCaptures)) {
+    const path = `${zeekCaptures}/${name}`;
+    const theirs: unknown[][] = [];
+    for (const [frame, hex] of tsharkFields(path, ["frame.number", "tls.handshake.certificate"], ["-Y", "tls.handshake.type == 11"])) {
+      (hex ?? "").split(",").forEach((h, index) => {
+        const file = `${scratch}/cert.der`;
+        writeFileSync(file, Buffer.from(h, "hex"));
+        const text = execFileSync("openssl", ["x509", "-inform", "DER", "-in", file, "-noout", "-subject", "-issuer", "-serial", "-startdate", "-enddate", "-nameopt", "RFC2253"], { encoding: "utf8" });
+        const field = (k: string) => new RegExp(`^${k}=(.*)$`, "m").exec(text)![1]!;
+        theirs.push([Number(frame), index, field("subject"), field("issuer"), field("serial"), Date.parse(field("notBefore")) / 1000, Date.parse(field("notAfter")) / 1000]);
+      });
+    }
+    if (theirs.length === 0) continue;
+    const r = await runApp(path, { plugins: ["event-log"], options: ["event-log.events=tls.certificate"] });
+    const ours = jsonLines(r.lines).map((x) => [x.frame, x.index, x.subject, x.issuer, x.serial, x.not_before, x.not_after]);
+    t.same(ours, theirs, name);
+    compared += theirs.length;
+  }
+  t.ok(compared >= 6, `${compared} certificates compared`);
 });

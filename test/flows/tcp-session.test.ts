@@ -15,6 +15,7 @@ function session(): { s: TcpSession; requests: string[]; budget: ByteBudget } {
     httpResponse: () => {},
     tlsHello: () => {},
     tlsServerHello: () => {},
+    tlsCertificates: () => {},
     dns: () => {},
     weird: () => {},
   };
@@ -57,6 +58,7 @@ function budgeted(bytes: number, port = 5001) {
     httpResponse: () => {},
     tlsHello: (f, _d, hello) => seen.push(`${f.aport} hello ${hello.sni}`),
     tlsServerHello: (f, _d, hello) => seen.push(`${f.aport} server hello ${hello.cipherSuite}`),
+    tlsCertificates: () => {},
     dns: (f, _d, m) => seen.push(`${f.aport} dns ${m.id}`),
     weird: (f, name) => seen.push(`${f.aport} ${name}`),
   };
@@ -135,6 +137,7 @@ function clientHelloSession(): { s: TcpSession; snis: Array<string | null> } {
     httpResponse: () => {},
     tlsHello: (_f, _d, hello) => snis.push(hello.sni),
     tlsServerHello: () => {},
+    tlsCertificates: () => {},
     dns: () => {},
     weird: () => {},
   };
