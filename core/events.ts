@@ -307,6 +307,7 @@ export interface TlsClientHelloEvent extends FlowEndpoints {
 export interface TlsCertificateEvent extends FlowEndpoints {
   /** Place in the chain: 0 for the server's own certificate. */
   readonly index: number;
+  /** Certificates read from the chain (fewer than sent when it broke off: then `truncated`). */
   readonly chain_length: number;
   /** X.509 version: 1, 2 or 3. */
   readonly version: number;
@@ -322,10 +323,13 @@ export interface TlsCertificateEvent extends FlowEndpoints {
   /** Validity in seconds since 1970, or null when the time cannot be read. */
   readonly not_before: number | null;
   readonly not_after: number | null;
-  /** The dNSName and iPAddress entries of the subjectAltName extension. */
+  /**
+   * The dNSName and iPAddress entries of the subjectAltName extension (names with bytes outside
+   * printable ASCII escaped as \XX, addresses as RFC 5952 text; openssl prints both otherwise).
+   */
   readonly san_dns: readonly string[];
   readonly san_ip: readonly string[];
-  /** True when the certificate (or the message carrying it) broke off or a length in it was wrong. */
+  /** True when the certificate, or the chain it came in, broke off or a length in it was wrong. */
   readonly truncated: boolean;
 }
 

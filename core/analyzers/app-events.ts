@@ -254,7 +254,8 @@ export class TlsCertificateRecord extends FlowMessage implements TlsCertificateE
   readonly san_dns: string[];
   readonly san_ip: string[];
   readonly truncated: boolean;
-  constructor(o: MessageOrigin, cert: X509Certificate, index: number, chainLength: number) {
+  /** `chainCut`: the message carrying the chain broke off (it is kept up to 64 KiB). */
+  constructor(o: MessageOrigin, cert: X509Certificate, index: number, chainLength: number, chainCut: boolean) {
     super(o);
     this.index = index;
     this.chain_length = chainLength;
@@ -266,7 +267,7 @@ export class TlsCertificateRecord extends FlowMessage implements TlsCertificateE
     this.not_after = cert.notAfter;
     this.san_dns = cert.sanDns;
     this.san_ip = cert.sanIp;
-    this.truncated = cert.truncated;
+    this.truncated = cert.truncated || chainCut;
   }
   toJSON(): Record<string, unknown> {
     return {

@@ -350,7 +350,11 @@ function parseCertificates(b: Uint8Array, start: number, end: number): TlsCertif
   while (p < limit) {
     if (p + 3 > limit) return cut(out);
     const certEnd = p + 3 + u24(p);
-    if (certEnd > limit) return cut(out);
+    if (certEnd > limit) {
+      // Cut (at 64 KiB, or by the message's end): what was read of it is kept, and said to be cut.
+      out.chain.push(parseX509(b, p + 3, limit));
+      return cut(out);
+    }
     out.chain.push(parseX509(b, p + 3, certEnd));
     p = certEnd;
   }

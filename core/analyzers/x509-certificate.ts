@@ -39,8 +39,8 @@ let gClipped = false;
 
 /**
  * Reads the DER element at b[p, end): tag (one byte; X.509 needs no other), then its length (short
- * or long form, at most 4 bytes). Returns where the next element starts, or -1 when the element does
- * not fit or its length is not DER's. With `clip`, an element longer than the bytes there ends at
+ * or long form, at most 4 bytes; a long form DER would have written shorter is accepted). Returns
+ * where the next element starts, or -1 when the element does not fit. With `clip`, an element longer than the bytes there ends at
  * `end` instead (a certificate cut short keeps the fields before the cut).
  */
 function readTlv(b: Uint8Array, p: number, end: number, clip = false): number {
@@ -180,11 +180,24 @@ function oidIs(b: Uint8Array, start: number, end: number, oid: readonly number[]
   return true;
 }
 
+/** An INTEGER's value in hex, as openssl prints a serial: "-" and the magnitude when it is negative. */
 function serialText(b: Uint8Array, start: number, end: number): string {
-  let p = start;
-  while (p < end - 1 && b[p] === 0) p++; // DER's sign byte (and any other leading zero)
-  let s = "";
-  for (let i = p; i < end; i++) s += (b[i]! < 16 ? "0" : "") + b[i]!.toString(16).toUpperCase();
+  if (start >= end) return "";
+  const negative = (b[start]! & 0x80) !== 0;
+  // The magnitude: the bytes themselves, or their two's complement (invert, add one from the right).
+  const bytes = b.slice(start, end);
+  if (negative) {
+    let carry = 1;
+    for (let i = bytes.length - 1; i >= 0; i--) {
+      const v = (~bytes[i]! & 0xff) + carry;
+      bytes[i] = v & 0xff;
+      carry = v >> 8;
+    }
+  }
+  let p = 0;
+  while (p < bytes.length - 1 && bytes[p] === 0) p++; // DER's sign byte (and any other leading zero)
+  let s = negative ? "-" : "";
+  for (let i = p; i < bytes.length; i++) s += hex2(bytes[i]!);
   return s;
 }
 
@@ -201,15 +214,22 @@ function timeValue(b: Uint8Array, tag: number, start: number, end: number): numb
   }
   const year = tag === 0x17 ? (n[0]! < 50 ? 2000 + n[0]! : 1900 + n[0]!) : n[0]! * 100 + n[1]!;
   const [month, day, hour, minute, second] = tag === 0x17 ? n.slice(1) : n.slice(2);
-  if (month! < 1 || month! > 12 || day! < 1 || day! > 31 || hour! > 23 || minute! > 59 || second! > 60) return null;
-  return Date.UTC(year, month! - 1, day!, hour!, minute!, second!) / 1000;
+  // setUTCFullYear, since Date.UTC reads years 0-99 as 1900-1999; a day the month does not have
+  // (31 February) or a leap second moves the date, and is refused as openssl refuses it.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month! - 1, day!);
+  date.setUTCHours(hour!, minute!, second!);
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month! - 1 || date.getUTCDate() !== day! || date.getUTCHours() !== hour! || date.getUTCMinutes() !== minute! || date.getUTCSeconds() !== second!) return null;
+  return date.getTime() / 1000;
 }
 
 /** Short names OpenSSL gives the attribute types 2.5.4.N. */
 const kX520Names = new Map<number, string>([
   [3, "CN"], [4, "SN"], [5, "serialNumber"], [6, "C"], [7, "L"], [8, "ST"], [9, "street"], [10, "O"],
-  [11, "OU"], [12, "title"], [13, "description"], [15, "businessCategory"], [17, "postalCode"],
-  [42, "GN"], [43, "initials"], [46, "dnQualifier"], [65, "pseudonym"], [97, "organizationIdentifier"],
+  [11, "OU"], [12, "title"], [13, "description"], [14, "searchGuide"], [15, "businessCategory"],
+  [16, "postalAddress"], [17, "postalCode"], [18, "postOfficeBox"], [19, "physicalDeliveryOfficeName"],
+  [20, "telephoneNumber"], [41, "name"], [42, "GN"], [43, "initials"], [44, "generationQualifier"],
+  [45, "x500UniqueIdentifier"], [46, "dnQualifier"], [65, "pseudonym"], [72, "role"], [97, "organizationIdentifier"],
 ]);
 
 /** Other attribute types OpenSSL names, by their dotted OID. */
@@ -235,13 +255,10 @@ function oidText(b: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-function attributeName(b: Uint8Array, start: number, end: number): string {
-  if (end - start === 3 && b[start] === 0x55 && b[start + 1] === 0x04) {
-    const name = kX520Names.get(b[start + 2]!);
-    if (name !== undefined) return name;
-  }
-  const dotted = oidText(b, start, end);
-  return kOtherNames.get(dotted) ?? dotted;
+/** The name OpenSSL gives an attribute type, or null for one it does not know (written as its OID). */
+function attributeName(b: Uint8Array, start: number, end: number): string | null {
+  if (end - start === 3 && b[start] === 0x55 && b[start + 1] === 0x04) return kX520Names.get(b[start + 2]!) ?? null;
+  return kOtherNames.get(oidText(b, start, end)) ?? null;
 }
 
 /**
@@ -263,9 +280,11 @@ function nameText(b: Uint8Array, p: number, end: number): string | null {
       const v = readTlv(b, gStart, avaEnd);
       if (v < 0 || tagRead() !== kOid) return null;
       const type = attributeName(b, gStart, gEnd);
+      const dotted = type === null ? oidText(b, gStart, gEnd) : "";
       const valueStart = v;
       if (readTlv(b, v, avaEnd) < 0) return null;
-      values.push(`${type}=${valueText(b, tagRead(), gStart, gEnd, valueStart)}`);
+      // The value of a type OpenSSL does not know is dumped as "#" and its DER, as OpenSSL does.
+      values.push(type === null ? `${dotted}=${derHex(b, valueStart, gEnd)}` : `${type}=${valueText(b, tagRead(), gStart, gEnd, valueStart)}`);
       q = after;
     }
     rdns.push(values.reverse().join("+"));
@@ -296,8 +315,13 @@ function valueText(b: Uint8Array, tag: number, start: number, end: number, derSt
       return escapedUtf8(new TextEncoder().encode(s));
     }
   }
+  return derHex(b, derStart, end);
+}
+
+/** "#" and the bytes in upper-case hex: RFC 4514's form for a value written as its DER. */
+function derHex(b: Uint8Array, start: number, end: number): string {
   let hex = "#";
-  for (let i = derStart; i < end; i++) hex += (b[i]! < 16 ? "0" : "") + b[i]!.toString(16).toUpperCase();
+  for (let i = start; i < end; i++) hex += hex2(b[i]!);
   return hex;
 }
 

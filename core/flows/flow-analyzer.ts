@@ -594,7 +594,9 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   tlsCertificates(flow: Flow, dir: 0 | 1, certificates: TlsCertificates, ts: number): void {
     const o = this.origin(flow, dir, ts);
     const chain = certificates.chain;
-    for (let i = 0; i < chain.length; i++) this.bus.emit("tls.certificate", new TlsCertificateRecord(o, chain[i]!, i, chain.length));
+    for (let i = 0; i < chain.length; i++) {
+      this.bus.emit("tls.certificate", new TlsCertificateRecord(o, chain[i]!, i, chain.length, certificates.truncated));
+    }
   }
 
   dns(flow: Flow, dir: 0 | 1, message: DnsMessage, ts: number): void {

@@ -417,7 +417,7 @@ export class TcpSession {
   private enterTunnel(): void {
     this.http = null;
     this.release();
-    if (!this.wants.tls && !this.wants.tlsServer) return this.stop();
+    if (!this.wants.tls && !this.wants.tlsServer && !this.wants.tlsCertificate) return this.stop();
     this.tunnelled = true;
     this.kind = kUndecided;
     this.sniffed[0] = this.sniffed[1] = null;

@@ -37,11 +37,12 @@ t.test("parseX509 writes names as openssl's RFC2253 option does: escapes, multi-
     [{ type: Attr.CN, value: "multi" }, { type: Attr.UID, value: "jdoe" }],
     [{ type: Attr.L, value: Uint8Array.of(0x00, 0x4c, 0x00, 0xe4), tag: 0x1e }], // BMPString "Lä"
     [{ type: "1.2.3.4", value: Uint8Array.of(0x05, 0x00), tag: 0x30 }], // not a string: dumped
+    [{ type: "1.2.3.4.5", value: "x" }], // a type OpenSSL does not know: dumped too
     [{ type: Attr.email, value: "x@y.example", tag: 0x16 }],
   ]);
   t.equal(
     read(x509Certificate({ subject: name })).subject,
-    'emailAddress=x@y.example,1.2.3.4=#30020500,L=L\\C3\\A4,UID=jdoe+CN=multi,OU=\\#lead\\ ,O=Ex\\, \\"Inc\\" \\<a\\;b\\>\\+c\\\\,ST=Z\\C3\\BCrich,DC=com',
+    'emailAddress=x@y.example,1.2.3.4.5=#0C0178,1.2.3.4=#30020500,L=L\\C3\\A4,UID=jdoe+CN=multi,OU=\\#lead\\ ,O=Ex\\, \\"Inc\\" \\<a\\;b\\>\\+c\\\\,ST=Z\\C3\\BCrich,DC=com',
   );
 });
 
@@ -64,4 +65,15 @@ t.test("parseX509 keeps what it read when the DER breaks off or lies, and never 
     parseX509(bad, 0, bad.length);
   }
   t.pass("2000 damaged certificates read without a throw");
+});
+
+t.test("parseX509 writes negative serials as openssl does, and refuses times a calendar does not have", async (t) => {
+  const cert = (o: Partial<Parameters<typeof x509Certificate>[0]>) => read(x509Certificate({ subject: x509Name([[{ type: Attr.CN, value: "t" }]]), ...o }));
+  t.same([[0xff], [0x80, 0x00], [0x00], [0x00, 0x80]].map((serial) => cert({ serial }).serial), ["-01", "-8000", "00", "80"]);
+  const year50 = new Date(0);
+  year50.setUTCFullYear(50, 0, 1);
+  t.equal(cert({ notBefore: "00500101000000Z" }).notBefore, year50.getTime() / 1000, "GeneralizedTime year 0050 is not 1950");
+  t.equal(cert({ notBefore: "250231000000Z" }).notBefore, null, "31 February");
+  t.equal(cert({ notBefore: "251231235960Z" }).notBefore, null, "second 60");
+  t.equal(cert({ notBefore: "240229120000Z" }).notBefore, Date.UTC(2024, 1, 29, 12) / 1000, "29 February of a leap year");
 });

@@ -409,6 +409,22 @@ t.test("a TLS 1.2 server's certificates give a tls.certificate each, its own fir
   }
 });
 
+t.test("a TLS 1.2 server's certificates are found inside a proxy's CONNECT tunnel with only tls.certificate listened to", async (t) => {
+  const c = new TcpConversation({ client, server: { ip: "203.0.113.8", port: 3128 } });
+  c.handshake()
+    .send("client", "CONNECT www.example.com:443 HTTP/1.1\r\nHost: www.example.com:443\r\n\r\n")
+    .send("server", "HTTP/1.1 200 Connection established\r\n\r\n")
+    .send("client", hello("www.example.com"))
+    .send("server", tlsServerHello({ cipherSuite: 0xc02f, after: tlsCertificateMessage([leaf, ca]) }))
+    .close("client");
+  const r = await runApp(writeCapture(tempFolder(t), "connect-certs.pcap", c.packets), { plugins: ["event-log"], options: ["event-log.events=tls.certificate,flow.end"] });
+  t.same(jsonLines(r.lines).map((x) => [x.type, x.subject ?? x.service]), [
+    ["tls.certificate", "CN=www.example.com,C=US"],
+    ["tls.certificate", "CN=Example CA"],
+    ["flow.end", "http,tls"],
+  ]);
+});
+
 t.test("TLS 1.3 certificates are encrypted: no tls.certificate, and the connection is not followed past the hellos", async (t) => {
   const c = conversation();
   c.handshake()
