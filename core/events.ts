@@ -331,6 +331,12 @@ export interface TlsCertificateEvent extends FlowEndpoints {
   readonly san_ip: readonly string[];
   /** True when the certificate, or the chain it came in, broke off or a length in it was wrong. */
   readonly truncated: boolean;
+  /**
+   * SHA-1 and SHA-256 of the certificate's DER in lower-case hex, the fingerprints Suricata and Zeek
+   * log (`openssl x509 -fingerprint` gives them too, in upper case with colons); null when it broke off.
+   */
+  readonly sha1: string | null;
+  readonly sha256: string | null;
 }
 
 /** A TLS ServerHello (or HelloRetryRequest): what the server chose from the ClientHello's offer. */

@@ -254,6 +254,8 @@ export class TlsCertificateRecord extends FlowMessage implements TlsCertificateE
   readonly san_dns: string[];
   readonly san_ip: string[];
   readonly truncated: boolean;
+  readonly sha1: string | null;
+  readonly sha256: string | null;
   /** `chainCut`: the message carrying the chain broke off (it is kept up to 64 KiB). */
   constructor(o: MessageOrigin, cert: X509Certificate, index: number, chainLength: number, chainCut: boolean) {
     super(o);
@@ -268,6 +270,8 @@ export class TlsCertificateRecord extends FlowMessage implements TlsCertificateE
     this.san_dns = cert.sanDns;
     this.san_ip = cert.sanIp;
     this.truncated = cert.truncated || chainCut;
+    this.sha1 = cert.sha1;
+    this.sha256 = cert.sha256;
   }
   toJSON(): Record<string, unknown> {
     return {
@@ -283,6 +287,8 @@ export class TlsCertificateRecord extends FlowMessage implements TlsCertificateE
       san_dns: this.san_dns,
       san_ip: this.san_ip,
       truncated: this.truncated,
+      sha1: this.sha1,
+      sha256: this.sha256,
     };
   }
 }

@@ -10,6 +10,7 @@
  * gives what was read before, with `truncated`.
  */
 import { ipv4Text, ipv6Text } from "../dispatch/address-text.ts";
+import { sha1Hex, sha256Hex } from "./sha-digest.ts";
 
 /** What a certificate says about itself. */
 export interface X509Certificate {
@@ -27,6 +28,9 @@ export interface X509Certificate {
   sanIp: string[];
   /** True when the DER broke off or a length in it was wrong: the fields hold what came before. */
   truncated: boolean;
+  /** SHA-1 and SHA-256 of the DER in hex (Suricata's and Zeek's fingerprints), or null when it broke off. */
+  sha1: string | null;
+  sha256: string | null;
 }
 
 // The element readTlv() just read: its tag and where its contents lie. Module state rather than a
@@ -84,14 +88,20 @@ const kBoolean = 0x01;
  * parseX509(der, 0, der.length).subject; // "CN=www.example.com,O=Example Inc,C=US"
  */
 export function parseX509(b: Uint8Array, start: number, end: number): X509Certificate {
-  const out: X509Certificate = { version: 1, serial: "", subject: "", issuer: "", notBefore: null, notAfter: null, sanDns: [], sanIp: [], truncated: false };
+  const out: X509Certificate = { version: 1, serial: "", subject: "", issuer: "", notBefore: null, notAfter: null, sanDns: [], sanIp: [], truncated: false, sha1: null, sha256: null };
   const cut = (): X509Certificate => {
     out.truncated = true;
     return out;
   };
   // A certificate cut short is read up to the cut (and said to be truncated).
   gClipped = false;
-  if (readTlv(b, start, end, true) < 0 || tagRead() !== kSequence) return cut();
+  const certEnd = readTlv(b, start, end, true);
+  if (certEnd < 0 || tagRead() !== kSequence) return cut();
+  if (!gClipped) {
+    // The fingerprints are of the whole certificate element, as the server sent it.
+    out.sha1 = sha1Hex(b, start, certEnd);
+    out.sha256 = sha256Hex(b, start, certEnd);
+  }
   if (readTlv(b, gStart, gEnd, true) < 0 || tagRead() !== kSequence) return cut(); // tbsCertificate
   out.truncated = gClipped;
   const tbsEnd = gEnd;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import t from "tap";
 import { parseX509 } from "../../core/analyzers/x509-certificate.ts";
 import { Attr, x509Certificate, x509Name } from "../support/x509-builder.ts";
@@ -24,6 +25,8 @@ t.test("parseX509 reads serial, names, validity and subject alternative names", 
     sanDns: ["www.example.com", "*.example.com"],
     sanIp: ["192.0.2.1", "2001:db8::1"],
     truncated: false,
+    sha1: createHash("sha1").update(der).digest("hex"),
+    sha256: createHash("sha256").update(der).digest("hex"),
   });
   t.match(read(x509Certificate({ v1: true, subject: x509Name([[{ type: Attr.CN, value: "old" }]]), notBefore: "500101000000Z" })), { version: 1, notBefore: Date.UTC(1950, 0, 1) / 1000 }, "a version 1 certificate; UTCTime 50 is 1950");
 });
@@ -54,6 +57,7 @@ t.test("parseX509 keeps what it read when the DER breaks off or lies, and never 
   for (let n = 0; n < der.length; n++) {
     const r = parseX509(der, 0, n);
     t.equal(r.truncated, true, `cut at ${n}`);
+    if (r.sha256 !== null) t.fail(`a fingerprint of a certificate cut at ${n}`);
     if (r.serial === "42") sawPartial = true;
   }
   t.ok(sawPartial, "fields read before the cut are kept");

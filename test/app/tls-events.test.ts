@@ -458,12 +458,14 @@ t.test("on Zeek's captures, every certificate tshark finds is reported as openss
         writeFileSync(file, Buffer.from(h, "hex"));
         const text = execFileSync("openssl", ["x509", "-inform", "DER", "-in", file, "-noout", "-subject", "-issuer", "-serial", "-startdate", "-enddate", "-nameopt", "RFC2253"], { encoding: "utf8" });
         const field = (k: string) => new RegExp(`^${k}=(.*)$`, "m").exec(text)![1]!;
-        theirs.push([Number(frame), index, field("subject"), field("issuer"), field("serial"), Date.parse(field("notBefore")) / 1000, Date.parse(field("notAfter")) / 1000]);
+        const fingerprint = (digest: string) =>
+          /Fingerprint=(.*)$/m.exec(execFileSync("openssl", ["x509", "-inform", "DER", "-in", file, "-noout", "-fingerprint", `-${digest}`], { encoding: "utf8" }))![1]!.replaceAll(":", "").toLowerCase();
+        theirs.push([Number(frame), index, field("subject"), field("issuer"), field("serial"), Date.parse(field("notBefore")) / 1000, Date.parse(field("notAfter")) / 1000, fingerprint("sha1"), fingerprint("sha256")]);
       });
     }
     if (theirs.length === 0) continue;
     const r = await runApp(path, { plugins: ["event-log"], options: ["event-log.events=tls.certificate"] });
-    const ours = jsonLines(r.lines).map((x) => [x.frame, x.index, x.subject, x.issuer, x.serial, x.not_before, x.not_after]);
+    const ours = jsonLines(r.lines).map((x) => [x.frame, x.index, x.subject, x.issuer, x.serial, x.not_before, x.not_after, x.sha1, x.sha256]);
     t.same(ours, theirs, name);
     compared += theirs.length;
   }
