@@ -14,7 +14,7 @@
  * meaning in presentation form (. ; \ ( ) @ $ ") escaped with a backslash, so a label holding a dot
  * cannot pass for two labels.
  */
-import { ipv4Text, ipv6Text } from "../dispatch/address-text.ts";
+import { ipv4Text, ipv6Text, upperHexText } from "../dispatch/address-text.ts";
 import { latin1 } from "./latin1-strings.ts";
 
 /** One entry of the question section. */
@@ -219,9 +219,9 @@ function rdataText(type: number, b: Uint8Array, p: number, end: number, msgStart
       return serviceBindingText(b, p, end, msgStart, msgEnd);
     case 43: // DS: key tag, algorithm, digest type, digest
     case 59: // CDS
-      return len > 4 ? `${u16(b, p)} ${b[p + 2]} ${b[p + 3]} ${digestHex(b, p + 4, end)}` : null;
+      return len > 4 ? `${u16(b, p)} ${b[p + 2]} ${b[p + 3]} ${upperHexText(b, p + 4, end)}` : null;
     case 44: // SSHFP: algorithm, fingerprint type, fingerprint
-      return len > 2 ? `${b[p]} ${b[p + 1]} ${digestHex(b, p + 2, end)}` : null;
+      return len > 2 ? `${b[p]} ${b[p + 1]} ${upperHexText(b, p + 2, end)}` : null;
     case 48: // DNSKEY: flags, protocol, algorithm, key
     case 60: // CDNSKEY
       return len > 4 ? `${u16(b, p)} ${b[p + 2]} ${b[p + 3]} ${btoa(latin1(b, p + 4, end))}` : null;
@@ -280,13 +280,6 @@ const typeName = (type: number): string => kTypeNames.get(type) ?? `TYPE${type}`
 /** An RRSIG time (seconds since 1970) as YYYYMMDDHHmmSS, UTC. */
 function dnsTime(seconds: number): string {
   return new Date(seconds * 1000).toISOString().slice(0, 19).replace(/[-:T]/g, "");
-}
-
-/** Upper-case hex, as BIND writes digests and fingerprints. */
-function digestHex(b: Uint8Array, p: number, end: number): string {
-  let s = "";
-  for (let i = p; i < end; i++) s += (b[i]! < 16 ? "0" : "") + b[i]!.toString(16).toUpperCase();
-  return s;
 }
 
 /**

@@ -9,7 +9,8 @@
  * tools log. Nothing here throws on bad bytes: a certificate that breaks off or lies about a length
  * gives what was read before, with `truncated`.
  */
-import { ipv4Text, ipv6Text } from "../dispatch/address-text.ts";
+import { ipv4Text, ipv6Text, upperHexText } from "../dispatch/address-text.ts";
+import { latin1 } from "./latin1-strings.ts";
 import { sha1Hex, sha256Hex } from "./sha-digest.ts";
 
 /** What a certificate says about itself. */
@@ -206,9 +207,7 @@ function serialText(b: Uint8Array, start: number, end: number): string {
   }
   let p = 0;
   while (p < bytes.length - 1 && bytes[p] === 0) p++; // DER's sign byte (and any other leading zero)
-  let s = negative ? "-" : "";
-  for (let i = p; i < bytes.length; i++) s += hex2(bytes[i]!);
-  return s;
+  return (negative ? "-" : "") + upperHexText(bytes, p, bytes.length);
 }
 
 /** UTCTime (YYMMDDHHMMSSZ, 1950-2049) or GeneralizedTime (YYYYMMDDHHMMSSZ) in seconds; null otherwise. */
@@ -313,16 +312,16 @@ function valueText(b: Uint8Array, tag: number, start: number, end: number, derSt
     case 0x1a: // VisibleString
       return escapedText(b, start, end, true);
     case 0x14: // T61String: OpenSSL reads it as Latin-1
-      return escapedUtf8(new TextEncoder().encode(latin1Text(b, start, end)));
+      return escapedUtf8(utf8.encode(latin1(b, start, end)));
     case 0x1e: // BMPString: UTF-16BE
       if ((end - start) % 2 !== 0) break;
-      return escapedUtf8(new TextEncoder().encode(new TextDecoder("utf-16be").decode(b.subarray(start, end))));
+      return escapedUtf8(utf8.encode(new TextDecoder("utf-16be").decode(b.subarray(start, end))));
     case 0x1c: {
       // UniversalString: UTF-32BE
       if ((end - start) % 4 !== 0) break;
       let s = "";
       for (let i = start; i < end; i += 4) s += String.fromCodePoint(Math.min(0x10ffff, ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0));
-      return escapedUtf8(new TextEncoder().encode(s));
+      return escapedUtf8(utf8.encode(s));
     }
   }
   return derHex(b, derStart, end);
@@ -330,22 +329,14 @@ function valueText(b: Uint8Array, tag: number, start: number, end: number, derSt
 
 /** "#" and the bytes in upper-case hex: RFC 4514's form for a value written as its DER. */
 function derHex(b: Uint8Array, start: number, end: number): string {
-  let hex = "#";
-  for (let i = start; i < end; i++) hex += hex2(b[i]!);
-  return hex;
-}
-
-function latin1Text(b: Uint8Array, start: number, end: number): string {
-  let s = "";
-  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
-  return s;
+  return `#${upperHexText(b, start, end)}`;
 }
 
 function escapedUtf8(bytes: Uint8Array): string {
   return escapedText(bytes, 0, bytes.length, true);
 }
 
-const hex2 = (c: number): string => (c < 16 ? "0" : "") + c.toString(16).toUpperCase();
+const utf8 = new TextEncoder();
 
 /**
  * Bytes as text: a byte outside printable ASCII as \XX (UTF-8 bytes one by one, as OpenSSL writes
@@ -356,7 +347,7 @@ function escapedText(b: Uint8Array, start: number, end: number, rfc4514: boolean
   let s = "";
   for (let i = start; i < end; i++) {
     const c = b[i]!;
-    if (c < 0x20 || c >= 0x7f) s += `\\${hex2(c)}`;
+    if (c < 0x20 || c >= 0x7f) s += `\\${upperHexText(b, i, i + 1)}`;
     else if (rfc4514 && (c === 0x2c || c === 0x2b || c === 0x22 || c === 0x5c || c === 0x3c || c === 0x3e || c === 0x3b)) s += `\\${String.fromCharCode(c)}`;
     else if (rfc4514 && ((i === start && (c === 0x23 || c === 0x20)) || (i === end - 1 && c === 0x20))) s += `\\${String.fromCharCode(c)}`;
     else s += String.fromCharCode(c);

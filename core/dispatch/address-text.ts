@@ -81,6 +81,15 @@ export function hexText(d: Uint8Array, off: number, len: number): string {
   return s;
 }
 
+const upperHex2: string[] = hex2.map((h) => h.toUpperCase());
+
+/** d[start, end) as upper-case hex without separators, as BIND and OpenSSL write digests and serials. */
+export function upperHexText(d: Uint8Array, start: number, end: number): string {
+  let s = "";
+  for (let i = start; i < end; i++) s += upperHex2[d[i]];
+  return s;
+}
+
 /** The IP address at `off` as text: 4 bytes are IPv4, 16 are IPv6. */
 export function ipText(d: Uint8Array, off: number, family: 4 | 6): string {
   return family === 4 ? ipv4Text(d, off) : ipv6Text(d, off);
