@@ -211,6 +211,43 @@ export interface FlowRecord {
   toJSON(): Record<string, unknown>;
 }
 
+/**
+ * Zeek's conn.log summary of a TCP or UDP flow, emitted when the flow ends, right after its
+ * `flow.end`. Only flows that begin while some plugin listens to `conn` have one: tracking it costs
+ * every TCP packet a few steps of Zeek's state machine, which nothing else needs.
+ */
+export interface ConnEvent {
+  /** The flow, ended. */
+  readonly flow: FlowRecord;
+  /**
+   * Zeek's conn_state, side a taken as Zeek's originator: "S0" (SYN, no reply), "REJ" (answered by
+   * RST), "S1" (established, still open), "SF" (closed by FIN both ways), "S2"/"S3" (established,
+   * only a / only b sent FIN), "RSTO"/"RSTR" (established, then a / b sent RST), "RSTOS0" (a sent SYN
+   * then RST, no SYN+ACK seen), "RSTRH" (b sent SYN+ACK then RST, a's SYN not seen), "SH"/"SHR" (a
+   * sent SYN then FIN / b sent SYN+ACK then FIN, no reply), "OTH" (no SYN seen: midstream). UDP: "SF"
+   * when both sides sent, else "S0".
+   */
+  readonly conn_state: string;
+  /**
+   * Zeek's conn.log history: a letter per kind of packet, in the order first seen, upper case for
+   * side a and lower case for side b: S SYN, H SYN+ACK, A pure ACK, D data, F FIN, R RST, I FIN+RST,
+   * Q SYN with FIN or RST, T retransmitted data, W zero window. S, F and R come again for one at a new
+   * relative sequence number, T and W again at the 10th, 100th, ... of theirs. Zeek's C (bad
+   * checksum) and G (content gap) are not given, and never "^": side a is already the originator.
+   * UDP: "D" when side a sent, "d" when side b did.
+   */
+  readonly history: string;
+  /**
+   * Payload bytes each side sent: for TCP by sequence numbers, as Zeek's orig_bytes and resp_bytes
+   * count them (a retransmission counts once, data the capture lost but the peer acknowledged
+   * counts, SYN and FIN do not); for UDP the sum of the UDP headers' lengths less 8.
+   */
+  readonly payload_ab: number;
+  readonly payload_ba: number;
+  /** The flow record's fields and these four, as one plain JSON-ready object. */
+  toJSON(): Record<string, unknown>;
+}
+
 /** Endpoints of an application event: client to server for requests, server to client for responses. */
 export interface FlowEndpoints extends EventBase {
   readonly src: string;
@@ -405,6 +442,7 @@ export interface HostEvents {
   malformed: MalformedEvent;
   "flow.start": FlowRecord;
   "flow.end": FlowRecord;
+  conn: ConnEvent;
   "http.request": HttpRequestEvent;
   "http.response": HttpResponseEvent;
   dns: DnsEvent;
@@ -435,6 +473,7 @@ export const layerEventNames = [
 export const appEventNames = [
   "flow.start",
   "flow.end",
+  "conn",
   "http.request",
   "http.response",
   "dns",
