@@ -33,11 +33,13 @@ import {
   kResTcpFlags,
   kResTcpAck,
   kResTcpSeq,
+  kResTcpWindow,
   kResVlan,
   kResTags,
 } from "../../workers/decode-result.ts";
 import { flowHash, vlanKey, word } from "../../workers/flow-hash.ts";
 import { Flow } from "./flow-record.ts";
+import { ConnRecord, TcpHistoryTable } from "./conn-history.ts";
 import { FlowTable, kListClosing, kListEnded, kListTcp, kListUdp } from "./flow-table.ts";
 import { IpDefragmenter } from "./ip-defrag.ts";
 import { ByteBudget } from "./byte-budget.ts";
@@ -101,6 +103,7 @@ const kNoBytes = new Uint8Array(0);
  */
 export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   private readonly table = new FlowTable();
+  private readonly zeek = new TcpHistoryTable();
   private readonly defrag: IpDefragmenter;
   private readonly budget: ByteBudget;
   private readonly parserBudget: ByteBudget;
@@ -108,6 +111,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   private readonly wants: AppWants = { http: false, tls: false, tlsServer: false, tlsCertificate: false, dns: false, weird: false };
   private wantStart = false;
   private wantEnd = false;
+  private wantConn = false;
   private needSessions = false;
   private nextId = 1;
   private total = 0;
@@ -133,7 +137,18 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   private wire = 0;
   private tcpSeq = 0;
   private tcpAck = 0;
+  /**
+   * The same two numbers as int32, at `seqAckAt` and the word after: the decode result record (which
+   * holds kResTcpAck right after kResTcpSeq), or `fragmentSeqAck` for a reassembled datagram. The
+   * Zeek history table reads them there (see TcpHistoryTable.packet).
+   */
+  private seqAck: Int32Array = new Int32Array(2);
+  private seqAckAt = 0;
+  private readonly fragmentSeqAck = new Int32Array(2);
   private tcpFlags = 0;
+  private tcpWindow = 0;
+  /** Transport payload length as the headers declare it (the capture may hold less). */
+  private declaredLen = 0;
   private pay: Uint8Array = new Uint8Array(0);
   private payOff = 0;
   private payLen = 0;
@@ -162,7 +177,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
 
   /** True when some listener needs flows; the dispatcher skips the analyzer otherwise. */
   get active(): boolean {
-    return this.wantStart || this.wantEnd || this.needSessions || this.wants.dns || this.wants.weird;
+    return this.wantStart || this.wantEnd || this.wantConn || this.needSessions || this.wants.dns || this.wants.weird;
   }
 
   /** Re-reads which events have listeners. */
@@ -170,6 +185,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     const b = this.bus;
     this.wantStart = b.has("flow.start");
     this.wantEnd = b.has("flow.end");
+    this.wantConn = b.has("conn");
     this.wants.http = b.has("http.request") || b.has("http.response");
     this.wants.tls = b.has("tls.client_hello");
     this.wants.tlsServer = b.has("tls.server_hello");
@@ -237,11 +253,15 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     }
     this.tcpSeq = res[r + kResTcpSeq] >>> 0;
     this.tcpAck = res[r + kResTcpAck] >>> 0;
+    this.seqAck = res;
+    this.seqAckAt = r + kResTcpSeq;
     this.tcpFlags = res[r + kResTcpFlags];
+    this.tcpWindow = res[r + kResTcpWindow];
     const payOff = res[r + kResPayloadOff];
     this.pay = d;
     this.payOff = payOff;
-    this.payLen = Math.max(0, Math.min(res[r + kResPayloadLen], frameEnd - payOff));
+    this.declaredLen = Math.max(0, res[r + kResPayloadLen]);
+    this.payLen = Math.min(this.declaredLen, Math.max(0, frameEnd - payOff));
     this.transport();
   }
 
@@ -301,7 +321,12 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
       if (hl < 20 || whole.length < hl) return;
       this.tcpSeq = ((whole[4] << 24) | (whole[5] << 16) | (whole[6] << 8) | whole[7]) >>> 0;
       this.tcpAck = ((whole[8] << 24) | (whole[9] << 16) | (whole[10] << 8) | whole[11]) >>> 0;
+      this.fragmentSeqAck[0] = this.tcpSeq;
+      this.fragmentSeqAck[1] = this.tcpAck;
+      this.seqAck = this.fragmentSeqAck;
+      this.seqAckAt = 0;
       this.tcpFlags = ((whole[12] & 1) << 8) | whole[13];
+      this.tcpWindow = (whole[14] << 8) | whole[15];
       this.payOff = hl;
     } else {
       if (whole.length < 8) return;
@@ -312,6 +337,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     this.dport = (whole[2] << 8) | whole[3];
     this.pay = whole;
     this.payLen = whole.length - this.payOff;
+    this.declaredLen = this.payLen;
     this.hash = flowHash(d, this.family, this.srcOff, this.dstOff, this.sport, this.dport, proto, this.vlan);
     this.transport();
   }
@@ -376,6 +402,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     }
     f.last = ts;
     if (isTcp) {
+      if (f.zeekSlot >= 0) this.zeek.packet(f.zeekSlot, dir, flags, this.declaredLen, this.tcpWindow, this.seqAck, this.seqAckAt);
       // Each side's first SYN, whenever the capture shows it (a SYN+ACK or a stray ACK may come first):
       // a session made later starts its streams there (openSession).
       if ((flags & 0x02) !== 0) {
@@ -397,6 +424,8 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
         if (flags & 0x10) session.acked(dir, this.tcpAck, ts);
       }
     } else {
+      if (dir === 0) f.udpPayloadAb += this.declaredLen;
+      else f.udpPayloadBa += this.declaredLen;
       this.table.touch(f, kListUdp);
       if (this.wants.dns && (kDnsPorts.has(this.sport) || kDnsPorts.has(this.dport)) && this.payLen > 0) {
         const m = parseDnsMessage(this.pay, this.payOff, this.payLen);
@@ -461,6 +490,7 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
       // The streams are made at the first payload byte (openSession): a connection that never carries
       // any (a scan, a refused SYN) costs no session.
       f.sessionDue = this.needSessions;
+      if (this.wantConn) f.zeekSlot = this.zeek.open();
     }
     this.table.insert(f, proto === "tcp" ? kListTcp : kListUdp);
     this.total++;
@@ -543,6 +573,14 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
       f.session = null;
     }
     if (this.wantEnd) this.bus.emit("flow.end", f);
+    const slot = f.zeekSlot;
+    if (slot >= 0) {
+      f.zeekSlot = -1;
+      if (this.wantConn) this.bus.emit("conn", this.zeek.record(f, slot));
+      this.zeek.close(slot);
+    } else if (this.wantConn && f.proto === "udp") {
+      this.bus.emit("conn", ConnRecord.udp(f, f.udpPayloadAb, f.udpPayloadBa));
+    }
   }
 
   /** End of input: every open flow ends (state "open" unless it had closed). */

@@ -45,6 +45,11 @@ export class Flow implements FlowRecord {
   session: TcpSession | null = null;
   /** Analysis wanted the streams when the flow began: `session` is made at its first payload byte. */
   sessionDue = false;
+  /** TCP: the flow's slot in the Zeek history table while it is open, when `conn` is wanted; -1 otherwise. */
+  zeekSlot = -1;
+  /** UDP: payload bytes by direction, as the UDP headers give them (for the `conn` event). */
+  udpPayloadAb = 0;
+  udpPayloadBa = 0;
 
   constructor(
     readonly id: number,
