@@ -49,7 +49,7 @@ if (!(await denoWorks())) {
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const opts = { cwd: root, encoding: "utf8" as const };
     const sample = join(root, "test", "fixtures", "sample.pcap");
-    const logArgs = (out: string) => ["-r", sample, "--plugins", "event-log", "-o", "event-log.events=dns,flow.end", "-o", `event-log.file=${out}`];
+    const logArgs = (out: string) => ["-r", sample, "--plugins", "event-log", "-o", "event-log.events=dns,flow.end,conn", "-o", `event-log.file=${out}`];
     await run(process.execPath, [join(root, "core", "bin.js"), ...logArgs(join(dir, "node.ndjson"))], opts);
     await run(deno, ["run", "-A", join(root, "core", "cli.ts"), ...logArgs(join(dir, "deno.ndjson"))], opts);
     const node = readFileSync(join(dir, "node.ndjson"), "utf8");
