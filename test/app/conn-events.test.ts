@@ -3,13 +3,12 @@
  * builders, run with event-log writing `flow.end` and `conn` (or with a test plugin that listens to
  * `conn` only from the first flow's start on).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import t, { type Test } from "tap";
 import { ethernet, fragmentIpv4, ipv4, udp } from "../support/packet-builders.ts";
 import type { CaptureRecord } from "../support/pcap-writer.ts";
+import { makePluginDir, writePlugin } from "../support/host-run.ts";
 import { TcpConversation } from "../support/tcp-conversation.ts";
-import { captureTime, jsonLines, pluginApiUrl, runApp, tempFolder, writeCapture } from "./app-run.ts";
+import { captureTime, jsonLines, runApp, tempFolder, writeCapture } from "./app-run.ts";
 
 const kStart = 1_704_067_200_000_000_000n; // 2024-01-01T00:00:00Z
 const client = { ip: "192.0.2.10", port: 49152 };
@@ -117,25 +116,18 @@ t.test("a TCP segment in IP fragments counts once the datagram is whole", async 
 
 t.test("only TCP flows that begin while a plugin listens to conn have one", async (t) => {
   const dir = tempFolder(t);
-  const folder = join(dir, "plugins");
-  mkdirSync(folder, { recursive: true });
-  writeFileSync(join(folder, "package.json"), JSON.stringify({ type: "module" }));
-  writeFileSync(
-    join(folder, "late-conn.ts"),
-    `import { definePlugin } from ${JSON.stringify(pluginApiUrl)};
-export default definePlugin({
-  name: "late-conn",
-  description: "listens to conn from the first flow's start on",
-  setup(ctx) {
-    let listening = false;
+  const folder = makePluginDir();
+  t.teardown(folder.remove);
+  // Listens to conn from the first flow's start on.
+  writePlugin(
+    folder.path,
+    "late-conn",
+    `let listening = false;
     ctx.on("flow.start", () => {
       if (listening) return;
       listening = true;
       ctx.on("conn", (c) => ctx.out.json({ id: c.flow.id, proto: c.flow.proto, history: c.history }));
-    });
-  },
-});
-`,
+    });`,
   );
   const first = new TcpConversation({ client, server, startNs: kStart });
   first.handshake().send("client", "a").close("client");
@@ -143,7 +135,7 @@ export default definePlugin({
   second.handshake().send("client", "b").close("client");
   const udpLater = udpFrame(client, dns, "q", kStart + 2_000_000_000n);
   const records = [...first.packets.slice(0, 1), udpFrame({ ...client, port: 40000 }, dns, "early", kStart + 1000n), ...first.packets.slice(1), ...second.packets, udpLater];
-  const result = await runApp(writeCapture(dir, "late.pcap", records), { plugins: ["late-conn"], pluginDirs: [folder], format: "json" });
+  const result = await runApp(writeCapture(dir, "late.pcap", records), { plugins: ["late-conn"], pluginDirs: [folder.path], format: "json" });
   t.equal(result.status, 0);
   // Flow 1 (TCP) began before the listener: no conn. Flow 2 (UDP) began after it, and the others too.
   t.same(
