@@ -213,8 +213,9 @@ export interface FlowRecord {
 
 /**
  * Zeek's conn.log summary of a TCP or UDP flow, emitted when the flow ends, right after its
- * `flow.end`. Only flows that begin while some plugin listens to `conn` have one: tracking it costs
- * every TCP packet a few steps of Zeek's state machine, which nothing else needs.
+ * `flow.end`. Every UDP flow has one; a TCP flow only when it began while some plugin listened to
+ * `conn`: tracking it costs each of its packets a few steps of Zeek's state machine, which nothing
+ * else needs.
  */
 export interface ConnEvent {
   /** The flow, ended. */
@@ -231,16 +232,18 @@ export interface ConnEvent {
   /**
    * Zeek's conn.log history: a letter per kind of packet, in the order first seen, upper case for
    * side a and lower case for side b: S SYN, H SYN+ACK, A pure ACK, D data, F FIN, R RST, I FIN+RST,
-   * Q SYN with FIN or RST, T retransmitted data, W zero window. S, F and R come again for one at a new
+   * Q SYN with FIN or RST, T retransmitted data, W zero window. S, H, F and R come again for one at a new
    * relative sequence number, T and W again at the 10th, 100th, ... of theirs. Zeek's C (bad
    * checksum) and G (content gap) are not given, and never "^": side a is already the originator.
-   * UDP: "D" when side a sent, "d" when side b did.
+   * At most the first 48 letters (kMaxHistory). UDP: "D" when side a sent, "d" when side b did.
    */
   readonly history: string;
   /**
    * Payload bytes each side sent: for TCP by sequence numbers, as Zeek's orig_bytes and resp_bytes
    * count them (a retransmission counts once, data the capture lost but the peer acknowledged
-   * counts, SYN and FIN do not); for UDP the sum of the UDP headers' lengths less 8.
+   * counts, SYN and FIN do not); for UDP the sum of the datagrams' payload lengths (the UDP length
+   * field less 8, as Zeek counts; where that field is 0 or wrong, the IP header's; for a datagram
+   * in IP fragments, its reassembled length).
    */
   readonly payload_ab: number;
   readonly payload_ba: number;

@@ -13,13 +13,19 @@
  *   packet) and the letters are that side's, so there is never a "^".
  * - No "C" (bad checksum: checksums are not verified) and no "G" (content gap: Zeek's reassembler
  *   follows every connection, ours only those an analyzer reads).
+ * - The relative sequence numbers that decide whether a SYN, FIN or RST is a new one (a letter
+ *   again) are 32-bit; Zeek's count the side's wraps too. They differ only once a side has sent
+ *   4 GiB.
+ * - The history keeps its first kMaxHistory letters. Zeek's has no bound, and it grows a letter
+ *   per RST (or SYN, FIN) at a new sequence number: a stream of them would grow it without end.
  *
  * Every packet of a connection with a slot passes here (the flow table gives one to the TCP flows
  * that begin while a plugin listens to `conn`), so the state of open connections lives in one
  * Int32Array, a slot of 32 words (128 bytes) per connection, 16 per side, reused when a connection
  * ends: no object per connection and none per packet. The table grows with the open connections,
- * which the flow table bounds. A slot's history text is kept beside it; it grows only when a letter
- * is first seen (or a repeat count reaches 1, 10, 100, ...).
+ * which the flow table bounds. A slot's history text is kept beside it; it grows when a letter is
+ * first seen, when a SYN, FIN or RST comes at a new relative sequence number, and when a repeat
+ * count reaches 1, 10, 100, ...
  */
 
 import type { ConnEvent, FlowRecord } from "../events.ts";
@@ -66,6 +72,12 @@ const kHistFinRst = 0x8;
 const kHistData = 0x10;
 const kHistAck = 0x20;
 const kHistMultiFlag = 0x40;
+
+/**
+ * Letters a history keeps. A connection that follows the protocol writes fewer than 30 (each kind
+ * once per side, a few repeats); beyond, only a hostile or broken peer adds more.
+ */
+export const kMaxHistory = 48;
 
 /** A SYN or RST whose sequence number jumps further than this is not trusted (Zeek's TOO_LARGE_SEQ_DELTA). */
 const kTooLargeSeqDelta = 1_048_576;
@@ -471,6 +483,7 @@ export class TcpHistoryTable {
   }
 
   private add(slot: number, dir: 0 | 1, code: string): void {
-    this.texts[slot] += dir === 0 ? code : code.toLowerCase();
+    const text = this.texts[slot]!;
+    if (text.length < kMaxHistory) this.texts[slot] = text + (dir === 0 ? code : code.toLowerCase());
   }
 }

@@ -4,7 +4,7 @@
  * 100, b at 500; the test writes each packet's numbers out.
  */
 import t from "tap";
-import { TcpHistoryTable } from "../../core/flows/conn-history.ts";
+import { kMaxHistory, TcpHistoryTable } from "../../core/flows/conn-history.ts";
 
 const A = 0;
 const B = 1;
@@ -186,17 +186,35 @@ t.test("payload counts across the 32-bit sequence wrap", async (t) => {
   t.same(summary(h), { conn_state: "S1", history: "ShDa", payload_ab: 400, payload_ba: 0 });
 });
 
-t.test("a slot given back starts clean for the next connection, and the table grows past its first 64", async (t) => {
+t.test("a slot given back starts clean for the next connection, and the table grows past its first 64 with what it holds", async (t) => {
   const table = new TcpHistoryTable();
-  const slots = Array.from({ length: 200 }, () => table.open());
-  t.equal(new Set(slots).size, 200, "200 distinct slots");
-  for (const slot of slots) {
-    feed(table, slot, A, SYN, 100, 0, 0, kWindow);
-    feed(table, slot, B, RST | ACK, 0, 101, 0, kWindow);
+  const slots: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    // Each connection is under way before the next slot is opened, so growing copies live slots.
+    const slot = table.open();
+    slots.push(slot);
+    feed(table, slot, A, SYN, 100 + i, 0, 0, kWindow);
+    feed(table, slot, B, RST | ACK, 0, 101 + i, 0, kWindow);
   }
+  t.equal(new Set(slots).size, 200, "200 distinct slots");
   t.ok(slots.every((s) => table.connState(s) === "REJ" && table.history(s) === "Sr"), "each slot kept its own connection");
   table.close(slots[7]!);
-  const reused = run([...handshake, [A, ACK | PSH, 101, 501, 3], [A, FIN | ACK, 104, 501, 0], [B, FIN | ACK, 501, 105, 0]], table);
-  t.same(summary(reused), { conn_state: "SF", history: "ShADFf", payload_ab: 3, payload_ba: 0 });
+  const reused = table.open();
+  t.equal(reused, slots[7], "the slot given back is the next one handed out");
+  t.same(summary(new Connection(table, reused)), { conn_state: "OTH", history: "", payload_ab: 0, payload_ba: 0 }, "and it starts clean");
+  for (const [dir, flags, seq, ack, len] of [...handshake, [A, ACK | PSH, 101, 501, 3], [A, FIN | ACK, 104, 501, 0], [B, FIN | ACK, 501, 105, 0]] as const) {
+    feed(table, reused, dir, flags, seq, ack, len, kWindow);
+  }
+  t.same(summary(new Connection(table, reused)), { conn_state: "SF", history: "ShADFf", payload_ab: 3, payload_ba: 0 });
   t.equal(table.connState(slots[8]!), "REJ", "its neighbour is untouched");
+});
+
+t.test("a history keeps its first kMaxHistory letters, whatever a peer sends", async (t) => {
+  // Each RST at a new sequence number is a letter again, in Zeek as here.
+  const packets: Array<readonly [0 | 1, number, number, number, number]> = [...handshake];
+  for (let i = 0; i < 5000; i++) packets.push([B, RST, 501 + i, 0, 0]);
+  const h = run(packets);
+  t.equal(h.history.length, kMaxHistory);
+  t.equal(h.history, "ShAr" + "r".repeat(kMaxHistory - 4));
+  t.equal(h.connState(), "RSTR", "the state goes on as Zeek's");
 });
