@@ -8,6 +8,7 @@ import { ethernet, fragmentIpv4, ipv4, udp } from "../support/packet-builders.ts
 import type { CaptureRecord } from "../support/pcap-writer.ts";
 import { makePluginDir, writePlugin } from "../support/host-run.ts";
 import { TcpConversation } from "../support/tcp-conversation.ts";
+import { defaultFlowSettings } from "../../core/flows/flow-analyzer.ts";
 import { captureTime, jsonLines, runApp, tempFolder, writeCapture } from "./app-run.ts";
 
 const kStart = 1_704_067_200_000_000_000n; // 2024-01-01T00:00:00Z
@@ -92,9 +93,35 @@ t.test("UDP: both sides sent is SF with Dd, one side S0 with D; payload is the d
 t.test("payload counts what the headers declare, also where the capture cut the frames", async (t) => {
   const c = new TcpConversation({ client, server, startNs: kStart });
   c.handshake().send("server", "x".repeat(3000)).close("client");
-  // 80 bytes keep every header and cut the payload of the data segments.
-  const [conn] = conns(await run(t, c.packets, { snaplen: 80 }));
-  t.match(conn, { payload_ab: 0, payload_ba: 3000, conn_state: "SF", history: "ShAdFf" });
+  // 80 bytes keep every header and cut the payload of the data segments (and of the datagram).
+  const lines = conns(await run(t, [...c.packets, udpFrame(client, dns, "y".repeat(500), kStart + 1_000_000_000n)], { snaplen: 80 }));
+  t.match(lines, [
+    { proto: "tcp", payload_ab: 0, payload_ba: 3000, conn_state: "SF", history: "ShAdFf" },
+    { proto: "udp", payload_ab: 500, payload_ba: 0, conn_state: "S0", history: "D" },
+  ]);
+});
+
+t.test("a flow evicted for room has its conn record, once", async (t) => {
+  const a = new TcpConversation({ client, server, startNs: kStart });
+  a.handshake().send("client", "first");
+  const b = new TcpConversation({ client: { ...client, port: 49153 }, server, startNs: kStart + 1_000_000n });
+  b.handshake().send("client", "second").close("client");
+  const dir = tempFolder(t);
+  const result = await runApp(writeCapture(dir, "evict.pcap", [...a.packets, ...b.packets]), {
+    plugins: ["event-log"],
+    options: ["event-log.events=flow.end,conn"],
+    format: "json",
+    flowSettings: { ...defaultFlowSettings, maxFlows: 1 },
+  });
+  const lines = jsonLines(result.lines);
+  t.same(
+    lines.map((l) => `${l.type} ${l.aport} ${l.state}`),
+    ["flow.end 49152 evicted", "conn 49152 evicted", "flow.end 49153 closed", "conn 49153 closed"],
+  );
+  t.match(conns(lines), [
+    { aport: 49152, conn_state: "S1", history: "ShADa", payload_ab: 5 },
+    { aport: 49153, conn_state: "SF", history: "ShADaFf", payload_ab: 6 },
+  ]);
 });
 
 t.test("a TCP segment in IP fragments counts once the datagram is whole", async (t) => {
@@ -114,18 +141,17 @@ t.test("a TCP segment in IP fragments counts once the datagram is whole", async 
   t.match(conn, { payload_ab: 1200, payload_ba: 0, conn_state: "SF", history: "ShADaFf" });
 });
 
-t.test("only TCP flows that begin while a plugin listens to conn have one", async (t) => {
+t.test("a TCP flow that began before a plugin listened to conn has none; a UDP flow always has one", async (t) => {
   const dir = tempFolder(t);
   const folder = makePluginDir();
   t.teardown(folder.remove);
-  // Listens to conn from the first flow's start on.
+  // Listens to conn from the second flow's start on: the second flow began before it listened.
   writePlugin(
     folder.path,
     "late-conn",
-    `let listening = false;
+    `let started = 0;
     ctx.on("flow.start", () => {
-      if (listening) return;
-      listening = true;
+      if (++started !== 2) return;
       ctx.on("conn", (c) => ctx.out.json({ id: c.flow.id, proto: c.flow.proto, history: c.history }));
     });`,
   );
@@ -137,7 +163,8 @@ t.test("only TCP flows that begin while a plugin listens to conn have one", asyn
   const records = [...first.packets.slice(0, 1), udpFrame({ ...client, port: 40000 }, dns, "early", kStart + 1000n), ...first.packets.slice(1), ...second.packets, udpLater];
   const result = await runApp(writeCapture(dir, "late.pcap", records), { plugins: ["late-conn"], pluginDirs: [folder.path], format: "json" });
   t.equal(result.status, 0);
-  // Flow 1 (TCP) began before the listener: no conn. Flow 2 (UDP) began after it, and the others too.
+  // Flow 1 (TCP) began before the listener: no conn. Flow 2 (UDP) too, but a UDP flow's summary needs
+  // no tracking. Flows 3 and 4 began after.
   t.same(
     jsonLines(result.lines)
       .map((l) => `${l.id} ${l.proto} ${l.history}`)

@@ -8,7 +8,8 @@
  * Zeek may have swapped a connection's roles ("^" in its history). The flow record's side a is then
  * Zeek's final originator or its responder; the comparison swaps the record's sides and the case of
  * its letters to match. Zeek leaves orig_bytes and resp_bytes unset (null) for a connection of one
- * packet.
+ * packet. Two baselines log only the history of their one connection (tcp-syslog and
+ * variant-03-cl_negative): their other columns are null here, and not compared.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -19,7 +20,7 @@ import { runApp } from "./app-run.ts";
 const kCaptures = fileURLToPath(new URL("../../../shared/captures/zeek", import.meta.url));
 const capturesMissing = existsSync(kCaptures) ? false : `no shared captures at ${kCaptures}`;
 
-type ConnRow = [capture: string, proto: string, orig: string, origPort: number, resp: string, respPort: number, connState: string, history: string, origBytes: number | null, respBytes: number | null];
+type ConnRow = [capture: string, proto: string, orig: string, origPort: number, resp: string, respPort: number, connState: string | null, history: string, origBytes: number | null, respBytes: number | null];
 
 // prettier-ignore
 const kZeekConnLog: ConnRow[] = [
@@ -38,6 +39,8 @@ const kZeekConnLog: ConnRow[] = [
   ["pcapng-multi-interface.pcapng", "udp", "172.17.0.2", 36343, "1.1.1.1", 53, "SF", "Dd", 54, 172],
   ["q-in-q.pcap", "udp", "172.19.51.37", 47808, "172.19.51.63", 47808, "S0", "D", 36, 0],
   ["q-in-q.pcap", "udp", "193.1.186.60", 9875, "224.2.127.254", 9875, "S0", "D", 552, 0],
+  ["tcp-syslog.pcap", "tcp", "192.168.1.1", 12345, "192.168.1.2", 514, null, "ShADFf", null, null],
+  ["variant-03-cl_negative.pcap", "tcp", "192.168.1.100", 40003, "192.168.1.200", 80, null, "ShADaFf", null, null],
   ["wikipedia.pcap", "tcp", "141.142.220.118", 35634, "208.80.152.2", 80, "OTH", "DdA", 463, 350],
   ["wikipedia.pcap", "tcp", "141.142.220.118", 35642, "208.80.152.2", 80, "S1", "ShADad", 534, 412],
   ["wikipedia.pcap", "tcp", "141.142.220.118", 48649, "208.80.152.118", 80, "S1", "ShADad", 525, 232],
@@ -95,7 +98,7 @@ t.test("conn_state, history and payload bytes equal Zeek's conn.log on its own c
       // Zeek's "^" says it swapped roles before the letters that follow it were written.
       const letters = history.replace(/^\^/, "");
       const actual = {
-        conn_state: flow.conn_state,
+        conn_state: connState === null ? null : flow.conn_state,
         history: same ? flow.history : swapCase(String(flow.history)),
         orig_bytes: origBytes === null ? null : same ? flow.payload_ab : flow.payload_ba,
         resp_bytes: respBytes === null ? null : same ? flow.payload_ba : flow.payload_ab,
