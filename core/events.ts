@@ -242,8 +242,8 @@ export interface ConnEvent {
    * Payload bytes each side sent: for TCP by sequence numbers, as Zeek's orig_bytes and resp_bytes
    * count them (a retransmission counts once, data the capture lost but the peer acknowledged
    * counts, SYN and FIN do not); for UDP the sum of the datagrams' payload lengths (the UDP length
-   * field less 8, as Zeek counts; where that field is 0 or wrong, the IP header's; for a datagram
-   * in IP fragments, its reassembled length).
+   * field less 8, as Zeek counts; where that field is 0 or wrong, the IP header's). Both count what
+   * the headers declare, also where the capture cut a frame or a datagram's last IP fragment.
    */
   readonly payload_ab: number;
   readonly payload_ba: number;

@@ -311,9 +311,10 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     const d = c.ring.data;
     const off = res[r + kResFragDataOff];
     const frameEnd = c.ring.slots[c.s + kSlotOffset] + c.ring.slots[c.s + kSlotCapLen];
-    const len = Math.max(0, Math.min(res[r + kResFragDataLen], frameEnd - off));
+    const declared = Math.max(0, res[r + kResFragDataLen]);
+    const len = Math.min(declared, Math.max(0, frameEnd - off));
     const key = `${this.family}|${ipText(d, this.srcOff, this.family)}|${ipText(d, this.dstOff, this.family)}|${proto}|${res[r + kResFragId]}|${this.vlan}`;
-    const whole = this.defrag.add(key, frag & 0xffff, (frag & (1 << 16)) !== 0, d.subarray(off, off + len), this.now);
+    const whole = this.defrag.add(key, frag & 0xffff, (frag & (1 << 16)) !== 0, d.subarray(off, off + len), this.now, declared);
     if (whole === null) return;
     if (proto === 6) {
       if (whole.length < 20) return;
@@ -337,7 +338,15 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     this.dport = (whole[2] << 8) | whole[3];
     this.pay = whole;
     this.payLen = whole.length - this.payOff;
-    this.declaredLen = this.payLen;
+    // What the headers declare, as for a packet that came whole: the capture may have cut the last
+    // fragment. UDP's own length field counts, where it is possible (as decodeUdp takes it).
+    const declaredTotal = this.defrag.wholeDeclaredLength;
+    if (proto === 6) {
+      this.declaredLen = declaredTotal - this.payOff;
+    } else {
+      const udpLength = (whole[4] << 8) | whole[5];
+      this.declaredLen = (udpLength >= 8 && udpLength <= declaredTotal ? udpLength : declaredTotal) - 8;
+    }
     this.hash = flowHash(d, this.family, this.srcOff, this.dstOff, this.sport, this.dport, proto, this.vlan);
     this.transport();
   }

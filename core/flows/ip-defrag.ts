@@ -54,6 +54,8 @@ interface Datagram {
   pieces: Piece[];
   /** Length of the whole datagram once the last fragment arrived, else -1. */
   total: number;
+  /** The length its last fragment's IP header declares for it, which a capture cut short may pass `total`. */
+  declaredTotal: number;
   bytes: number;
   first: number;
   /** Fragments received, kept or not (see kMaxFragments). */
@@ -82,6 +84,11 @@ export class IpDefragmenter {
   private pieces = 0;
   /** Called when a datagram is given up on. */
   onProblem: (problem: DefragProblem) => void = () => {};
+  /**
+   * The length the IP headers declare for the datagram `add` last returned whole: more than its
+   * length when the capture cut its last fragment short.
+   */
+  wholeDeclaredLength = 0;
 
   constructor(private readonly limits: DefragLimits) {}
 
@@ -102,10 +109,11 @@ export class IpDefragmenter {
 
   /**
    * Adds one fragment: `data` is its payload (its new bytes are copied here), at byte `offset` of the
-   * datagram, `more` the more-fragments flag. Returns the whole datagram payload when this fragment
+   * datagram, `more` the more-fragments flag, `declaredLength` the payload length its IP header
+   * declares (the capture may hold less). Returns the whole datagram payload when this fragment
    * completes it, otherwise null.
    */
-  add(key: string, offset: number, more: boolean, data: Uint8Array, ts: number): Uint8Array | null {
+  add(key: string, offset: number, more: boolean, data: Uint8Array, ts: number, declaredLength = data.length): Uint8Array | null {
     this.expire(ts);
     const end = offset + data.length;
     if (end > 65535 + 8) {
@@ -118,7 +126,7 @@ export class IpDefragmenter {
       // does, as it gives the datagram's length.
       if (data.length === 0 && more) return null;
       if (this.pending.size >= this.limits.maxDatagrams) this.dropOldest("fragment_limit");
-      dg = { pieces: [], total: -1, bytes: 0, first: ts, fragments: 0, reach: 0, prefix: 0 };
+      dg = { pieces: [], total: -1, declaredTotal: -1, bytes: 0, first: ts, fragments: 0, reach: 0, prefix: 0 };
       this.pending.set(key, dg);
     }
     if (++dg.fragments > kMaxFragments) return this.giveUp(key, dg, "fragment_too_many");
@@ -126,9 +134,13 @@ export class IpDefragmenter {
       const added = this.newPieces(dg, offset, data);
       if (added.length > 0 && !this.insert(key, dg, added)) return null;
     }
-    if (!more) dg.total = end;
+    if (!more) {
+      dg.total = end;
+      dg.declaredTotal = offset + Math.max(declaredLength, data.length);
+    }
     if (dg.total < 0 || dg.reach < dg.total) return null;
     this.forget(key, dg);
+    this.wholeDeclaredLength = dg.declaredTotal;
     const whole = new Uint8Array(dg.total);
     for (const p of dg.pieces) {
       if (p.offset >= dg.total) break;

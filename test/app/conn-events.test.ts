@@ -4,7 +4,8 @@
  * `conn` only from the first flow's start on).
  */
 import t, { type Test } from "tap";
-import { ethernet, fragmentIpv4, ipv4, udp } from "../support/packet-builders.ts";
+import { internetChecksum } from "../support/internet-checksum.ts";
+import { concatBytes, ethernet, fragmentIpv4, ipv4, udp } from "../support/packet-builders.ts";
 import type { CaptureRecord } from "../support/pcap-writer.ts";
 import { makePluginDir, writePlugin } from "../support/host-run.ts";
 import { TcpConversation } from "../support/tcp-conversation.ts";
@@ -139,6 +140,29 @@ t.test("a TCP segment in IP fragments counts once the datagram is whole", async 
   t.ok(records.length > c.packets.length, "the data segment went out in fragments");
   const [conn] = conns(await run(t, records));
   t.match(conn, { payload_ab: 1200, payload_ba: 0, conn_state: "SF", history: "ShADaFf" });
+});
+
+t.test("a TCP segment whose last IP fragment the capture cut counts what the headers declare", async (t) => {
+  const c = new TcpConversation({ client, server, startNs: kStart });
+  c.handshake().send("client", "z".repeat(1200), { ack: false });
+  const data = c.packets.at(-1)!;
+  // Two fragments: data bytes [0, 104) whole, then [104, 1200) of which the capture keeps 100 bytes.
+  const [first, ...rest] = fragmentIpv4(data.data.subarray(14), 104);
+  const tail = ethernet({ type: 0x0800 }, concatBytes(rest[0]!.subarray(0, 20), ...rest.map((f) => f.subarray(20))));
+  // concatBytes joined the later fragments' payloads behind the second one's header: fix its length
+  // and more-fragments flag so it is the last fragment, then cut it.
+  const view = new DataView(tail.buffer, tail.byteOffset + 14);
+  view.setUint16(2, tail.length - 14);
+  view.setUint16(6, view.getUint16(6) & ~0x2000);
+  view.setUint16(10, 0);
+  view.setUint16(10, internetChecksum(tail, 14, 34));
+  const records: CaptureRecord[] = [
+    ...c.packets.slice(0, -1),
+    { data: ethernet({}, first!), timestamp: data.timestamp },
+    { data: tail.subarray(0, 120), originalLength: tail.length, timestamp: data.timestamp },
+  ];
+  const [conn] = conns(await run(t, records));
+  t.match(conn, { payload_ab: 1200, history: "ShAD" });
 });
 
 t.test("a TCP flow that began before a plugin listened to conn has none; a UDP flow always has one", async (t) => {

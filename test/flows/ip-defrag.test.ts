@@ -107,6 +107,18 @@ t.test("IpDefragmenter keeps the first copy of a byte that two fragments carry",
   t.same(other.add("k", 0, true, fill(16, 0x61), 0), new Uint8Array([...fill(8, 0x61), ...fill(16, 0x62), ...fill(8, 0x63)]));
 });
 
+t.test("IpDefragmenter tells the length the last fragment's header declares, when the capture cut it", async (t) => {
+  const { d } = setup();
+  // The last fragment says 40 bytes; the capture kept 8 of them. It may come before the others.
+  t.equal(d.add("k", 16, false, fill(8, 0x63), 0, 40), null);
+  t.same(d.add("k", 0, true, fill(16, 0x61), 0, 16), new Uint8Array([...fill(16, 0x61), ...fill(8, 0x63)]), "whole as captured");
+  t.equal(d.wholeDeclaredLength, 56, "16 + 40 declared");
+  // A datagram captured whole: the declared length is its length.
+  t.same(d.add("j", 8, false, fill(8, 0x62), 0), null);
+  t.same(d.add("j", 0, true, fill(8, 0x61), 0), new Uint8Array([...fill(8, 0x61), ...fill(8, 0x62)]));
+  t.equal(d.wholeDeclaredLength, 16);
+});
+
 t.test("IpDefragmenter fills several holes from one fragment that spans them", async (t) => {
   const { d } = setup();
   d.add("k", 8, true, fill(8, 1), 0);
