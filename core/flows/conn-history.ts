@@ -14,8 +14,9 @@
  * - No "C" (bad checksum: checksums are not verified) and no "G" (content gap: Zeek's reassembler
  *   follows every connection, ours only those an analyzer reads).
  * - The relative sequence numbers that decide whether a SYN, FIN or RST is a new one (a letter
- *   again) are 32-bit; Zeek's count the side's wraps too. They differ only once a side has sent
- *   4 GiB.
+ *   again) are 32-bit; Zeek's count the side's wraps too, and keep the count when a SYN restarts
+ *   the numbering. They can differ once a side's numbers have wrapped past 2^32: after 4 GiB, or
+ *   after a few bytes from an initial number just below 2^32.
  * - The history keeps its first kMaxHistory letters. Zeek's has no bound, and it grows a letter
  *   per RST (or SYN, FIN) at a new sequence number: a stream of them would grow it without end.
  *
@@ -81,7 +82,10 @@ export const kMaxHistory = 48;
 
 /** A SYN or RST whose sequence number jumps further than this is not trusted (Zeek's TOO_LARGE_SEQ_DELTA). */
 const kTooLargeSeqDelta = 1_048_576;
-/** Repeat marks stop growing here (an int32 holds no 10^10). */
+/**
+ * Repeat marks stop growing here (an int32 holds no 10^10): past 10^9 repeats a letter comes every
+ * 10^9, where Zeek's uint32 threshold wraps to 1,410,065,408. No capture gets there.
+ */
 const kLastMark = 1_000_000_000;
 const kTwo32 = 4_294_967_296;
 

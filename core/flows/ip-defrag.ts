@@ -116,7 +116,9 @@ export class IpDefragmenter {
   add(key: string, offset: number, more: boolean, data: Uint8Array, ts: number, declaredLength = data.length): Uint8Array | null {
     this.expire(ts);
     const end = offset + data.length;
-    if (end > 65535 + 8) {
+    // What the header declares counts too: a capture that cut a fragment short must not make a
+    // datagram acceptable that would be too large captured whole.
+    if (offset + Math.max(declaredLength, data.length) > 65535 + 8) {
       this.onProblem("fragment_too_large");
       return null;
     }

@@ -168,6 +168,13 @@ t.test("a FIN+RST is I and a SYN+FIN is Q", async (t) => {
   t.equal(run([[A, SYN | FIN, 100, 0, 0]]).history, "Q");
 });
 
+t.test("a side that sent data and then reset, answered only by a bare ACK, keeps its payload: RSTOS0", async (t) => {
+  // Zeek's Size() gives 0 for a SYN then RST with no answer only when the peer acknowledged data
+  // (NoDataAcked is false); b's ACK of the SYN alone (start + 1) does not.
+  const h = run([[A, SYN, 1000, 0, 0], [B, ACK, 0, 1001, 0], [A, ACK | PSH, 1001, 0, 300], [A, RST, 1301, 0, 0]]);
+  t.same(summary(h), { conn_state: "RSTOS0", history: "SaDR", payload_ab: 300, payload_ba: 0 });
+});
+
 t.test("data the capture lost counts in the payload when the peer acknowledges it", async (t) => {
   // a sends 1000 bytes in two segments; the capture has only the second, b acknowledges both.
   const h = run([...handshake, [A, ACK | PSH, 601, 501, 500], [B, ACK, 501, 1101, 0], [A, FIN | ACK, 1101, 501, 0], [B, FIN | ACK, 501, 1102, 0]]);

@@ -119,6 +119,14 @@ t.test("IpDefragmenter tells the length the last fragment's header declares, whe
   t.equal(d.wholeDeclaredLength, 16);
 });
 
+t.test("IpDefragmenter refuses a cut fragment whose declared end passes the largest datagram", async (t) => {
+  const { d, problems } = setup();
+  // 8 bytes captured of the 60000 the header declares, at offset 65528: 125528 bytes in all.
+  t.equal(d.add("k", 65528, false, fill(8, 0x61), 0, 60000), null);
+  t.same(problems, ["fragment_too_large"], "as the same fragment captured whole would be");
+  t.equal(d.size, 0, "no datagram is started for it");
+});
+
 t.test("IpDefragmenter fills several holes from one fragment that spans them", async (t) => {
   const { d } = setup();
   d.add("k", 8, true, fill(8, 1), 0);
