@@ -38,6 +38,7 @@ import {
   kResTags,
 } from "../../workers/decode-result.ts";
 import { flowHash, vlanKey, word } from "../../workers/flow-hash.ts";
+import { decodeUdp, UdpLayer } from "../../workers/layers/udp.ts";
 import { Flow } from "./flow-record.ts";
 import { ConnRecord, TcpHistoryTable } from "./conn-history.ts";
 import { FlowTable, kListClosing, kListEnded, kListTcp, kListUdp } from "./flow-table.ts";
@@ -147,6 +148,8 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
   private readonly fragmentSeqAck = new Int32Array(2);
   private tcpFlags = 0;
   private tcpWindow = 0;
+  /** The UDP header of a reassembled datagram. */
+  private readonly fragmentUdp = new UdpLayer();
   /** Transport payload length as the headers declare it (the capture may hold less). */
   private declaredLen = 0;
   private pay: Uint8Array = new Uint8Array(0);
@@ -339,13 +342,13 @@ export class FlowAnalyzer implements PacketAnalyzer, SessionEvents {
     this.pay = whole;
     this.payLen = whole.length - this.payOff;
     // What the headers declare, as for a packet that came whole: the capture may have cut the last
-    // fragment. UDP's own length field counts, where it is possible (as decodeUdp takes it).
+    // fragment. UDP's own length field counts where it fits, by the workers' rule (decodeUdp).
     const declaredTotal = this.defrag.wholeDeclaredLength;
     if (proto === 6) {
       this.declaredLen = declaredTotal - this.payOff;
     } else {
-      const udpLength = (whole[4] << 8) | whole[5];
-      this.declaredLen = (udpLength >= 8 && udpLength <= declaredTotal ? udpLength : declaredTotal) - 8;
+      decodeUdp(whole, 0, whole.length, declaredTotal, this.fragmentUdp);
+      this.declaredLen = this.fragmentUdp.length - 8;
     }
     this.hash = flowHash(d, this.family, this.srcOff, this.dstOff, this.sport, this.dport, proto, this.vlan);
     this.transport();
